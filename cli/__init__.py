@@ -1,0 +1,1 @@
+"""The `anomalywatch` command-line tool."""
