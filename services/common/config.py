@@ -1,0 +1,115 @@
+"""Settings read once from `AW_*` environment variables; every field has a safe default."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Mapping
+
+from services.common.durations import parse_duration
+
+DEFAULT_PLANS: dict[str, dict[str, int | None]] = {
+    # requests per minute, burst per second, series quota (None = unlimited)
+    "free": {"per_minute": 100, "burst_per_second": 5, "max_series": 1_000},
+    "pro": {"per_minute": 1_000, "burst_per_second": 50, "max_series": 100_000},
+    "enterprise": {"per_minute": 10_000, "burst_per_second": 500, "max_series": None},
+}
+
+
+@dataclass(frozen=True)
+class PlanLimits:
+    per_minute: int
+    burst_per_second: int
+    max_series: int | None
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///var/anomalywatch.db"
+    redis_url: str | None = None
+    gateway_addr: str = "127.0.0.1:8080"
+    gateway_workers: int = 4
+    catalog_addr: str = "127.0.0.1:50051"
+    ingest_addr: str = "127.0.0.1:50052"
+    forecast_addr: str = "127.0.0.1:50054"
+    detect_addrs: tuple[str, ...] = ("127.0.0.1:50053",)
+    detect_shard: int = 0
+    metrics_addr: str | None = None
+    retention_seconds: float = 30 * 86400.0
+    shutdown_grace_seconds: float = 10.0
+    checkpoint_interval_seconds: float = 30.0
+    staleness_check_seconds: float = 15.0
+    rpc_timeout_seconds: float = 10.0
+    key_cache_seconds: float = 0.5
+    forecast_history_seconds: float = 28 * 86400.0
+    log_level: str = "INFO"
+    otel_exporter: str = "none"
+    service_name: str = "anomalywatch"
+    tls_cert_file: str | None = None
+    tls_key_file: str | None = None
+    plans: Mapping[str, PlanLimits] = field(default_factory=dict)
+
+    @property
+    def detect_shards(self) -> int:
+        return len(self.detect_addrs)
+
+    def plan(self, name: str) -> PlanLimits:
+        return self.plans.get(name) or self.plans["free"]
+
+
+def _detect_addrs(env: Mapping[str, str]) -> tuple[str, ...]:
+    explicit = env.get("AW_DETECT_ADDRS", "").strip()
+    if explicit:
+        return tuple(a.strip() for a in explicit.split(",") if a.strip())
+    shards = int(env.get("AW_DETECT_SHARDS", "1"))
+    host, port = env.get("AW_DETECT_ADDR", "127.0.0.1:50053").rsplit(":", 1)
+    return tuple(f"{host}:{int(port) + i}" for i in range(shards))
+
+
+def _detect_shard(env: Mapping[str, str]) -> int:
+    if env.get("AW_DETECT_SHARD"):
+        return int(env["AW_DETECT_SHARD"])
+    # A StatefulSet pod is named `<set>-<ordinal>`: its ordinal is its shard.
+    match = re.search(r"-(\d+)$", env.get("HOSTNAME", ""))
+    return int(match.group(1)) if match and env.get("KUBERNETES_SERVICE_HOST") else 0
+
+
+def _plans(env: Mapping[str, str]) -> dict[str, PlanLimits]:
+    raw = dict(DEFAULT_PLANS)
+    if env.get("AW_PLANS"):
+        raw.update(json.loads(env["AW_PLANS"]))
+    return {name: PlanLimits(**limits) for name, limits in raw.items()}
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Reads the configuration; call once at process start and pass the result down."""
+    env = os.environ if env is None else env
+    settings = Settings(
+        database_url=env.get("AW_DATABASE_URL", Settings.database_url),
+        redis_url=env.get("AW_REDIS_URL") or None,
+        gateway_addr=env.get("AW_GATEWAY_ADDR", Settings.gateway_addr),
+        gateway_workers=int(env.get("AW_GATEWAY_WORKERS", Settings.gateway_workers)),
+        catalog_addr=env.get("AW_CATALOG_ADDR", Settings.catalog_addr),
+        ingest_addr=env.get("AW_INGEST_ADDR", Settings.ingest_addr),
+        forecast_addr=env.get("AW_FORECAST_ADDR", Settings.forecast_addr),
+        detect_addrs=_detect_addrs(env),
+        detect_shard=_detect_shard(env),
+        metrics_addr=env.get("AW_METRICS_ADDR") or None,
+        retention_seconds=parse_duration(env.get("AW_RETENTION", "30d")),
+        shutdown_grace_seconds=float(env.get("AW_SHUTDOWN_GRACE", Settings.shutdown_grace_seconds)),
+        checkpoint_interval_seconds=float(
+            env.get("AW_CHECKPOINT_INTERVAL", Settings.checkpoint_interval_seconds)),
+        staleness_check_seconds=float(env.get("AW_STALENESS_CHECK", Settings.staleness_check_seconds)),
+        rpc_timeout_seconds=float(env.get("AW_RPC_TIMEOUT", Settings.rpc_timeout_seconds)),
+        key_cache_seconds=min(float(env.get("AW_KEY_CACHE_SECONDS", Settings.key_cache_seconds)), 0.5),
+        forecast_history_seconds=parse_duration(env.get("AW_FORECAST_HISTORY", "28d")),
+        log_level=env.get("AW_LOG_LEVEL", Settings.log_level).upper(),
+        otel_exporter=env.get("AW_OTEL_EXPORTER", Settings.otel_exporter).lower(),
+        tls_cert_file=env.get("AW_TLS_CERT_FILE") or None,
+        tls_key_file=env.get("AW_TLS_KEY_FILE") or None,
+        plans=_plans(env),
+    )
+    if not 0 <= settings.detect_shard < settings.detect_shards:
+        raise ValueError(f"AW_DETECT_SHARD={settings.detect_shard} is outside 0..{settings.detect_shards - 1}")
+    return settings

@@ -1,0 +1,18 @@
+"""Durations written as `90s`, `30m`, `24h`, `7d`, `2w` (or plain seconds)."""
+from __future__ import annotations
+
+import re
+
+UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in `text`; raises ValueError for anything that is not a positive duration."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ValueError(f"invalid duration {text!r}: use a number with s, m, h, d or w, e.g. 7d")
+    seconds = float(match.group(1)) * UNIT_SECONDS[match.group(2) or "s"]
+    if seconds <= 0:
+        raise ValueError(f"invalid duration {text!r}: must be positive")
+    return seconds

@@ -1,0 +1,53 @@
+"""OpenTelemetry, set up once per process: the exporter is chosen by AW_OTEL_EXPORTER
+(`none` by default, `console`, or `otlp` with the standard OTEL_EXPORTER_OTLP_* variables).
+
+Trace context crosses services as W3C `traceparent` in gRPC metadata through the gRPC
+instrumentation's interceptors.
+"""
+from __future__ import annotations
+
+import logging
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+
+log = logging.getLogger(__name__)
+_configured = False
+
+
+def _exporter(kind: str) -> SpanExporter | None:
+    if kind == "console":
+        return ConsoleSpanExporter()
+    if kind == "otlp":
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        return OTLPSpanExporter()
+    if kind != "none":
+        log.warning("unknown AW_OTEL_EXPORTER, tracing stays local", extra={"exporter": kind})
+    return None
+
+
+def setup_tracing(service: str, exporter: str = "none", span_exporter: SpanExporter | None = None) -> None:
+    """Installs the tracer provider once; `span_exporter` lets tests collect spans in memory."""
+    global _configured
+    if _configured:
+        return
+    provider = TracerProvider(resource=Resource.create({"service.name": f"anomalywatch-{service}"}))
+    chosen = span_exporter or _exporter(exporter)
+    if chosen is not None:
+        processor = SimpleSpanProcessor(chosen) if span_exporter else BatchSpanProcessor(chosen)
+        provider.add_span_processor(processor)
+    trace.set_tracer_provider(provider)
+    _configured = True
+
+
+def shutdown_tracing() -> None:
+    provider = trace.get_tracer_provider()
+    if hasattr(provider, "shutdown"):
+        provider.shutdown()
