@@ -1,0 +1,83 @@
+"""What detect shards read and write: checkpoints, the series a shard owns, points to replay."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.common.sharding import shard_of
+from services.catalog import configs
+from services.catalog.configs import Scope
+from services.catalog.models import Anomaly, Checkpoint, PointRow, Series
+from services.catalog.episodes import MISSING
+
+
+def save_checkpoints(session: Session, checkpoints: Sequence[tuple[str, bytes, float]], now: float) -> None:
+    known = set(session.scalars(select(Series.id).where(Series.id.in_([c[0] for c in checkpoints]))))
+    existing = {c.series_id: c for c in session.scalars(
+        select(Checkpoint).where(Checkpoint.series_id.in_(list(known))))}
+    for series_id, state, state_ts in checkpoints:
+        if series_id not in known:
+            continue
+        row = existing.get(series_id)
+        if row is None:
+            session.add(Checkpoint(series_id=series_id, state=state, state_ts=state_ts, saved_at=now))
+        elif state_ts >= row.state_ts:  # never replace a newer state with an older one
+            row.state, row.state_ts, row.saved_at = state, state_ts, now
+
+
+@dataclass
+class ShardSeriesRow:
+    series: Series
+    checkpoint: Checkpoint | None
+    config: dict
+    missing_data_open: bool
+
+
+def shard_series(session: Session, shard_index: int, shard_count: int, batch: int = 1000) -> Iterator[ShardSeriesRow]:
+    """Every series the shard owns, with its checkpoint and effective configuration."""
+    last_id = ""
+    while True:
+        rows = session.scalars(select(Series).where(Series.id > last_id).order_by(Series.id).limit(batch)).all()
+        if not rows:
+            return
+        last_id = rows[-1].id
+        owned = [s for s in rows if shard_of(s.id, shard_count) == shard_index]
+        if not owned:
+            continue
+        ids = [s.id for s in owned]
+        checkpoints = {c.series_id: c for c in session.scalars(select(Checkpoint).where(Checkpoint.series_id.in_(ids)))}
+        missing_open = set(session.scalars(select(Anomaly.series_id).where(
+            Anomaly.series_id.in_(ids), Anomaly.source == MISSING, Anomaly.ended_at.is_(None))))
+        by_scope: dict[tuple[str, str], list[Series]] = {}
+        for s in owned:
+            by_scope.setdefault((s.account_id, s.environment), []).append(s)
+        effective: dict[str, dict] = {}
+        for (account_id, environment), members in by_scope.items():
+            effective.update(configs.effective_for_series(
+                session, Scope(account_id, environment), [(s.id, s.name) for s in members]))
+        for s in owned:
+            yield ShardSeriesRow(s, checkpoints.get(s.id), effective[s.id], s.id in missing_open)
+
+
+def read_points(session: Session, series_id: str, after: float | None, limit: int,
+                latest_before: float | None = None) -> tuple[list[tuple[float, float]], bool]:
+    query = select(PointRow.ts, PointRow.value).where(PointRow.series_id == series_id)
+    if latest_before is not None:
+        rows = session.execute(query.where(PointRow.ts <= latest_before)
+                               .order_by(PointRow.ts.desc()).limit(limit + 1)).all()
+        return [(ts, v) for ts, v in reversed(rows[:limit])], len(rows) > limit
+    if after is not None:
+        query = query.where(PointRow.ts > after)
+    rows = session.execute(query.order_by(PointRow.ts).limit(limit + 1)).all()
+    return [(ts, v) for ts, v in rows[:limit]], len(rows) > limit
+
+
+def series_configs(session: Session, series_ids: Sequence[str]) -> dict[str, dict]:
+    rows = session.scalars(select(Series).where(Series.id.in_(list(series_ids)))).all()
+    result: dict[str, dict] = {}
+    for s in rows:
+        result.update(configs.effective_for_series(session, Scope(s.account_id, s.environment), [(s.id, s.name)]))
+    return result

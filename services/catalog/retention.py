@@ -1,0 +1,55 @@
+"""Deletes points older than the retention window, in bounded batches, on a timer.
+Anomalies, rules and configs are kept."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from sqlalchemy import delete, select
+
+from services.catalog.db import Database
+from services.catalog.models import PointRow
+
+log = logging.getLogger(__name__)
+
+
+def purge_once(db: Database, retention_seconds: float, now: float, batch: int = 50_000) -> int:
+    cutoff = now - retention_seconds
+    removed = 0
+    while True:
+        with db.transaction() as session:
+            oldest = session.execute(select(PointRow.series_id, PointRow.ts).where(PointRow.ts < cutoff)
+                                     .order_by(PointRow.ts).limit(batch)).all()
+            if not oldest:
+                return removed
+            upper = oldest[-1][1]
+            result = session.execute(delete(PointRow).where(PointRow.ts <= upper, PointRow.ts < cutoff))
+            removed += result.rowcount or 0
+        if len(oldest) < batch:
+            return removed
+
+
+class RetentionTimer:
+    def __init__(self, db: Database, retention_seconds: float, every_seconds: float = 3600.0,
+                 clock: Callable[[], float] = time.time):
+        self.db, self.retention, self.every, self.clock = db, retention_seconds, every_seconds, clock
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="retention", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                removed = purge_once(self.db, self.retention, self.clock())
+                if removed:
+                    log.info("purged points past retention", extra={"points": removed})
+            except Exception:  # noqa: BLE001 - a failed purge is retried on the next tick
+                log.exception("retention purge failed")
