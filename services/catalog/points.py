@@ -44,6 +44,7 @@ class PointOut:
     series_id: str = ""
     series_point_count: int = 0
     rule_hits: list[RuleHitOut] = field(default_factory=list)
+    previous_ts: float | None = None
 
 
 @dataclass
@@ -80,10 +81,12 @@ def write_points(session: Session, scope: Scope, points: Sequence[PointIn], max_
                     f"point ({iso(s.last_ts)}); points of a series must be sent in chronological order",
                     "VALIDATION_ERROR", series_id=s.id))
             continue
+        previous = s.last_ts
         _advance(s, point)
         rows.append({"series_id": s.id, "ts": point.ts, "value": point.value})
         accepted.append((s, point))
-        results.append(PointOut(point.index, STORED, series_id=s.id, series_point_count=s.point_count))
+        results.append(PointOut(point.index, STORED, series_id=s.id, series_point_count=s.point_count,
+                                previous_ts=previous))
     if rows:
         session.execute(insert(PointRow), rows)
     _apply_rules(session, scope, accepted, {r.index: r for r in results}, now)

@@ -35,12 +35,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             plan = accounts.get_account(session, scope.account_id).plan
             result = points.write_points(session, scope, batch, self.plan_limits(plan).max_series, self.clock())
         return storage_pb2.WritePointsResponse(
-            results=[storage_pb2.PointWriteResult(
-                index=r.index, outcome=OUTCOMES[r.outcome], error=r.error, metric_id=r.series_id,
-                series_point_count=r.series_point_count,
-                rule_hits=[storage_pb2.RuleHit(anomaly_id=h.anomaly_id, rule_id=h.rule_id,
-                                               severity=convert.SEVERITY_TO_PROTO[h.severity]) for h in r.rule_hits])
-                for r in result.points],
+            results=[_point_result(r) for r in result.points],
             configs=[storage_pb2.SeriesConfig(metric_id=sid, config=convert.config_to_proto(cfg))
                      for sid, cfg in result.configs.items()])
 
@@ -110,3 +105,14 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             found = detector_state.series_configs(session, list(request.metric_ids))
         return storage_pb2.GetSeriesConfigsResponse(configs=[
             storage_pb2.SeriesConfig(metric_id=sid, config=convert.config_to_proto(cfg)) for sid, cfg in found.items()])
+
+
+def _point_result(r: points.PointOut) -> storage_pb2.PointWriteResult:
+    message = storage_pb2.PointWriteResult(
+        index=r.index, outcome=OUTCOMES[r.outcome], error=r.error, error_code=r.error_code,
+        metric_id=r.series_id, series_point_count=r.series_point_count,
+        rule_hits=[storage_pb2.RuleHit(anomaly_id=h.anomaly_id, rule_id=h.rule_id,
+                                       severity=convert.SEVERITY_TO_PROTO[h.severity]) for h in r.rule_hits])
+    if r.previous_ts is not None:
+        message.previous_time.CopyFrom(to_timestamp(r.previous_ts))
+    return message

@@ -1,0 +1,144 @@
+"""Rules for an ingested point, with the per-point messages of the contract (in the words of
+Anomify's list where it has one). Pure: no I/O.
+
+`check_point` holds the rules every caller meets (REST and gRPC alike); `parse_json_point`
+turns one JSON object into a checked point, adding the shape and type rules of JSON input.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from services.common.timeutil import iso, parse_iso
+
+METRIC_NAME = re.compile(r"^[A-Za-z0-9._\-:/]+$")
+MAX_NAME, MAX_TAGS, MAX_TAG_TEXT, MAX_SOURCE = 255, 32, 255, 255
+FUTURE_TOLERANCE = 60.0
+POINT_FIELDS = ("metric", "value", "timestamp", "tags", "source")
+
+
+@dataclass(frozen=True)
+class CheckedPoint:
+    metric: str
+    value: float
+    ts: float
+    tags: dict[str, str] = field(default_factory=dict)
+    source: str = ""
+
+
+class PointError(ValueError):
+    """A point breaks a rule; the message is what the client is told."""
+
+
+def check_metric(name: Any) -> str:
+    if not isinstance(name, str) or not name:
+        raise PointError("invalid metric" if name in (None, "") else f"invalid metric - {name}")
+    if len(name) > MAX_NAME:
+        raise PointError(f"invalid metric - {name} - longer than {MAX_NAME} characters")
+    if not METRIC_NAME.match(name):
+        raise PointError(f"invalid metric - {name} - invalid characters in name")
+    return name
+
+
+def check_value(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PointError(f"invalid value - {value}")
+    try:
+        number = float(value)
+    except OverflowError as error:  # an integer too large for a double
+        raise PointError(f"invalid value - {value}") from error
+    if not math.isfinite(number):
+        raise PointError(f"invalid value - {value}")
+    return number
+
+
+def check_time(ts: float, shown: Any, now: float, retention_seconds: float) -> float:
+    if not math.isfinite(ts):
+        raise PointError(f"invalid timestamp - {shown}")
+    if ts > now + FUTURE_TOLERANCE:
+        raise PointError(f"invalid timestamp - {shown} - timestamp is more than 1 minute in the future")
+    if ts < now - retention_seconds:
+        raise PointError(f"invalid timestamp - {shown} - timestamp is too old, older than "
+                         f"{int(retention_seconds)} seconds")
+    return ts
+
+
+def check_tags(tags: Any) -> dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, Mapping):
+        raise PointError("invalid tags - tags must be an object of string keys to string values")
+    if len(tags) > MAX_TAGS:
+        raise PointError(f"invalid tags - at most {MAX_TAGS} tags, got {len(tags)}")
+    clean: dict[str, str] = {}
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_TAG_TEXT:
+            raise PointError(f"invalid tag - {key} - tag keys must be 1-{MAX_TAG_TEXT} characters")
+        if not isinstance(value, str):
+            raise PointError(f"invalid tag - {key} - tag values must be strings, got {type(value).__name__}")
+        if len(value) > MAX_TAG_TEXT:
+            raise PointError(f"invalid tag - {key} - value longer than {MAX_TAG_TEXT} characters")
+        clean[key] = value
+    return clean
+
+
+def check_source(source: Any) -> str:
+    if source is None:
+        return ""
+    if not isinstance(source, str) or len(source) > MAX_SOURCE:
+        raise PointError(f"invalid source - must be a string of at most {MAX_SOURCE} characters")
+    return source
+
+
+def check_point(metric: Any, value: Any, ts: float, tags: Any, source: Any, now: float,
+                retention_seconds: float, shown_time: Any = None) -> CheckedPoint:
+    """The rules for every caller; `ts` is already unix seconds, `shown_time` the client's own
+    spelling of it for messages."""
+    name = check_metric(metric)
+    number = check_value(value)
+    if shown_time is None:
+        shown_time = iso(ts) if math.isfinite(ts) else ts
+    when = check_time(ts, shown_time, now, retention_seconds)
+    return CheckedPoint(name, number, when, check_tags(tags), check_source(source))
+
+
+def parse_timestamp(raw: Any, integers_only: bool = False) -> float:
+    """Unix seconds of an ISO 8601 string or a unix number (seconds)."""
+    if raw is None or raw == "":
+        raise PointError("invalid timestamp")
+    if isinstance(raw, bool):
+        raise PointError(f"invalid timestamp - {raw}")
+    if integers_only:
+        if not isinstance(raw, int):
+            raise PointError(f"invalid timestamp - {raw} - timestamp is not an int")
+        return float(raw)
+    if isinstance(raw, int | float):
+        if not math.isfinite(raw) or raw < 0:
+            raise PointError(f"invalid timestamp - {raw} - timestamp is not a valid current unix timestamp")
+        return float(raw)
+    if isinstance(raw, str):
+        try:
+            return parse_iso(raw)
+        except (ValueError, OverflowError) as error:
+            raise PointError(f"invalid timestamp - {raw}") from error
+    raise PointError(f"invalid timestamp - {raw}")
+
+
+def parse_json_point(obj: Any, now: float, retention_seconds: float, integer_timestamps: bool = False) -> CheckedPoint:
+    """One point of a JSON body; raises PointError with the client's message."""
+    if not isinstance(obj, Mapping):
+        raise PointError("invalid metrics element")
+    for name in obj:
+        if name not in POINT_FIELDS:
+            raise PointError(f"Invalid parameter received - {name}")
+    if "value" not in obj:
+        check_metric(obj.get("metric"))
+        raise PointError("no value parameter present")
+    check_metric(obj.get("metric"))
+    check_value(obj["value"])
+    ts = parse_timestamp(obj.get("timestamp"), integer_timestamps)
+    return check_point(obj.get("metric"), obj["value"], ts, obj.get("tags"), obj.get("source"),
+                       now, retention_seconds, shown_time=obj.get("timestamp"))
