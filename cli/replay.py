@@ -1,0 +1,160 @@
+"""`anomalywatch replay FILE... [--out DIR]`: score `timestamp,value` CSVs offline with the live
+service's engine and defaults (DetectorConfig.default()), one series per file, in one process."""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:       # heavy imports stay inside the handler (see cli/main.py)
+    from services.detect.engine import DetectionEngine, ScoreBatch
+
+HEADER = ("timestamp", "value", "anomaly_score", "severity", "type", "baseline_mean", "baseline_std",
+          "lower", "upper")
+
+
+class ReplayError(ValueError):
+    """A file that cannot be replayed; the message names the file and line."""
+
+
+@dataclass
+class SeriesFile:
+    path: str
+    raw_ts: list[str]          # timestamps as given (echoed in the output)
+    raw_values: list[str]      # values as given
+    ts: list[float]            # unix seconds
+    values: list[float]
+
+
+def parse_timestamp(text: str) -> float:
+    """Unix seconds (int or float) or ISO 8601 (zone optional = UTC, `T` or space, date alone =
+    midnight UTC) to unix seconds; ValueError otherwise."""
+    s = text.strip()
+    try:
+        v = float(s)
+    except ValueError:
+        pass
+    else:
+        if not math.isfinite(v):
+            raise ValueError(f"invalid timestamp {text!r}")
+        return v
+    if s.endswith(("Z", "z")):
+        s = s[:-1] + "+00:00"
+    try:
+        dt = datetime.fromisoformat(s)
+    except ValueError:
+        raise ValueError(f"invalid timestamp {text!r}") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.timestamp()
+
+
+def read_series(path: str) -> SeriesFile:
+    """Read a `timestamp,value` CSV; ReplayError naming the file and line on a bad row."""
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            lines = fh.read().splitlines()
+    except OSError as e:
+        raise ReplayError(f"{path}: cannot read: {e.strerror or e}") from None
+    if not lines or [h.strip().lower() for h in lines[0].split(",")][:2] != ["timestamp", "value"]:
+        raise ReplayError(f"{path}:1: expected the header 'timestamp,value'")
+    sf = SeriesFile(path, [], [], [], [])
+    for lineno, line in enumerate(lines[1:], start=2):
+        if not line.strip():
+            continue
+        parts = line.split(",")
+        if len(parts) != 2:
+            raise ReplayError(f"{path}:{lineno}: expected 2 fields 'timestamp,value', got {len(parts)}")
+        raw_t, raw_v = parts[0].strip(), parts[1].strip()
+        try:
+            t = parse_timestamp(raw_t)
+        except ValueError as e:
+            raise ReplayError(f"{path}:{lineno}: {e}") from None
+        try:
+            v = float(raw_v)
+        except ValueError:
+            v = math.nan
+        if not math.isfinite(v):
+            raise ReplayError(f"{path}:{lineno}: invalid value {raw_v!r}")
+        sf.raw_ts.append(raw_t)
+        sf.raw_values.append(raw_v)
+        sf.ts.append(t)
+        sf.values.append(v)
+    return sf
+
+
+def score_series(engine: DetectionEngine, sf: SeriesFile, series_id: str) -> ScoreBatch:
+    """Score one file as one series with the default configuration."""
+    import numpy as np
+
+    from services.detect.engine import DetectorConfig
+
+    n = len(sf.ts)
+    return engine.score([series_id] * n, np.array(sf.ts, dtype=np.float64),
+                        np.array(sf.values, dtype=np.float64), {series_id: DetectorConfig.default()})
+
+
+def _num(v: float) -> str:
+    return "" if v != v else repr(float(v))     # shortest round-trip text; NaN -> empty
+
+
+def format_rows(sf: SeriesFile, batch: ScoreBatch, extra: dict[str, list[str]] | None = None) -> str:
+    """Result CSV text: HEADER (+ extra columns), one row per input row."""
+    sev = batch.severity_names()
+    typ = batch.type_names()
+    cols = list(zip(batch.score.tolist(), batch.mean.tolist(), batch.std.tolist(),
+                    batch.lower.tolist(), batch.upper.tolist(), batch.skipped.tolist(), strict=True))
+    extra = extra or {}
+    out = [",".join((*HEADER, *extra))]
+    extra_cols = list(extra.values())
+    for i, (score, mean, std, lo, hi, skipped) in enumerate(cols):
+        fields = [sf.raw_ts[i], sf.raw_values[i], "" if skipped else _num(score), sev[i] or "",
+                  typ[i] or "", _num(mean), _num(std), _num(lo), _num(hi)]
+        fields.extend(c[i] for c in extra_cols)
+        out.append(",".join(fields))
+    return "\n".join(out) + "\n"
+
+
+def replay_files(paths: list[str], out_dir: str | None, engine: DetectionEngine | None = None,
+                 extra_type_column: bool = False) -> list[tuple[SeriesFile, ScoreBatch]]:
+    """Replay every file (all read first, so a bad file fails before anything is written);
+    write DIR/<file name> or print to stdout. Returns the parsed files and their scores."""
+    from services.detect.engine import DetectionEngine
+
+    engine = engine or DetectionEngine()
+    series = [read_series(p) for p in paths]
+    if out_dir:
+        os.makedirs(out_dir, exist_ok=True)
+    results = []
+    for i, sf in enumerate(series):
+        batch = score_series(engine, sf, f"replay:{i}:{sf.path}")
+        extra = {"anomaly_type": [t or "" for t in batch.type_names()]} if extra_type_column else None
+        text = format_rows(sf, batch, extra)
+        if out_dir:
+            with open(os.path.join(out_dir, os.path.basename(sf.path)), "w", encoding="utf-8") as fh:
+                fh.write(text)
+        else:
+            sys.stdout.write(text)
+        results.append((sf, batch))
+    return results
+
+
+def _handler(args: argparse.Namespace) -> int:
+    try:
+        replay_files(args.files, args.out)
+    except ReplayError as e:
+        print(f"replay: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("replay", help="score timestamp,value CSV files offline like the live service",
+                              description=__doc__)
+    p.add_argument("files", nargs="+", metavar="FILE", help="CSV with header timestamp,value")
+    p.add_argument("--out", metavar="DIR", help="write DIR/<file name> instead of printing")
+    p.set_defaults(handler=_handler)

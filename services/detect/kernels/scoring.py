@@ -1,0 +1,478 @@
+"""The scoring kernel: one call scores a whole batch of points of many series.
+
+Per series and point (streaming: only earlier points and the point itself are used):
+  1. three one-step predictions, one per seasonal model (none, daily, weekly): a fast robust level
+     of the deseasonalised value plus the model's profile (learned online against a slow level);
+  2. the point statistic z1 = residual / spread of the model in use;
+  3. the short statistic z2 = short-window mean of the deviation from a medium baseline, divided
+     by its own normal size (catches level shifts, trends and outages that the fast level absorbs);
+  4. each statistic goes through a per-series, per-side tail model (running (1 - f) quantile q and
+     Hill index xi beyond it) giving a surprise S = -ln p; the score is 1 - p ** (1 / score_k),
+     continued hyperbolically so that it never ties at 1.0;
+  5. decision, type, severity, ratio guards and the episode state machine;
+  6. the state learns from the point (robust, clipped updates).
+Arrival order is interleaved across series: the batch is grouped by slot first, so each series'
+state lives in registers while its points are scored.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from services.detect.kernels.arrays import ConfigArrays, Outputs
+from services.detect.kernels.grouping import group_by_slot
+from services.detect.kernels.state import DAILY_BUCKETS, WEEKLY_BUCKETS, SeriesState
+from services.detect.kernels.tunables import Tunables
+
+DAY = 86400.0
+WEEK = 7 * 86400.0
+MAD_TO_STD = 1.2533141373155003     # std / mean |x - mean| of a normal distribution
+Z_CAP = 1e12                        # |z| cap: huge values and zero spreads stay finite
+
+
+@njit(cache=True)
+def surprise(z: float, q: float, xi: float, ln_inv_f: float) -> float:
+    """-ln P(|Z| >= z) under the tail model: linear below q, Pareto (Hill index xi) beyond."""
+    if z <= q:
+        return ln_inv_f * z / q
+    return ln_inv_f + math.log(z / q) / xi
+
+
+@njit(cache=True)
+def score_of_surprise(s: float, k: float) -> float:
+    """1 - exp(-s / k), continued as 1 - c / v beyond v = s / k = 30 so the tail keeps resolution."""
+    v = s / k
+    if v <= 30.0:
+        return -math.expm1(-v)
+    return 1.0 - math.exp(-30.0) * 30.0 / v
+
+
+@njit(cache=True)
+def surprise_of_score(score: float, k: float) -> float:
+    """Inverse of score_of_surprise."""
+    p = 1.0 - score
+    if p >= math.exp(-30.0):
+        return -k * math.log(p)
+    return k * math.exp(-30.0) * 30.0 / p
+
+
+@njit(cache=True)
+def _gap_rate(a: float, k: float) -> float:
+    """EWMA weight for a point k nominal steps after the previous one."""
+    if k <= 1.5:
+        return a
+    return 1.0 - (1.0 - a) ** min(k, 1e6)
+
+
+@njit(cache=True)
+def _clip(v: float, c: float) -> float:
+    return min(max(v, -c), c)
+
+
+@njit(cache=True)
+def _range_factor(s_thr: float, q: float, xi: float, ln_inv_f: float) -> float:
+    """The point z at which the surprise reaches s_thr, in units of q (so z = q * factor)."""
+    if s_thr <= ln_inv_f:
+        return s_thr / ln_inv_f
+    return math.exp(min((s_thr - ln_inv_f) * xi, 700.0))
+
+
+@njit(cache=True)
+def score_batch(slots: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: ConfigArrays,
+                st: SeriesState, tun: Tunables, thresholds: np.ndarray, out: Outputs) -> None:
+    """Score points (slot, timestamp, value) in arrival order; update `st`; fill `out`.
+
+    thresholds[sensitivity, level]: score thresholds of info (anomalous), warning, critical.
+    """
+    n_slots = st.count.shape[0]
+    order, starts = group_by_slot(slots, n_slots)
+    for s in range(n_slots):
+        a = starts[s]
+        b = starts[s + 1]
+        if b > a:
+            _score_series(s, order[a:b], ts, xs, cfg, st, tun, thresholds, out)
+
+
+@njit(cache=True)
+def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: ConfigArrays,
+                  st: SeriesState, tun: Tunables, thresholds: np.ndarray, out: Outputs) -> None:
+    # ---- configuration of this series (effective for the whole batch)
+    enabled = cfg.enabled[s] != 0
+    spike_thr = cfg.spike_threshold[s]
+    drop_thr = cfg.drop_threshold[s]
+    min_pts = cfg.min_data_points[s]
+    window = max(cfg.window_seconds[s], 3600.0)
+    sens = cfg.sensitivity[s]
+    seas = cfg.seasonality[s]
+    thr_info = thresholds[sens, 0]
+    thr_warn = thresholds[sens, 1]
+    thr_crit = thresholds[sens, 2]
+    f = tun.tail_fraction
+    ln_inv_f = -math.log(f)
+    s_thr = surprise_of_score(thr_info, tun.score_k)
+
+    # ---- state into locals
+    n = st.count[s]
+    last_ts = st.last_ts[s]
+    first_ts = st.first_ts[s]
+    step = st.step[s]
+    quantum = st.quantum[s]
+    prev_x = st.prev_x[s]
+    slow = st.slow[s]
+    short = st.short[s]
+    short_scale = st.short_scale[s]
+    run = st.run[s]
+    model = st.model[s]
+    lv0, lv1, lv2 = st.level[s, 0], st.level[s, 1], st.level[s, 2]
+    bs0, bs1, bs2 = st.base[s, 0], st.base[s, 1], st.base[s, 2]
+    sp0, sp1, sp2 = st.spread[s, 0], st.spread[s, 1], st.spread[s, 2]
+    q0, q1, q2, q3 = st.tail_q[s, 0], st.tail_q[s, 1], st.tail_q[s, 2], st.tail_q[s, 3]
+    xi0, xi1, xi2, xi3 = st.tail_xi[s, 0], st.tail_xi[s, 1], st.tail_xi[s, 2], st.tail_xi[s, 3]
+    ep_open = st.ep_open[s] != 0
+    ep_quiet = st.ep_quiet[s]
+    ep_quiet_ts = st.ep_quiet_ts[s]
+    ep_start = st.ep_start[s]
+    ep_peak = st.ep_peak[s]
+    daily = st.daily[s]
+    weekly = st.weekly[s]
+
+    # rates derived from the step; recomputed when the step estimate moves
+    rate_step = -1.0
+    a_fast = a_base = a_spread = a_short = 0.0
+    q_up = q_dn = a_xi = 0.0
+    f_up = _range_factor(s_thr, 1.0, xi0 if xi0 > 0 else tun.xi_min, ln_inv_f)
+    f_dn = _range_factor(s_thr, 1.0, xi1 if xi1 > 0 else tun.xi_min, ln_inv_f)
+
+    for i in idx:
+        t = ts[i]
+        x = xs[i]
+        out.end_ts[i] = np.nan
+        if not (math.isfinite(t) and math.isfinite(x)) or (n > 0 and t <= last_ts):
+            out.skipped[i] = 1
+            out.score[i] = 0.0
+            out.mean[i] = np.nan
+            out.std[i] = np.nan
+            out.lower[i] = np.nan
+            out.upper[i] = np.nan
+            out.type[i] = 0
+            out.severity[i] = 0
+            out.learning[i] = 1 if n < min_pts else 0
+            out.event[i] = 0
+            out.peak[i] = 0.0
+            continue
+        out.skipped[i] = 0
+        learning = n < min_pts
+        out.learning[i] = 1 if learning else 0
+
+        if n == 0:      # first point: everything starts at the value
+            first_ts = t
+            last_ts = t
+            prev_x = x
+            slow = x
+            lv0 = lv1 = lv2 = x
+            bs0 = bs1 = bs2 = x
+            sp0 = sp1 = sp2 = 0.0
+            q0 = q1 = q2 = q3 = 3.0
+            xi0 = xi1 = xi2 = xi3 = 0.3
+            short = short_scale = 0.0
+            quantum = 0.0
+            run = 0
+            model = 0
+            n = 1
+            out.score[i] = 0.0
+            out.mean[i] = x
+            out.std[i] = 0.0
+            out.lower[i] = x
+            out.upper[i] = x
+            out.type[i] = 0
+            out.severity[i] = 0
+            out.event[i] = 0
+            out.peak[i] = 0.0
+            continue
+
+        # ---- time: step (running median of gaps, in log space) and gap size
+        dt = t - last_ts
+        if step <= 0.0:
+            step = dt
+        elif dt > step:
+            step *= 1.02
+        elif dt < step:
+            step *= 0.98
+        k = dt / step
+        if rate_step < 0.0 or abs(step - rate_step) > 0.01 * rate_step:
+            rate_step = step
+            w_pts = window / step                      # points in the comparison window
+            a_fast = 1.0 / max(1.0, min(tun.fast_points, 0.25 * w_pts))
+            a_base = 1.0 / max(1.0, min(tun.base_points, 0.5 * w_pts))
+            a_spread = 1.0 / max(1.0, min(tun.spread_points, 0.5 * w_pts))
+            a_short = 1.0 / max(1.0, tun.short_points)
+            tail_pts = max(1.0, min(tun.tail_points, w_pts))
+            eta = 1.0 / (f * tail_pts)
+            q_up = math.exp(min(eta, 1.0) * (1.0 - f))
+            q_dn = math.exp(-min(eta, 1.0) * f)
+            a_xi = min(1.0, eta)
+        inv_n = 1.0 / n
+        af = max(_gap_rate(a_fast, k), inv_n)
+        ab = max(_gap_rate(a_base, k), inv_n)
+        asp = max(_gap_rate(a_spread, k), inv_n)
+        ash = max(_gap_rate(a_short, k), inv_n)
+
+        # value resolution (counters, rounded gauges)
+        d = abs(x - prev_x)
+        if d > 1e-9 * (abs(x) + abs(prev_x)):
+            quantum = d if quantum == 0.0 or d < quantum else quantum
+
+        # ---- predictions of the three models
+        pd = (t - math.floor(t / DAY) * DAY) * (DAILY_BUCKETS / DAY) - 0.5
+        d0f = math.floor(pd)
+        dw = pd - d0f
+        d0 = int(d0f) % DAILY_BUCKETS
+        d1 = (d0 + 1) % DAILY_BUCKETS
+        sd = (1.0 - dw) * daily[d0] + dw * daily[d1]
+        pw = (t - math.floor(t / WEEK) * WEEK) * (WEEKLY_BUCKETS / WEEK) - 0.5
+        w0f = math.floor(pw)
+        ww = pw - w0f
+        w0 = int(w0f) % WEEKLY_BUCKETS
+        w1 = (w0 + 1) % WEEKLY_BUCKETS
+        sw = (1.0 - ww) * weekly[w0] + ww * weekly[w1]
+
+        m = model if seas == 3 else seas
+        if m == 1:
+            pred = lv1 + sd
+            spm = sp1
+            bpred = bs1 + sd
+        elif m == 2:
+            pred = lv2 + sw
+            spm = sp2
+            bpred = bs2 + sw
+        else:
+            pred = lv0
+            spm = sp0
+            bpred = bs0
+        floor = max(tun.quantum_floor * quantum, 1e-9 * abs(pred), 1e-300)
+        spm = max(spm, floor)
+        r = x - pred
+        z1 = _clip(r / spm, Z_CAP)
+
+        u = x - bpred
+        short += ash * (u - short)
+        z2 = _clip(short / max(short_scale, floor), Z_CAP)
+
+        # ---- calibrated surprise and score
+        if z1 >= 0.0:
+            s1 = surprise(z1, q0, xi0, ln_inv_f)
+        else:
+            s1 = surprise(-z1, q1, xi1, ln_inv_f)
+        if z2 >= 0.0:
+            s2 = surprise(z2, q2, xi2, ln_inv_f)
+        else:
+            s2 = surprise(-z2, q3, xi3, ln_inv_f)
+        sv = max(s1, s2)
+        score = score_of_surprise(sv, tun.score_k) if not learning else 0.0
+
+        # ---- decision
+        std = MAD_TO_STD * spm
+        guard = 0
+        if enabled and not learning and pred > 0.0 and pred > tun.ratio_guard_k * std:
+            if x >= spike_thr * pred:
+                guard = 1
+            elif x <= drop_thr * pred:
+                guard = 2
+        anomalous = enabled and not learning and (score >= thr_info or guard != 0)
+        typ = 0
+        sev = 0
+        if anomalous:
+            if guard != 0:
+                score = max(score, thr_warn)
+                typ = guard
+            elif s1 >= s2:
+                typ = 1 if r > 0.0 else 2
+            else:
+                typ = 3 if abs(z1) < tun.trend_z else 4
+            sev = 3 if score >= thr_crit else (2 if score >= thr_warn else 1)
+
+        # ---- episode state machine
+        ev = 0
+        if anomalous:
+            if ep_open:
+                ev = 2
+            else:
+                ev = 1
+                ep_open = True
+                ep_start = t
+                ep_peak = 0.0
+            ep_quiet = 0
+            ep_peak = max(ep_peak, score)
+        elif ep_open:
+            if not enabled or learning:         # detection switched off: end the episode now
+                ev = 4
+                out.end_ts[i] = t
+                ep_open = False
+                ep_quiet = 0
+            else:
+                if ep_quiet == 0:
+                    ep_quiet_ts = t
+                ep_quiet += 1
+                if ep_quiet >= tun.close_points or t - ep_quiet_ts >= tun.close_seconds:
+                    ev = 4
+                    out.end_ts[i] = ep_quiet_ts
+                    ep_open = False
+                    ep_quiet = 0
+                else:
+                    ev = 3
+        out.score[i] = score
+        out.mean[i] = pred
+        out.std[i] = std
+        out.lower[i] = pred - q1 * f_dn * spm
+        out.upper[i] = pred + q0 * f_up * spm
+        out.type[i] = typ
+        out.severity[i] = sev
+        out.event[i] = ev
+        out.peak[i] = ep_peak if (ep_open or ev == 4) else 0.0
+
+        # ---- learning from the point
+        warm = n >= 10                  # before that, plain running means (spreads are unknown)
+        big = abs(z1) > tun.huber_clip and warm
+        if big:
+            if (z1 > 0.0) == (run > 0):
+                run += 1 if run > 0 else -1
+            else:
+                run = 1 if z1 > 0.0 else -1
+        else:
+            run = 0
+        accept = abs(run) >= tun.shift_run
+        c = tun.huber_clip
+        cs = tun.spread_clip
+        # model none
+        f0 = max(sp0, floor)
+        e = x - lv0
+        lv0 += 0.5 * e if accept else af * (_clip(e, c * f0) if warm else e)
+        sp0 += asp * ((min(abs(e), cs * f0) if warm else abs(e)) - sp0)
+        # model daily
+        f1 = max(sp1, floor)
+        e = x - sd - lv1
+        lv1 += 0.5 * e if accept else af * (_clip(e, c * f1) if warm else e)
+        sp1 += asp * ((min(abs(e), cs * f1) if warm else abs(e)) - sp1)
+        # model weekly
+        f2 = max(sp2, floor)
+        e = x - sw - lv2
+        lv2 += 0.5 * e if accept else af * (_clip(e, c * f2) if warm else e)
+        sp2 += asp * ((min(abs(e), cs * f2) if warm else abs(e)) - sp2)
+        # medium baselines
+        bc = 4.0 * c
+        bs0 += ab * (_clip(x - bs0, bc * f0) if warm else x - bs0)
+        bs1 += ab * (_clip(x - sd - bs1, bc * f1) if warm else x - sd - bs1)
+        bs2 += ab * (_clip(x - sw - bs2, bc * f2) if warm else x - sw - bs2)
+        short_scale += asp * ((min(abs(short), cs * max(short_scale, floor)) if warm else abs(short))
+                              - short_scale)
+        if accept or (warm and s2 >= tun.reset_surprise):
+            bs0 = lv0
+            bs1 = lv1
+            bs2 = lv2
+            short = 0.0
+
+        # slow level and seasonal profiles (offsets from the slow level)
+        tau_slow = min(window, tun.slow_seconds)
+        slow += max(min(dt / tau_slow, 1.0), inv_n) * (x - slow)
+        dev = x - slow
+        age = t - first_ts
+        seen_daily = age >= tun.daily_min_days * DAY
+        ad = (DAILY_BUCKETS * step) / min(DAILY_BUCKETS * step + age, window)
+        e = dev - sd
+        if seen_daily:
+            e = _clip(e, bc * f1)
+        daily[d0] += np.float32(ad * (1.0 - dw) * e)
+        daily[d1] += np.float32(ad * dw * e)
+        aw = (WEEKLY_BUCKETS * step) / min(WEEKLY_BUCKETS * step + age, max(window, WEEK))
+        e = dev - sw
+        if age >= tun.weekly_min_days * DAY:
+            e = _clip(e, bc * f2)
+        weekly[w0] += np.float32(aw * (1.0 - ww) * e)
+        weekly[w1] += np.float32(aw * ww * e)
+
+        # tail models learn after warm-up (one side sees the point, the other a non-exceedance)
+        if n >= tun.tail_warmup:
+            if z1 >= 0.0:
+                if z1 > q0:
+                    xi0 += a_xi * (min(math.log(z1 / q0), tun.xi_cap) - xi0)
+                    xi0 = min(max(xi0, tun.xi_min), tun.xi_max)
+                    f_up = _range_factor(s_thr, 1.0, xi0, ln_inv_f)
+                    q0 *= q_up
+                else:
+                    q0 *= q_dn
+                q1 *= q_dn
+            else:
+                if -z1 > q1:
+                    xi1 += a_xi * (min(math.log(-z1 / q1), tun.xi_cap) - xi1)
+                    xi1 = min(max(xi1, tun.xi_min), tun.xi_max)
+                    f_dn = _range_factor(s_thr, 1.0, xi1, ln_inv_f)
+                    q1 *= q_up
+                else:
+                    q1 *= q_dn
+                q0 *= q_dn
+            if z2 >= 0.0:
+                if z2 > q2:
+                    xi2 += a_xi * (min(math.log(z2 / q2), tun.xi_cap) - xi2)
+                    xi2 = min(max(xi2, tun.xi_min), tun.xi_max)
+                    q2 *= q_up
+                else:
+                    q2 *= q_dn
+                q3 *= q_dn
+            else:
+                if -z2 > q3:
+                    xi3 += a_xi * (min(math.log(-z2 / q3), tun.xi_cap) - xi3)
+                    xi3 = min(max(xi3, tun.xi_min), tun.xi_max)
+                    q3 *= q_up
+                else:
+                    q3 *= q_dn
+                q2 *= q_dn
+            q0 = max(q0, tun.q_min)
+            q1 = max(q1, tun.q_min)
+            q2 = max(q2, tun.q_min)
+            q3 = max(q3, tun.q_min)
+
+        # seasonal model selection (auto): the best ready model, the incumbent favoured
+        if seas == 3:
+            best = 0
+            best_sp = sp0 * (tun.select_margin if model == 0 else 1.0)
+            if seen_daily:
+                v = sp1 * (tun.select_margin if model == 1 else 1.0)
+                if v < best_sp:
+                    best = 1
+                    best_sp = v
+            if age >= tun.weekly_min_days * DAY:
+                v = sp2 * (tun.select_margin if model == 2 else 1.0)
+                if v < best_sp:
+                    best = 2
+            if best != model:
+                model = best
+                short = 0.0
+
+        n += 1
+        last_ts = t
+        prev_x = x
+
+    # ---- locals back into the state
+    st.count[s] = n
+    st.last_ts[s] = last_ts
+    st.first_ts[s] = first_ts
+    st.step[s] = step
+    st.quantum[s] = quantum
+    st.prev_x[s] = prev_x
+    st.slow[s] = slow
+    st.short[s] = short
+    st.short_scale[s] = short_scale
+    st.run[s] = run
+    st.model[s] = model
+    st.level[s, 0], st.level[s, 1], st.level[s, 2] = lv0, lv1, lv2
+    st.base[s, 0], st.base[s, 1], st.base[s, 2] = bs0, bs1, bs2
+    st.spread[s, 0], st.spread[s, 1], st.spread[s, 2] = sp0, sp1, sp2
+    st.tail_q[s, 0], st.tail_q[s, 1], st.tail_q[s, 2], st.tail_q[s, 3] = q0, q1, q2, q3
+    st.tail_xi[s, 0], st.tail_xi[s, 1], st.tail_xi[s, 2], st.tail_xi[s, 3] = xi0, xi1, xi2, xi3
+    st.ep_open[s] = 1 if ep_open else 0
+    st.ep_quiet[s] = ep_quiet
+    st.ep_quiet_ts[s] = ep_quiet_ts
+    st.ep_start[s] = ep_start
+    st.ep_peak[s] = ep_peak
