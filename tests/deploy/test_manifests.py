@@ -300,7 +300,8 @@ def test_pdbs_and_zero_unavailable_rollouts(target):
     pdbs = objects(target, "PodDisruptionBudget")
     for component, w in workloads(target).items():
         labels = w["spec"]["template"]["metadata"]["labels"]
-        assert any(p["spec"]["selector"]["matchLabels"].items() <= labels.items() for p in pdbs.values()), component
+        covered = [p for p in pdbs.values() if p["spec"]["selector"]["matchLabels"].items() <= labels.items()]
+        assert covered, component
         if w["kind"] == "Deployment":
             assert w["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0, component
 
@@ -311,7 +312,8 @@ def test_prod_is_bigger_than_base():
     base, prod = workloads("base"), workloads("overlays/prod")
     assert prod["detect"]["spec"]["replicas"] > base["detect"]["spec"]["replicas"]
     assert prod["catalog"]["spec"]["replicas"] > base["catalog"]["spec"]["replicas"]
-    base_hpa, prod_hpa = objects("base", "HorizontalPodAutoscaler"), objects("overlays/prod", "HorizontalPodAutoscaler")
+    base_hpa = objects("base", "HorizontalPodAutoscaler")
+    prod_hpa = objects("overlays/prod", "HorizontalPodAutoscaler")
     for name in AUTOSCALED:
         assert prod_hpa[name]["spec"]["maxReplicas"] > base_hpa[name]["spec"]["maxReplicas"]
     assert (container(prod["detect"])["resources"]["limits"]["memory"]
@@ -411,7 +413,8 @@ def _allowed(policies: list[dict], src: dict, dst: dict, port: int) -> bool:
                     if ptype in p["spec"]["policyTypes"] and _selects(p["spec"]["podSelector"], pod)]
         if not applying:
             return True
-        return any(_rule_allows(r, key, other, port) for spec in applying for r in spec.get(ptype.lower(), []))
+        rules = [r for spec in applying for r in spec.get(ptype.lower(), [])]
+        return any(_rule_allows(r, key, other, port) for r in rules)
     return side(src, dst, "Egress", "to") and side(dst, src, "Ingress", "from")
 
 
@@ -445,7 +448,8 @@ def test_network_policies_allow_dns_datastores_and_scraping(target):
     assert any(p["port"] == 6379 for r in pols["gateway"]["spec"]["egress"] for p in r.get("ports", []))
     scrape = pols["allow-metrics-scrape"]["spec"]
     (rule,) = scrape["ingress"]
-    assert rule["from"][0]["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "monitoring"}
+    monitoring = {"kubernetes.io/metadata.name": "monitoring"}
+    assert rule["from"][0]["namespaceSelector"]["matchLabels"] == monitoring
     assert [p["port"] for p in rule["ports"]] == [METRICS_PORT]
     # no other AnomalyWatch component may reach the database or Redis port
     for name, pol in pols.items():
