@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import grpc
-from opentelemetry.instrumentation.grpc import client_interceptor
+from opentelemetry.instrumentation.grpc import client_interceptor, grpcext
 
 _OPTIONS = [
     ("grpc.keepalive_time_ms", 30_000),
@@ -14,4 +14,5 @@ _OPTIONS = [
 
 def open_channel(address: str) -> grpc.Channel:
     channel = grpc.insecure_channel(address, options=_OPTIONS)
-    return grpc.intercept_channel(channel, client_interceptor())
+    # W3C trace context travels in the call metadata, so one trace follows a request across services.
+    return grpcext.intercept_channel(channel, client_interceptor())

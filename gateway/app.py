@@ -1,0 +1,68 @@
+"""The Flask app factory of the REST gateway."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from flask import Flask, g, request
+
+from gateway import errors
+from gateway.clients import Clients
+from gateway.errors import envelope
+from gateway.request_io import MAX_BODY_BYTES
+from gateway.routes import flux, ingest, keys, metrics, ops
+from gateway.telemetry import HTTP_LATENCY, HTTP_REQUESTS
+from services.common.auth import PrincipalCache
+from services.common.config import Settings, load_settings
+from services.common.remote_auth import remote_lookup
+
+BLUEPRINTS = (ops.bp, ingest.bp, flux.bp, metrics.bp, keys.bp)
+
+
+@dataclass
+class Gateway:
+    """What every request handler reaches through `current_app.extensions["aw"]`."""
+    settings: Settings
+    clients: Clients
+    principals: PrincipalCache
+
+
+def create_app(settings: Settings | None = None, clients: Clients | None = None) -> Flask:
+    settings = settings or load_settings()
+    clients = clients or Clients.connect(settings)
+    app = Flask("anomalywatch.gateway")
+    app.json.sort_keys = False
+    app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    app.extensions["aw"] = Gateway(settings, clients, PrincipalCache(
+        remote_lookup(clients.catalog_channel, settings.rpc_timeout_seconds), ttl=settings.key_cache_seconds))
+    errors.install(app)
+    for blueprint in BLUEPRINTS:
+        app.register_blueprint(blueprint)
+    app.before_request(_refuse_large_bodies)
+    app.before_request(_start_timer)
+    app.after_request(_count)
+    return app
+
+
+def _refuse_large_bodies():
+    """413 from the declared length, before a byte of the body is read or parsed."""
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        if request.path.startswith("/flux/"):
+            response = envelope("PAYLOAD_TOO_LARGE", "", status=413)
+            response.set_data(b'{"code": 413, "message": "payload too large"}')
+            return response
+        return envelope("PAYLOAD_TOO_LARGE", "request body is larger than 1 MiB; do not resend",
+                        {"limit_bytes": MAX_BODY_BYTES}, 413)
+    return None
+
+
+def _start_timer():
+    g.started = time.perf_counter()
+
+
+def _count(response):
+    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    HTTP_REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
+    if "started" in g:
+        HTTP_LATENCY.labels(endpoint, request.method).observe(time.perf_counter() - g.started)
+    return response

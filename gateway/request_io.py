@@ -1,0 +1,87 @@
+"""Reading requests: JSON bodies and the list, time and tag query parameters of the contract."""
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from flask import request
+
+from anomalywatch.common.v1 import common_pb2
+from services.common.errors import ServiceError
+from services.common.timeutil import parse_iso, to_timestamp
+
+MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
+
+
+def json_body(required: bool = True) -> Any:
+    """The parsed JSON body; 415 unless it is application/json, 400 unless it parses."""
+    raw = request.get_data(cache=True)
+    if not raw and not required:
+        return {}
+    if not request.is_json:
+        raise ServiceError("UNSUPPORTED_MEDIA_TYPE", "send the body as application/json",
+                           {"content_type": request.content_type or ""})
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError):
+        raise ServiceError("VALIDATION_ERROR", "request body is not valid JSON", {"field": "body"}) from None
+
+
+def json_object(required: bool = True) -> dict[str, Any]:
+    body = json_body(required)
+    if not isinstance(body, dict):
+        raise ServiceError("VALIDATION_ERROR", "request body must be a JSON object", {"field": "body"})
+    return body
+
+
+def _integer(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ServiceError("VALIDATION_ERROR", f"{name} must be a non-negative integer", {"field": name}) from None
+    if value < 0:
+        raise ServiceError("VALIDATION_ERROR", f"{name} must be a non-negative integer", {"field": name})
+    return value
+
+
+def page_request() -> common_pb2.PageRequest:
+    """`limit` (default 50, lowered to 1000), `offset`, or 1-based `page`."""
+    limit = _integer("limit")
+    if limit == 0:
+        raise ServiceError("VALIDATION_ERROR", "limit must be at least 1", {"field": "limit"})
+    limit = min(limit or DEFAULT_LIMIT, MAX_LIMIT)
+    offset = _integer("offset")
+    page = _integer("page")
+    if page is not None:
+        if page < 1:
+            raise ServiceError("VALIDATION_ERROR", "page starts at 1", {"field": "page"})
+        if offset is None:
+            offset = (page - 1) * limit
+    return common_pb2.PageRequest(page_size=limit, offset=offset or 0)
+
+
+def pagination(page: common_pb2.PageInfo) -> dict[str, Any]:
+    return {"total": page.total_size, "limit": page.page_size, "offset": page.offset,
+            "has_more": page.offset + page.page_size < page.total_size}
+
+
+def time_param(name: str, into) -> None:
+    """Copies an ISO 8601 query parameter (a date alone is midnight UTC) into a Timestamp field."""
+    raw = request.args.get(name)
+    if raw:
+        try:
+            into.CopyFrom(to_timestamp(parse_iso(raw)))
+        except (ValueError, OverflowError):
+            raise ServiceError("VALIDATION_ERROR", f"{name} must be an ISO 8601 date or time",
+                               {"field": name, "suggestion": "e.g. 2026-03-27T12:00:00Z"}) from None
+
+
+def tag_filters(args: Mapping[str, str] | None = None) -> dict[str, str]:
+    """`tag.<key>=<value>` query parameters."""
+    args = request.args if args is None else args
+    return {k[4:]: v for k, v in args.items() if k.startswith("tag.") and len(k) > 4}

@@ -1,0 +1,86 @@
+"""Anomify-compatible `POST /flux/metric_data_post`: Anomify's own semantics and messages (not the
+envelope), feeding the same pipeline as `/v1/ingest`."""
+from __future__ import annotations
+
+import json
+import time
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from gateway.routes.ingest import ingest_points
+from services.common.auth import bearer_key
+from services.common.errors import ServiceError
+from services.ingest.pipeline import MAX_POINTS
+from services.ingest.validation import PointError, parse_json_point
+
+bp = Blueprint("flux", __name__)
+
+
+def flux_error(status: int, message: str):
+    response = jsonify({"code": status, "message": message})
+    response.status_code = status
+    return response
+
+
+@bp.post("/flux/metric_data_post")
+def metric_data_post():
+    raw = request.get_data(cache=True)
+    if not raw:
+        return flux_error(400, "no POST data received")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        return flux_error(400, "invalid json data")
+    if not isinstance(body, dict):
+        return flux_error(400, "invalid json data")
+    for name in body:
+        if name not in ("key", "metrics"):
+            return flux_error(400, f"Invalid parameter received - {name}")
+    if not body.get("key") or not isinstance(body["key"], str):
+        return flux_error(401, "no key passed")
+    try:
+        g.api_key = bearer_key(f"Bearer {body['key']}")
+        g.principal = current_app.extensions["aw"].principals.authenticate(g.api_key)
+        g.principal.require("ingest")
+    except ServiceError as error:
+        return flux_error(error.http_status if error.http_status in (401, 403, 503) else 401,
+                          "invalid key" if error.code == "UNAUTHORIZED" else error.message)
+    metrics = body.get("metrics")
+    if metrics is None or metrics == []:
+        return flux_error(400, "no metric data passed")
+    if not isinstance(metrics, list):
+        return flux_error(400, "invalid metrics element")
+    if len(metrics) > MAX_POINTS:
+        return flux_error(400, f"too many metrics - at most {MAX_POINTS} per post")
+    settings = current_app.extensions["aw"].settings
+    now = time.time()
+    for element in metrics:  # any invalid metric rejects the whole post, before anything is stored
+        try:
+            parse_json_point(element, now, settings.retention_seconds, integer_timestamps=True)
+        except PointError as error:
+            return flux_error(400, str(error))
+    outcome = ingest_points(metrics, integer_timestamps=True)
+    rejected = [i for i, e in enumerate(outcome.errors) if e is not None]
+    if not rejected:
+        return "", 204
+    return _partial(metrics, outcome, rejected)
+
+
+def _partial(metrics, outcome, rejected):
+    names = [m["metric"] for m in metrics]
+    processed = [names[i] for i in range(len(names)) if i not in set(rejected)]
+    over_quota = [i for i in rejected if outcome.codes[i] == "OVER_QUOTA"]
+    error = (f"over quota - {outcome.errors[over_quota[0]].removeprefix('over quota - ')} and an additional "
+             f"{len(over_quota)} new metrics were posted that have been rejected") if over_quota else \
+        outcome.errors[rejected[0]]
+    response = jsonify({
+        "code": 207,
+        "data": [{"metric": names[i], "status": 400 if outcome.errors[i] else 204,
+                  **({"error": outcome.errors[i]} if outcome.errors[i] else {})} for i in range(len(names))],
+        "error": error,
+        "message": f"{len(processed)} metrics were processed and {len(rejected)} metrics were rejected",
+        "rejected metrics": [names[i] for i in rejected], "rejected metrics count": len(rejected),
+        "processed metrics": processed, "processed metrics count": len(processed),
+        "submitted metrics count": len(names)})
+    response.status_code = 207
+    return response

@@ -1,0 +1,108 @@
+"""`POST /v1/ingest` (one point or a batch) and `GET /v1/ingest/test`."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from anomalywatch.ingest.v1 import ingest_pb2
+from gateway.auth import requires
+from gateway.render import point_result
+from gateway.request_io import json_body, page_request, pagination
+from services.common.errors import ServiceError
+from services.common.timeutil import iso_of, to_timestamp
+from services.ingest.pipeline import MAX_POINTS
+from services.ingest.validation import PointError, parse_json_point
+
+bp = Blueprint("ingest", __name__)
+
+
+def is_test_only() -> bool:
+    return request.headers.get("X-Test-Only", "").strip().lower() in ("true", "1", "yes")
+
+
+@dataclass
+class Outcomes:
+    """Per point: the JSON result of an accepted one, or the message and code of a rejected one."""
+    results: list[dict | None]
+    errors: list[str | None]
+    codes: list[str | None]
+
+
+def ingest_points(raw_points: list[Any], integer_timestamps: bool = False) -> Outcomes:
+    """Checks every point and sends the valid ones to ingest in one call."""
+    aw = current_app.extensions["aw"]
+    now = time.time()
+    valid: list[ingest_pb2.Point] = []
+    positions: list[int] = []
+    errors: list[str | None] = [None] * len(raw_points)
+    codes: list[str | None] = [None] * len(raw_points)
+    for i, raw in enumerate(raw_points):
+        try:
+            p = parse_json_point(raw, now, aw.settings.retention_seconds, integer_timestamps)
+        except PointError as error:
+            errors[i], codes[i] = str(error), "VALIDATION_ERROR"
+            continue
+        valid.append(ingest_pb2.Point(metric=p.metric, value=p.value, time=to_timestamp(p.ts), tags=p.tags,
+                                      source=p.source))
+        positions.append(i)
+    results: list[dict | None] = [None] * len(raw_points)
+    if valid:
+        answer = aw.clients.call(aw.clients.ingest.Ingest,
+                                 ingest_pb2.IngestRequest(points=valid, test_only=is_test_only()), g.api_key)
+        for position, result in zip(positions, answer.results, strict=True):
+            if result.status == ingest_pb2.POINT_STATUS_REJECTED:
+                errors[position], codes[position] = result.error, result.error_code
+            else:
+                results[position] = point_result(result)
+    return Outcomes(results, errors, codes)
+
+
+@bp.post("/v1/ingest")
+@requires("ingest")
+def ingest():
+    body = json_body()
+    if isinstance(body, dict) and "points" in body:
+        return _batch(body)
+    if not isinstance(body, dict):
+        raise ServiceError("VALIDATION_ERROR", "body must be a point object or {\"points\": [...]}", {"field": "body"})
+    outcome = ingest_points([body])
+    if outcome.errors[0] is not None:
+        raise ServiceError("VALIDATION_ERROR", outcome.errors[0], {"index": 0, "reason": outcome.codes[0]})
+    return jsonify(outcome.results[0])
+
+
+def _batch(body: dict[str, Any]):
+    extra = sorted(set(body) - {"points"})
+    if extra:
+        raise ServiceError("VALIDATION_ERROR", f"Invalid parameter received - {extra[0]}", {"field": extra[0]})
+    points = body["points"]
+    if not isinstance(points, list) or not points:
+        raise ServiceError("VALIDATION_ERROR", "points must be a non-empty list", {"field": "points"})
+    if len(points) > MAX_POINTS:
+        raise ServiceError("VALIDATION_ERROR", f"too many points - at most {MAX_POINTS} per request, got {len(points)}",
+                           {"field": "points", "suggestion": "split the batch"})
+    outcome = ingest_points(points)
+    errors = outcome.errors
+    answer = []
+    for i, (result, error) in enumerate(zip(outcome.results, errors, strict=True)):
+        answer.append({"index": i, "status": 400, "error": error} if error is not None
+                      else {"index": i, "status": 200, **result})
+    rejected = sum(e is not None for e in errors)
+    status = "ingested" if rejected == 0 else ("rejected" if rejected == len(points) else "partial")
+    response = jsonify({"status": status, "accepted": len(points) - rejected, "rejected": rejected,
+                        "results": answer})
+    response.status_code = 200 if rejected == 0 else 207
+    return response
+
+
+@bp.get("/v1/ingest/test")
+@requires("ingest")
+def test_posts():
+    aw = current_app.extensions["aw"]
+    answer = aw.clients.call(aw.clients.ingest.ListTestPosts, ingest_pb2.ListTestPostsRequest(page=page_request()),
+                             g.api_key)
+    return jsonify({"data": [{"metric": p.metric, "count": p.count, "last_posted_at": iso_of(p.last_post_time)}
+                             for p in answer.posts], "pagination": pagination(answer.page)})

@@ -1,0 +1,64 @@
+"""API keys: `POST|GET /v1/api-keys`, `DELETE /v1/api-keys/{id}` (scope `admin`)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify
+
+from anomalywatch.catalog.v1 import accounts_pb2
+from anomalywatch.common.v1 import common_pb2
+from gateway import render
+from gateway.auth import current_principal, requires
+from gateway.request_io import json_object, page_request, pagination
+from services.common.errors import ServiceError
+from services.common.timeutil import parse_iso, to_timestamp
+
+bp = Blueprint("keys", __name__)
+_ENV = {"live": common_pb2.ENVIRONMENT_LIVE, "test": common_pb2.ENVIRONMENT_TEST}
+FIELDS = ("name", "scopes", "environment", "expires_at")
+
+
+def _call(method, message):
+    clients = current_app.extensions["aw"].clients
+    return clients.call(getattr(clients.accounts, method), message, g.api_key)
+
+
+@bp.post("/v1/api-keys")
+@requires("admin")
+def create_key():
+    body = json_object()
+    for name in body:
+        if name not in FIELDS:
+            raise ServiceError("VALIDATION_ERROR", f"unknown field {name}", {"field": name, "allowed": list(FIELDS)})
+    name, scopes = body.get("name") or "", body.get("scopes")
+    environment = body.get("environment") or current_principal().environment
+    if not isinstance(name, str):
+        raise ServiceError("VALIDATION_ERROR", "name must be a string", {"field": "name"})
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise ServiceError("VALIDATION_ERROR", "scopes must be a list of scope names",
+                           {"field": "scopes", "allowed": ["ingest", "read", "write", "forecast", "admin"]})
+    if environment not in _ENV:
+        raise ServiceError("VALIDATION_ERROR", "environment must be live or test", {"field": "environment"})
+    message = accounts_pb2.CreateApiKeyRequest(name=name, scopes=scopes, environment=_ENV[environment])
+    if body.get("expires_at") is not None:
+        try:
+            message.expire_time.CopyFrom(to_timestamp(parse_iso(body["expires_at"])))
+        except (ValueError, TypeError, OverflowError):
+            raise ServiceError("VALIDATION_ERROR", "expires_at must be an ISO 8601 time",
+                               {"field": "expires_at"}) from None
+    answer = _call("CreateApiKey", message)
+    response = jsonify({"data": {**render.api_key(answer.api_key), "key": answer.key}})
+    response.status_code = 201
+    return response
+
+
+@bp.get("/v1/api-keys")
+@requires("admin")
+def list_keys():
+    answer = _call("ListApiKeys", accounts_pb2.ListApiKeysRequest(page=page_request()))
+    return jsonify({"data": [render.api_key(k) for k in answer.api_keys], "pagination": pagination(answer.page)})
+
+
+@bp.delete("/v1/api-keys/<key_id>")
+@requires("admin")
+def revoke_key(key_id: str):
+    _call("RevokeApiKey", accounts_pb2.RevokeApiKeyRequest(key_id=key_id))
+    return "", 204

@@ -1,0 +1,84 @@
+"""Series: `GET /v1/metrics`, `/v1/metrics/{id}`, `/v1/metrics/{id}/points`, and the per-metric
+`anomaly_config` (by name, every series of that name; by `met_` id, one series)."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from anomalywatch.catalog.v1 import metrics_pb2
+from gateway import render
+from gateway.auth import requires
+from gateway.request_io import json_object, page_request, pagination, tag_filters, time_param
+from services.common.errors import ServiceError
+
+bp = Blueprint("metrics", __name__)
+MAX_POINTS = 10_000
+
+
+def _call(method, message):
+    clients = current_app.extensions["aw"].clients
+    return clients.call(getattr(clients.metrics, method), message, g.api_key)
+
+
+@bp.get("/v1/metrics")
+@requires("read")
+def list_metrics():
+    answer = _call("ListMetrics", metrics_pb2.ListMetricsRequest(
+        name=request.args.get("name", ""), tags=tag_filters(), page=page_request()))
+    return jsonify({"data": [render.metric(m) for m in answer.metrics], "pagination": pagination(answer.page)})
+
+
+@bp.get("/v1/metrics/<metric_id>")
+@requires("read")
+def get_metric(metric_id: str):
+    answer = _call("GetMetric", metrics_pb2.GetMetricRequest(metric_id=metric_id))
+    return jsonify({"data": render.metric(answer.metric)})
+
+
+@bp.get("/v1/metrics/<metric_id>/points")
+@requires("read")
+def list_points(metric_id: str):
+    raw_limit = request.args.get("limit", "1000")
+    if not raw_limit.isdigit() or int(raw_limit) < 1:
+        raise ServiceError("VALIDATION_ERROR", "limit must be a positive integer", {"field": "limit"})
+    limit = min(int(raw_limit), MAX_POINTS)
+    message = metrics_pb2.ListPointsRequest(metric_id=metric_id, limit=limit)
+    time_param("from", message.start_time)
+    time_param("to", message.end_time)
+    answer = _call("ListPoints", message)
+    return jsonify({"data": [{"timestamp": render.time_of(p, "time"), "value": p.value} for p in answer.points],
+                    "pagination": {"limit": limit, "has_more": answer.has_more}})
+
+
+@bp.get("/v1/metrics/<path:name_or_id>/anomaly_config")
+@requires("read")
+def get_config(name_or_id: str):
+    answer = _call("GetAnomalyConfig", metrics_pb2.GetAnomalyConfigRequest(name_or_id=name_or_id))
+    return jsonify({"data": render.anomaly_config(answer)})
+
+
+@bp.put("/v1/metrics/<path:name_or_id>/anomaly_config")
+@requires("write")
+def put_config(name_or_id: str):
+    body = json_object()
+    config = metrics_pb2.AnomalyConfig()
+    for name, value in body.items():
+        if name not in render.CONFIG_FIELDS:
+            raise ServiceError("VALIDATION_ERROR", f"unknown field {name}",
+                               {"field": name, "allowed": list(render.CONFIG_FIELDS)})
+        if value is not None:
+            _set_config_field(config, name, value)
+    answer = _call("UpdateAnomalyConfig", metrics_pb2.UpdateAnomalyConfigRequest(name_or_id=name_or_id, config=config))
+    return jsonify({"data": render.anomaly_config(answer)})
+
+
+def _set_config_field(config: metrics_pb2.AnomalyConfig, name: str, value) -> None:
+    """Type checks that protobuf would otherwise turn into a 500; range checks are catalog's."""
+    code = "INVALID_THRESHOLD" if name.endswith("_threshold") else "VALIDATION_ERROR"
+    expected = {"enabled": bool, "spike_threshold": (int, float), "drop_threshold": (int, float),
+                "min_data_points": int, "comparison_window": str, "sensitivity": str, "seasonality": str}[name]
+    if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
+        raise ServiceError(code, f"{name} has the wrong type", {"field": name})
+    try:
+        setattr(config, name, value)
+    except (ValueError, TypeError, OverflowError):
+        raise ServiceError(code, f"{name} is out of range", {"field": name}) from None

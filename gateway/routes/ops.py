@@ -1,0 +1,39 @@
+"""Operational endpoints (no auth): liveness, readiness, Prometheus metrics."""
+from __future__ import annotations
+
+import grpc
+from flask import Blueprint, Response, current_app, jsonify
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from gateway.telemetry import metrics_text
+
+bp = Blueprint("ops", __name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    return jsonify({"status": "ok"})
+
+
+@bp.get("/readyz")
+def readyz():
+    """Ready when catalog and ingest answer SERVING (forecast is reported, not required)."""
+    clients = current_app.extensions["aw"].clients
+    checks = {}
+    for name, channel in (("catalog", clients.catalog_channel), ("ingest", clients.ingest_channel),
+                          ("forecast", clients.forecast_channel)):
+        try:
+            answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+            checks[name] = "serving" if answer.status == health_pb2.HealthCheckResponse.SERVING else "not_serving"
+        except grpc.RpcError:
+            checks[name] = "unreachable"
+    ready = checks["catalog"] == "serving" and checks["ingest"] == "serving"
+    response = jsonify({"status": "ready" if ready else "not_ready", "dependencies": checks})
+    response.status_code = 200 if ready else 503
+    return response
+
+
+@bp.get("/metrics")
+def metrics():
+    return Response(metrics_text(), mimetype=CONTENT_TYPE_LATEST)

@@ -1,0 +1,52 @@
+"""The gateway process: gunicorn serving the Flask app (threads per worker, graceful on SIGTERM)."""
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+
+
+def main() -> int:
+    # Must be set before prometheus_client is imported so every worker's counters are collected.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="aw-gateway-metrics-"))
+    from gunicorn.app.base import BaseApplication
+
+    from services.common.config import load_settings
+    from services.common.logs import setup_logging
+
+    settings = load_settings()
+    setup_logging("gateway", settings.log_level)
+
+    class GatewayServer(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", settings.gateway_addr)
+            self.cfg.set("workers", settings.gateway_workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", int(os.environ.get("AW_GATEWAY_THREADS", "8")))
+            self.cfg.set("graceful_timeout", settings.shutdown_grace_seconds)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("keepalive", 5)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("post_fork", _post_fork)
+            self.cfg.set("child_exit", _child_exit)
+
+        def load(self):
+            from gateway.app import create_app
+            return create_app(settings)
+
+    def _post_fork(server, worker):
+        from opentelemetry.instrumentation.flask import FlaskInstrumentor  # noqa: F401 - loaded per worker
+
+        from services.common.telemetry import setup_tracing
+        setup_tracing("gateway", settings.otel_exporter)
+
+    def _child_exit(server, worker):
+        from prometheus_client import multiprocess
+        multiprocess.mark_process_dead(worker.pid)
+
+    GatewayServer().run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
