@@ -7,7 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -45,13 +45,33 @@ def make_engine(url: str, immediate: bool = False) -> Engine:
     return engine
 
 
+# Any fixed number: the PostgreSQL advisory lock that serialises migrations of replicas starting together.
+MIGRATION_LOCK = 7_316_004_221
+
+
 def migrate(url: str) -> None:
-    """Brings the schema to the newest revision; safe to run on every start."""
+    """Brings the schema to the newest revision; safe to run on every start, and from several
+    catalog replicas at once (PostgreSQL: they queue on an advisory lock)."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    config.attributes["configure_logger"] = False
-    command.upgrade(config, "head")
+    if is_sqlite(url):
+        command.upgrade(config, "head")
+        return
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            connection.commit()
+            try:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+                connection.commit()
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                connection.commit()
+    finally:
+        engine.dispose()
 
 
 class Database:

@@ -23,7 +23,7 @@ def series_key(name: str, tags: Mapping[str, str]) -> str:
     return hashlib.sha256(f"{name}\x00{canonical_tags(tags)}".encode()).hexdigest()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class SeriesRequest:
     key: str
     name: str
@@ -44,7 +44,10 @@ def resolve(session: Session, scope: Scope, wanted: Sequence[SeriesRequest], max
     query = select(Series).where(Series.account_id == scope.account_id,
                                  Series.environment == scope.environment, Series.series_key.in_(keys))
     found = {s.series_key: s for s in session.scalars(query.with_for_update())}
-    missing = [w for w in dict.fromkeys(wanted) if w.key not in found]
+    first_of_key: dict[str, SeriesRequest] = {}
+    for w in wanted:
+        first_of_key.setdefault(w.key, w)
+    missing = [w for w in first_of_key.values() if w.key not in found]
     if not missing:
         return found
     if max_series is not None:

@@ -27,6 +27,9 @@ _SERVER_OPTIONS = [
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
     ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.so_reuseport", 0),
+    # Long-lived client connections are re-balanced, so replicas added by an autoscaler get load.
+    ("grpc.max_connection_age_ms", 30_000),
+    ("grpc.max_connection_age_grace_ms", 10_000),
 ]
 
 

@@ -1,0 +1,63 @@
+"""Fixtures shared by every tier: databases (SQLite always, PostgreSQL when one answers)."""
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+from sqlalchemy import create_engine, text
+
+POSTGRES_ADMIN_URL = os.environ.get("AW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+
+
+def _postgres_unreachable() -> str | None:
+    try:
+        engine = create_engine(POSTGRES_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return None
+    except Exception as error:  # noqa: BLE001 - any failure means: skip with the reason
+        return f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {type(error).__name__}: {str(error)[:120]}"
+
+
+def make_postgres_database() -> str:
+    """A fresh, uniquely named database; returns its URL. Skips the test when no server answers."""
+    reason = _postgres_unreachable()
+    if reason:
+        if os.environ.get("AW_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    name = f"aw_test_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_postgres_database(url: str) -> None:
+    name = url.rsplit("/", 1)[1]
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    """A migrated, empty database: SQLite in a temp dir, and PostgreSQL (skipped with a reason when
+    no server answers)."""
+    from services.catalog.db import migrate
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/catalog.db"
+        migrate(url)
+        yield url
+        return
+    url = make_postgres_database()
+    try:
+        migrate(url)
+        yield url
+    finally:
+        drop_postgres_database(url)
