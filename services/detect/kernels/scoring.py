@@ -137,6 +137,10 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
     ep_peak = st.ep_peak[s]
     daily = st.daily[s]
     weekly = st.weekly[s]
+    # output arrays as locals: reading an array out of a tuple inside the loop costs refcounting
+    o_score, o_mean, o_std, o_lower, o_upper = out.score, out.mean, out.std, out.lower, out.upper
+    o_type, o_severity, o_learning, o_skipped = out.type, out.severity, out.learning, out.skipped
+    o_event, o_end_ts, o_peak = out.event, out.end_ts, out.peak
 
     # rates derived from the step; recomputed when the step estimate moves
     rate_step = -1.0
@@ -148,23 +152,23 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
     for i in idx:
         t = ts[i]
         x = xs[i]
-        out.end_ts[i] = np.nan
+        o_end_ts[i] = np.nan
         if not (math.isfinite(t) and math.isfinite(x)) or (n > 0 and t <= last_ts):
-            out.skipped[i] = 1
-            out.score[i] = 0.0
-            out.mean[i] = np.nan
-            out.std[i] = np.nan
-            out.lower[i] = np.nan
-            out.upper[i] = np.nan
-            out.type[i] = 0
-            out.severity[i] = 0
-            out.learning[i] = 1 if n < min_pts else 0
-            out.event[i] = 0
-            out.peak[i] = 0.0
+            o_skipped[i] = 1
+            o_score[i] = 0.0
+            o_mean[i] = np.nan
+            o_std[i] = np.nan
+            o_lower[i] = np.nan
+            o_upper[i] = np.nan
+            o_type[i] = 0
+            o_severity[i] = 0
+            o_learning[i] = 1 if n < min_pts else 0
+            o_event[i] = 0
+            o_peak[i] = 0.0
             continue
-        out.skipped[i] = 0
+        o_skipped[i] = 0
         learning = n < min_pts
-        out.learning[i] = 1 if learning else 0
+        o_learning[i] = 1 if learning else 0
 
         if n == 0:      # first point: everything starts at the value
             first_ts = t
@@ -181,15 +185,15 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
             run = 0
             model = 0
             n = 1
-            out.score[i] = 0.0
-            out.mean[i] = x
-            out.std[i] = 0.0
-            out.lower[i] = x
-            out.upper[i] = x
-            out.type[i] = 0
-            out.severity[i] = 0
-            out.event[i] = 0
-            out.peak[i] = 0.0
+            o_score[i] = 0.0
+            o_mean[i] = x
+            o_std[i] = 0.0
+            o_lower[i] = x
+            o_upper[i] = x
+            o_type[i] = 0
+            o_severity[i] = 0
+            o_event[i] = 0
+            o_peak[i] = 0.0
             continue
 
         # ---- time: step (running median of gaps, in log space) and gap size
@@ -284,14 +288,15 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
         typ = 0
         sev = 0
         if anomalous:
-            if guard != 0:
-                score = max(score, thr_warn)
+            if guard != 0:          # a ratio rule, not statistics: the score is left as it is
                 typ = guard
             elif s1 >= s2:
                 typ = 1 if r > 0.0 else 2
             else:
                 typ = 3 if abs(z1) < tun.trend_z else 4
             sev = 3 if score >= thr_crit else (2 if score >= thr_warn else 1)
+            if guard != 0:
+                sev = max(sev, 2)
 
         # ---- episode state machine
         ev = 0
@@ -308,7 +313,7 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
         elif ep_open:
             if not enabled or learning:         # detection switched off: end the episode now
                 ev = 4
-                out.end_ts[i] = t
+                o_end_ts[i] = t
                 ep_open = False
                 ep_quiet = 0
             else:
@@ -317,20 +322,20 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
                 ep_quiet += 1
                 if ep_quiet >= tun.close_points or t - ep_quiet_ts >= tun.close_seconds:
                     ev = 4
-                    out.end_ts[i] = ep_quiet_ts
+                    o_end_ts[i] = ep_quiet_ts
                     ep_open = False
                     ep_quiet = 0
                 else:
                     ev = 3
-        out.score[i] = score
-        out.mean[i] = pred
-        out.std[i] = std
-        out.lower[i] = pred - q1 * f_dn * spm
-        out.upper[i] = pred + q0 * f_up * spm
-        out.type[i] = typ
-        out.severity[i] = sev
-        out.event[i] = ev
-        out.peak[i] = ep_peak if (ep_open or ev == 4) else 0.0
+        o_score[i] = score
+        o_mean[i] = pred
+        o_std[i] = std
+        o_lower[i] = pred - q1 * f_dn * spm
+        o_upper[i] = pred + q0 * f_up * spm
+        o_type[i] = typ
+        o_severity[i] = sev
+        o_event[i] = ev
+        o_peak[i] = ep_peak if (ep_open or ev == 4) else 0.0
 
         # ---- learning from the point
         warm = n >= 10                  # before that, plain running means (spreads are unknown)
