@@ -29,7 +29,7 @@ class Settings:
     database_url: str = "sqlite:///var/anomalywatch.db"
     redis_url: str | None = None
     gateway_addr: str = "127.0.0.1:8080"
-    gateway_workers: int = 4
+    gateway_workers: int = 2
     catalog_addr: str = "127.0.0.1:50051"
     ingest_addr: str = "127.0.0.1:50052"
     forecast_addr: str = "127.0.0.1:50054"
