@@ -23,10 +23,11 @@ def main() -> int:
             self.cfg.set("workers", settings.gateway_workers)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("threads", int(os.environ.get("AW_GATEWAY_THREADS", "8")))
-            self.cfg.set("graceful_timeout", settings.shutdown_grace_seconds)
+            self.cfg.set("graceful_timeout", max(1, round(settings.shutdown_grace_seconds)))
             self.cfg.set("timeout", 60)
             self.cfg.set("keepalive", 5)
             self.cfg.set("accesslog", None)
+            self.cfg.set("control_socket_disable", True)  # nothing to control; root fs may be read-only
             self.cfg.set("post_fork", _post_fork)
             self.cfg.set("child_exit", _child_exit)
 
