@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask, g, request
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
 from gateway import errors
 from gateway.clients import Clients
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None, clients: Clients | None = None)
     errors.install(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
+    # One trace per request: the Flask span is the parent of the gRPC client spans.
+    FlaskInstrumentor().instrument_app(app, excluded_urls="healthz,readyz,metrics")
     app.before_request(_refuse_large_bodies)
     app.before_request(_start_timer)
     app.after_request(_count)

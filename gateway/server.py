@@ -36,8 +36,7 @@ def main() -> int:
             return create_app(settings)
 
     def _post_fork(server, worker):
-        from opentelemetry.instrumentation.flask import FlaskInstrumentor  # noqa: F401 - loaded per worker
-
+        # Each worker exports its own spans (exporter threads do not survive fork).
         from services.common.telemetry import setup_tracing
         setup_tracing("gateway", settings.otel_exporter)
 

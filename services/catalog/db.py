@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -82,6 +83,8 @@ class Database:
         self.engine = make_engine(url, immediate=True)
         # SQLite readers use their own engine so reads never queue behind the write lock.
         self.read_engine = make_engine(url) if is_sqlite(url) else self.engine
+        for engine in {self.engine, self.read_engine}:
+            SQLAlchemyInstrumentor().instrument(engine=engine)
         self._writes = sessionmaker(self.engine, expire_on_commit=False)
         self._reads = sessionmaker(self.read_engine, expire_on_commit=False)
 

@@ -116,7 +116,16 @@ class ServiceSpec:
     interceptors: Iterable[grpc.ServerInterceptor] = field(default_factory=tuple)
 
 
-def create_server(spec: ServiceSpec, address: str) -> tuple[grpc.Server, int, health.HealthServicer]:
+def server_credentials(cert_file: str | None, key_file: str | None) -> grpc.ServerCredentials | None:
+    """TLS credentials when a certificate and key are configured, else None (plaintext)."""
+    if not (cert_file and key_file):
+        return None
+    with open(key_file, "rb") as key, open(cert_file, "rb") as cert:
+        return grpc.ssl_server_credentials([(key.read(), cert.read())])
+
+
+def create_server(spec: ServiceSpec, address: str,
+                  credentials: grpc.ServerCredentials | None = None) -> tuple[grpc.Server, int, health.HealthServicer]:
     """Builds the server and binds `address` (port 0 picks a free port); does not start it."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=spec.max_workers, thread_name_prefix=spec.name),
@@ -131,7 +140,7 @@ def create_server(spec: ServiceSpec, address: str) -> tuple[grpc.Server, int, he
     reflection.enable_server_reflection(
         (*spec.service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
          reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(address)
+    port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     if port == 0:
         raise RuntimeError(f"cannot bind {address}")
     return server, port, health_servicer
@@ -151,7 +160,8 @@ def run(spec: ServiceSpec, settings: Settings, address: str) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    server, port, health_servicer = create_server(spec, address)
+    credentials = server_credentials(settings.tls_cert_file, settings.tls_key_file)
+    server, port, health_servicer = create_server(spec, address, credentials)
     server.start()
     log.info("listening", extra={"address": address, "port": port})
     if spec.warm_up:

@@ -1,0 +1,60 @@
+"""Internal callers use ingest over gRPC with the same key, scopes and error reasons."""
+from __future__ import annotations
+
+import time
+
+import grpc
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from anomalywatch.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from services.common.errors import from_rpc_error
+
+pytestmark = pytest.mark.e2e
+
+
+def stub(system) -> ingest_pb2_grpc.IngestServiceStub:
+    return ingest_pb2_grpc.IngestServiceStub(grpc.insecure_channel(system.env["AW_INGEST_ADDR"]))
+
+
+def test_grpc_ingest_with_key_metadata(system, admin):
+    now = Timestamp()
+    now.FromSeconds(int(time.time()) - 1)
+    answer = stub(system).Ingest(ingest_pb2.IngestRequest(points=[
+        ingest_pb2.Point(metric="grpc.cpu", value=0.5, time=now, tags={"host": "db-1"}),
+        ingest_pb2.Point(metric="bad name", value=1, time=now)]),
+        metadata=[("authorization", f"Bearer {admin[1]}")], timeout=30)
+    assert [r.status for r in answer.results] == [ingest_pb2.POINT_STATUS_INGESTED, ingest_pb2.POINT_STATUS_REJECTED]
+    assert answer.results[0].metric_id.startswith("met_") and answer.results[0].learning
+    assert answer.results[1].error == "invalid metric - bad name - invalid characters in name"
+    assert (answer.accepted, answer.rejected) == (1, 1)
+
+
+def test_grpc_errors_carry_the_contract_codes(system, admin):
+    with pytest.raises(grpc.RpcError) as missing:
+        stub(system).Ingest(ingest_pb2.IngestRequest(points=[ingest_pb2.Point(metric="m", value=1)]), timeout=10)
+    assert missing.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert from_rpc_error(missing.value).code == "UNAUTHORIZED"
+    _, read_only = system.new_key(scopes="read", account=admin[0])
+    with pytest.raises(grpc.RpcError) as forbidden:
+        stub(system).Ingest(ingest_pb2.IngestRequest(points=[ingest_pb2.Point(metric="m", value=1)]),
+                            metadata=[("authorization", f"Bearer {read_only}")], timeout=10)
+    assert forbidden.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert from_rpc_error(forbidden.value).code == "FORBIDDEN"
+    with pytest.raises(grpc.RpcError) as empty:
+        stub(system).Ingest(ingest_pb2.IngestRequest(), metadata=[("authorization", f"Bearer {admin[1]}")], timeout=10)
+    assert from_rpc_error(empty.value).code == "VALIDATION_ERROR"
+
+
+def test_reflection_and_health_are_served(system):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    channel = grpc.insecure_channel(system.env["AW_INGEST_ADDR"])
+    health = health_pb2_grpc.HealthStub(channel).Check(
+        health_pb2.HealthCheckRequest(service="anomalywatch.ingest.v1.IngestService"), timeout=5)
+    assert health.status == health_pb2.HealthCheckResponse.SERVING
+    responses = reflection_pb2_grpc.ServerReflectionStub(channel).ServerReflectionInfo(
+        iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
+    names = {s.name for r in responses for s in r.list_services_response.service}
+    assert "anomalywatch.ingest.v1.IngestService" in names
