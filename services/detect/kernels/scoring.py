@@ -123,13 +123,17 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
     slow = st.slow[s]
     short = st.short[s]
     short_scale = st.short_scale[s]
+    long = st.long[s]
+    long_scale = st.long_scale[s]
     run = st.run[s]
     model = st.model[s]
     lv0, lv1, lv2 = st.level[s, 0], st.level[s, 1], st.level[s, 2]
     bs0, bs1, bs2 = st.base[s, 0], st.base[s, 1], st.base[s, 2]
     sp0, sp1, sp2 = st.spread[s, 0], st.spread[s, 1], st.spread[s, 2]
     q0, q1, q2, q3 = st.tail_q[s, 0], st.tail_q[s, 1], st.tail_q[s, 2], st.tail_q[s, 3]
+    q4, q5 = st.tail_q[s, 4], st.tail_q[s, 5]
     xi0, xi1, xi2, xi3 = st.tail_xi[s, 0], st.tail_xi[s, 1], st.tail_xi[s, 2], st.tail_xi[s, 3]
+    xi4, xi5 = st.tail_xi[s, 4], st.tail_xi[s, 5]
     ep_open = st.ep_open[s] != 0
     ep_quiet = st.ep_quiet[s]
     ep_quiet_ts = st.ep_quiet_ts[s]
@@ -144,7 +148,7 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
 
     # rates derived from the step; recomputed when the step estimate moves
     rate_step = -1.0
-    a_fast = a_base = a_spread = a_short = 0.0
+    a_fast = a_base = a_spread = a_short = a_long = 0.0
     q_up = q_dn = a_xi = 0.0
     f_up = _range_factor(s_thr, 1.0, xi0 if xi0 > 0 else tun.xi_min, ln_inv_f)
     f_dn = _range_factor(s_thr, 1.0, xi1 if xi1 > 0 else tun.xi_min, ln_inv_f)
@@ -178,9 +182,9 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
             lv0 = lv1 = lv2 = x
             bs0 = bs1 = bs2 = x
             sp0 = sp1 = sp2 = 0.0
-            q0 = q1 = q2 = q3 = 3.0
-            xi0 = xi1 = xi2 = xi3 = 0.3
-            short = short_scale = 0.0
+            q0 = q1 = q2 = q3 = q4 = q5 = 3.0
+            xi0 = xi1 = xi2 = xi3 = xi4 = xi5 = 0.3
+            short = short_scale = long = long_scale = 0.0
             quantum = 0.0
             run = 0
             model = 0
@@ -212,6 +216,7 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
             a_base = 1.0 / max(1.0, min(tun.base_points, 0.5 * w_pts))
             a_spread = 1.0 / max(1.0, min(tun.spread_points, 0.5 * w_pts))
             a_short = 1.0 / max(1.0, tun.short_points)
+            a_long = 1.0 / max(1.0, min(tun.long_points, 0.25 * w_pts))
             tail_pts = max(1.0, min(tun.tail_points, w_pts))
             eta = 1.0 / (f * tail_pts)
             q_up = math.exp(min(eta, 1.0) * (1.0 - f))
@@ -222,6 +227,7 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
         ab = max(_gap_rate(a_base, k), inv_n)
         asp = max(_gap_rate(a_spread, k), inv_n)
         ash = max(_gap_rate(a_short, k), inv_n)
+        alg = max(_gap_rate(a_long, k), inv_n)
 
         # value resolution (counters, rounded gauges)
         d = abs(x - prev_x)
@@ -263,6 +269,8 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
         u = x - bpred
         short += ash * (u - short)
         z2 = _clip(short / max(short_scale, floor), Z_CAP)
+        long += alg * (u - long)
+        z3 = _clip(long / max(long_scale, floor), Z_CAP)
 
         # ---- calibrated surprise and score
         if z1 >= 0.0:
@@ -273,6 +281,11 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
             s2 = surprise(z2, q2, xi2, ln_inv_f)
         else:
             s2 = surprise(-z2, q3, xi3, ln_inv_f)
+        if z3 >= 0.0:
+            s3 = surprise(z3, q4, xi4, ln_inv_f)
+        else:
+            s3 = surprise(-z3, q5, xi5, ln_inv_f)
+        s2 = max(s2, s3)
         sv = max(s1, s2)
         score = score_of_surprise(sv, tun.score_k) if not learning else 0.0
 
@@ -372,11 +385,14 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
         bs2 += ab * (_clip(x - sw - bs2, bc * f2) if warm else x - sw - bs2)
         short_scale += asp * ((min(abs(short), cs * max(short_scale, floor)) if warm else abs(short))
                               - short_scale)
+        long_scale += asp * ((min(abs(long), cs * max(long_scale, floor)) if warm else abs(long))
+                             - long_scale)
         if accept or (warm and s2 >= tun.reset_surprise):
             bs0 = lv0
             bs1 = lv1
             bs2 = lv2
             short = 0.0
+            long = 0.0
 
         # slow level and seasonal profiles (offsets from the slow level)
         tau_slow = min(window, tun.slow_seconds)
@@ -433,6 +449,24 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
                 else:
                     q3 *= q_dn
                 q2 *= q_dn
+            if z3 >= 0.0:
+                if z3 > q4:
+                    xi4 += a_xi * (min(math.log(z3 / q4), tun.xi_cap) - xi4)
+                    xi4 = min(max(xi4, tun.xi_min), tun.xi_max)
+                    q4 *= q_up
+                else:
+                    q4 *= q_dn
+                q5 *= q_dn
+            else:
+                if -z3 > q5:
+                    xi5 += a_xi * (min(math.log(-z3 / q5), tun.xi_cap) - xi5)
+                    xi5 = min(max(xi5, tun.xi_min), tun.xi_max)
+                    q5 *= q_up
+                else:
+                    q5 *= q_dn
+                q4 *= q_dn
+            q4 = max(q4, tun.q_min)
+            q5 = max(q5, tun.q_min)
             q0 = max(q0, tun.q_min)
             q1 = max(q1, tun.q_min)
             q2 = max(q2, tun.q_min)
@@ -454,6 +488,7 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
             if best != model:
                 model = best
                 short = 0.0
+                long = 0.0
 
         n += 1
         last_ts = t
@@ -469,13 +504,17 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
     st.slow[s] = slow
     st.short[s] = short
     st.short_scale[s] = short_scale
+    st.long[s] = long
+    st.long_scale[s] = long_scale
     st.run[s] = run
     st.model[s] = model
     st.level[s, 0], st.level[s, 1], st.level[s, 2] = lv0, lv1, lv2
     st.base[s, 0], st.base[s, 1], st.base[s, 2] = bs0, bs1, bs2
     st.spread[s, 0], st.spread[s, 1], st.spread[s, 2] = sp0, sp1, sp2
     st.tail_q[s, 0], st.tail_q[s, 1], st.tail_q[s, 2], st.tail_q[s, 3] = q0, q1, q2, q3
+    st.tail_q[s, 4], st.tail_q[s, 5] = q4, q5
     st.tail_xi[s, 0], st.tail_xi[s, 1], st.tail_xi[s, 2], st.tail_xi[s, 3] = xi0, xi1, xi2, xi3
+    st.tail_xi[s, 4], st.tail_xi[s, 5] = xi4, xi5
     st.ep_open[s] = 1 if ep_open else 0
     st.ep_quiet[s] = ep_quiet
     st.ep_quiet_ts[s] = ep_quiet_ts

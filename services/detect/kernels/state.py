@@ -12,7 +12,7 @@ import numpy as np
 N_MODELS = 3            # seasonal models: none, daily, weekly (codes.SEASONALITY_*)
 DAILY_BUCKETS = 48      # 30-minute buckets, linearly interpolated
 WEEKLY_BUCKETS = 168    # 1-hour buckets, linearly interpolated
-N_TAILS = 4             # tail models: point up, point down, short up, short down
+N_TAILS = 6             # tail models (up, down) of: point, short, long statistics
 
 
 class SeriesState(NamedTuple):
@@ -25,6 +25,8 @@ class SeriesState(NamedTuple):
     slow: np.ndarray         # slow level the seasonal profiles are learned against
     short: np.ndarray        # short-window mean of the deviation from the baseline
     short_scale: np.ndarray  # mean |short|: its normal size
+    long: np.ndarray         # longer-window mean of the deviation from the baseline
+    long_scale: np.ndarray   # mean |long|
     run: np.ndarray          # int32: signed run of big same-sign residuals
     model: np.ndarray        # int8: seasonal model in use (auto)
     level: np.ndarray        # (N_MODELS,) fast level per model
@@ -51,6 +53,8 @@ _SHAPES: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
     "slow": (np.dtype(np.float64), ()),
     "short": (np.dtype(np.float64), ()),
     "short_scale": (np.dtype(np.float64), ()),
+    "long": (np.dtype(np.float64), ()),
+    "long_scale": (np.dtype(np.float64), ()),
     "run": (np.dtype(np.int32), ()),
     "model": (np.dtype(np.int8), ()),
     "level": (np.dtype(np.float64), (N_MODELS,)),

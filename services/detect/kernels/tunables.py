@@ -15,6 +15,7 @@ class Tunables(NamedTuple):
     base_points: float = 150.0        # medium baseline the short-window statistic compares with
     spread_points: float = 200.0      # spread (mean |residual|) per seasonal model
     short_points: float = 5.0         # short-window mean of the deviation from the baseline
+    long_points: float = 40.0         # longer window of the same: slow shifts and trends add up
     tail_points: float = 1000.0       # memory of the per-series tail models (calibration)
     slow_seconds: float = 86400.0     # slow level the seasonal profiles are learned against
     huber_clip: float = 3.0           # residuals beyond this many spreads are clipped in updates
