@@ -30,6 +30,7 @@ DAY = 86400.0
 WEEK = 7 * 86400.0
 MAD_TO_STD = 1.2533141373155003     # std / mean |x - mean| of a normal distribution
 Z_CAP = 1e12                        # |z| cap: huge values and zero spreads stay finite
+F32_MAX = 3.0e38                    # profiles are float32
 
 
 @njit(cache=True)
@@ -69,6 +70,12 @@ def _gap_rate(a: float, k: float) -> float:
 @njit(cache=True)
 def _clip(v: float, c: float) -> float:
     return min(max(v, -c), c)
+
+
+@njit(cache=True)
+def _f32(v: float) -> np.float32:
+    """Round into a float32 profile bucket, saturating instead of overflowing to inf."""
+    return np.float32(min(max(v, -F32_MAX), F32_MAX))
 
 
 @njit(cache=True)
@@ -147,7 +154,8 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
     o_event, o_end_ts, o_peak = out.event, out.end_ts, out.peak
 
     # rates derived from the step; recomputed when the step estimate moves
-    rate_step = -1.0
+    rate_step = st.rate_step[s]
+    need_rates = True
     a_fast = a_base = a_spread = a_short = a_long = 0.0
     q_up = q_dn = a_xi = 0.0
     f_up = _range_factor(s_thr, 1.0, xi0 if xi0 > 0 else tun.xi_min, ln_inv_f)
@@ -184,6 +192,7 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
             sp0 = sp1 = sp2 = 0.0
             q0 = q1 = q2 = q3 = q4 = q5 = 3.0
             xi0 = xi1 = xi2 = xi3 = xi4 = xi5 = 0.3
+            f_up = f_dn = _range_factor(s_thr, 1.0, 0.3, ln_inv_f)
             short = short_scale = long = long_scale = 0.0
             quantum = 0.0
             run = 0
@@ -209,9 +218,12 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
         elif dt < step:
             step *= 0.98
         k = dt / step
-        if rate_step < 0.0 or abs(step - rate_step) > 0.01 * rate_step:
-            rate_step = step
-            w_pts = window / step                      # points in the comparison window
+        if rate_step <= 0.0 or abs(step - rate_step) > 0.01 * rate_step:
+            rate_step = step                           # kept in the state: batch splits agree
+            need_rates = True
+        if need_rates:
+            need_rates = False
+            w_pts = window / rate_step                 # points in the comparison window
             a_fast = 1.0 / max(1.0, min(tun.fast_points, 0.25 * w_pts))
             a_base = 1.0 / max(1.0, min(tun.base_points, 0.5 * w_pts))
             a_spread = 1.0 / max(1.0, min(tun.spread_points, 0.5 * w_pts))
@@ -228,11 +240,6 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
         asp = max(_gap_rate(a_spread, k), inv_n)
         ash = max(_gap_rate(a_short, k), inv_n)
         alg = max(_gap_rate(a_long, k), inv_n)
-
-        # value resolution (counters, rounded gauges)
-        d = abs(x - prev_x)
-        if d > 1e-9 * (abs(x) + abs(prev_x)):
-            quantum = d if quantum == 0.0 or d < quantum else quantum
 
         # ---- predictions of the three models
         pd = (t - math.floor(t / DAY) * DAY) * (DAILY_BUCKETS / DAY) - 0.5
@@ -303,7 +310,7 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
         if anomalous:
             if guard != 0:          # a ratio rule, not statistics: the score is left as it is
                 typ = guard
-            elif s1 >= s2:
+            elif s1 >= s_thr or s1 >= s2:     # the point alone is anomalous
                 typ = 1 if r > 0.0 else 2
             else:
                 typ = 3 if abs(z1) < tun.trend_z else 4
@@ -351,6 +358,10 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
         o_peak[i] = ep_peak if (ep_open or ev == 4) else 0.0
 
         # ---- learning from the point
+        # value resolution (counters, rounded gauges): floors the spread from the next point on
+        d = abs(x - prev_x)
+        if d > 1e-9 * (abs(x) + abs(prev_x)):
+            quantum = d if quantum == 0.0 or d < quantum else quantum
         warm = n >= 10                  # before that, plain running means (spreads are unknown)
         big = abs(z1) > tun.huber_clip and warm
         if big:
@@ -404,14 +415,14 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
         e = dev - sd
         if seen_daily:
             e = _clip(e, bc * f1)
-        daily[d0] += np.float32(ad * (1.0 - dw) * e)
-        daily[d1] += np.float32(ad * dw * e)
+        daily[d0] = _f32(daily[d0] + ad * (1.0 - dw) * e)
+        daily[d1] = _f32(daily[d1] + ad * dw * e)
         aw = (WEEKLY_BUCKETS * step) / min(WEEKLY_BUCKETS * step + age, max(window, WEEK))
         e = dev - sw
         if age >= tun.weekly_min_days * DAY:
             e = _clip(e, bc * f2)
-        weekly[w0] += np.float32(aw * (1.0 - ww) * e)
-        weekly[w1] += np.float32(aw * ww * e)
+        weekly[w0] = _f32(weekly[w0] + aw * (1.0 - ww) * e)
+        weekly[w1] = _f32(weekly[w1] + aw * ww * e)
 
         # tail models learn after warm-up (one side sees the point, the other a non-exceedance)
         if n >= tun.tail_warmup:
@@ -499,6 +510,7 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
     st.last_ts[s] = last_ts
     st.first_ts[s] = first_ts
     st.step[s] = step
+    st.rate_step[s] = rate_step
     st.quantum[s] = quantum
     st.prev_x[s] = prev_x
     st.slow[s] = slow

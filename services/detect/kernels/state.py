@@ -20,6 +20,7 @@ class SeriesState(NamedTuple):
     last_ts: np.ndarray      # timestamp of the last scored point (unix s)
     first_ts: np.ndarray     # timestamp of the first point
     step: np.ndarray         # inferred step (s), a running median of the gaps
+    rate_step: np.ndarray    # the step the EWMA rates were derived from
     quantum: np.ndarray      # smallest non-zero change seen: the value's resolution
     prev_x: np.ndarray       # last value
     slow: np.ndarray         # slow level the seasonal profiles are learned against
@@ -48,6 +49,7 @@ _SHAPES: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
     "last_ts": (np.dtype(np.float64), ()),
     "first_ts": (np.dtype(np.float64), ()),
     "step": (np.dtype(np.float64), ()),
+    "rate_step": (np.dtype(np.float64), ()),
     "quantum": (np.dtype(np.float64), ()),
     "prev_x": (np.dtype(np.float64), ()),
     "slow": (np.dtype(np.float64), ()),

@@ -24,7 +24,7 @@ class Tunables(NamedTuple):
     tail_fraction: float = 0.02       # tail model threshold: the (1 - f) quantile of |z|
     xi_min: float = 0.12              # lightest tail allowed (about Gaussian)
     xi_max: float = 1.5               # heaviest tail allowed
-    xi_cap: float = 2.5               # cap of log(z / q) in tail updates (anomalies barely teach it)
+    xi_cap: float = 1.5               # cap of log(z / q) in tail updates (anomalies barely teach it)
     q_min: float = 1.0                # smallest tail threshold (constant series)
     tail_warmup: float = 30.0         # points before the tail models learn
     quantum_floor: float = 0.5        # spread floor in units of the value's resolution (counters)
@@ -38,9 +38,9 @@ class Tunables(NamedTuple):
     close_points: float = 5.0         # episode closes after this many normal points in a row
     close_seconds: float = 1800.0     # ... or when the normal run spans this many seconds
     # anomaly thresholds as surprise -ln p per sensitivity; warning / critical are rarer still
-    surprise_low: float = 16.0
-    surprise_medium: float = 13.0
-    surprise_high: float = 10.0
+    surprise_low: float = 14.0
+    surprise_medium: float = 11.0
+    surprise_high: float = 8.5
     warning_extra: float = 3.0
     critical_extra: float = 7.0
 
