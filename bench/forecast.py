@@ -1,0 +1,145 @@
+"""M4 Hourly forecast benchmark (`make bench-forecast`).
+
+Every series gets an hourly grid ending just before its test part and goes through
+`services.forecast.forecaster.forecast` (the service's code path) with horizon 48 and confidence
+0.95. Per model: MASE (scaled by the in-sample mean absolute seasonal difference at lag 24),
+sMAPE, the coverage of the 95 % interval, and the median and p95 milliseconds per series
+(statsforecast's JIT is warmed up first and not counted).
+
+AutoARIMA takes about a second per series, so by default it runs on every 4th series only
+(`--arima-every`, the table says how many series each row covers); everything else on all 414.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+HORIZON = 48
+SEASON = 24
+CONFIDENCE = 0.95
+START = 1_600_000_000.0  # an arbitrary hour-aligned origin for every series' grid
+DEFAULT_MODELS = ("seasonal_naive", "ets", "theta", "mstl", "arima", "auto")
+
+
+@dataclass
+class Series:
+    name: str
+    train: np.ndarray
+    test: np.ndarray
+
+
+@dataclass
+class Score:
+    mase: list[float] = field(default_factory=list)
+    smape: list[float] = field(default_factory=list)
+    coverage: list[float] = field(default_factory=list)
+    ms: list[float] = field(default_factory=list)
+    chosen: dict[str, int] = field(default_factory=dict)
+    failures: int = 0
+
+
+def _rows(path: Path) -> list[list[str]]:
+    with path.open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    return rows[1:]
+
+
+def load(data_dir: Path) -> list[Series]:
+    train = _rows(data_dir / "Hourly-train.csv")
+    test = _rows(data_dir / "Hourly-test.csv")
+    out = []
+    for a, b in zip(train, test, strict=True):
+        assert a[0] == b[0], "train and test files are not in the same order"
+        tr = np.array([float(x) for x in a[1:] if x not in ("", "NA")])
+        te = np.array([float(x) for x in b[1:] if x not in ("", "NA")])
+        out.append(Series(a[0], tr, te[:HORIZON]))
+    return out
+
+
+def score_one(s: Series, model: str, sc: Score) -> None:
+    from services.forecast.forecaster import forecast
+
+    t = START + 3600.0 * np.arange(s.train.size)
+    t0 = time.perf_counter()
+    try:
+        r = forecast(t, s.train, HORIZON, model=model, confidence=CONFIDENCE)
+    except Exception as exc:  # noqa: BLE001 - report and count, keep benchmarking
+        sc.failures += 1
+        print(f"  {model} failed on {s.name}: {exc}", file=sys.stderr)
+        return
+    sc.ms.append((time.perf_counter() - t0) * 1000.0)
+    y, f = s.test, r.values
+    scale = float(np.mean(np.abs(s.train[SEASON:] - s.train[:-SEASON])))
+    sc.mase.append(float(np.mean(np.abs(y - f))) / scale)
+    denom = np.abs(y) + np.abs(f)
+    sc.smape.append(float(200.0 * np.mean(np.where(denom > 0, np.abs(y - f) / denom, 0.0))))
+    sc.coverage.append(float(np.mean((y >= r.lower) & (y <= r.upper))))
+    sc.chosen[r.chosen_model] = sc.chosen.get(r.chosen_model, 0) + 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--data", type=Path, default=Path("../shared/bench/forecast/m4-hourly"))
+    p.add_argument("--models", default=",".join(DEFAULT_MODELS),
+                   help="comma-separated models (default: %(default)s)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N series (0: all)")
+    p.add_argument("--every", type=int, default=1, help="only every k-th series")
+    p.add_argument("--arima-every", type=int, default=4,
+                   help="run arima on every k-th of the selected series (default 4: ~2 min)")
+    args = p.parse_args(argv)
+
+    from services.forecast.forecaster import warm_up
+
+    series = load(args.data)[:: args.every]
+    if args.limit:
+        series = series[: args.limit]
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    t_warm = time.perf_counter()
+    warm_up()
+    print(f"M4 Hourly: {len(series)} series, horizon {HORIZON}, season {SEASON}, "
+          f"{int(CONFIDENCE * 100)} % intervals (warm-up {time.perf_counter() - t_warm:.1f} s)")
+    header = (f"{'model':<15}{'series':>7}{'MASE':>8}{'sMAPE':>8}{'cov95':>8}{'med ms':>9}"
+              f"{'p95 ms':>9}")
+    print(header)
+    print("-" * len(header))
+    results: dict[str, Score] = {}
+    t_all = time.perf_counter()
+    for model in models:
+        subset = series[:: args.arima_every] if model == "arima" else series
+        sc = results[model] = Score()
+        for s in subset:
+            score_one(s, model, sc)
+        print(f"{model:<15}{len(sc.mase):>7}{_mean(sc.mase):>8.3f}{_mean(sc.smape):>8.2f}"
+              f"{_mean(sc.coverage):>8.3f}{_pct(sc.ms, 50):>9.1f}{_pct(sc.ms, 95):>9.1f}"
+              + (f"  ({sc.failures} failed)" if sc.failures else ""), flush=True)
+    if "auto" in results:
+        picks = ", ".join(f"{k} {v}" for k, v in sorted(results["auto"].chosen.items()))
+        print(f"auto chose: {picks}")
+    total = time.perf_counter() - t_all
+    if "auto" in results:
+        a = results["auto"]
+        print(f"RESULT auto MASE {_mean(a.mase):.3f} sMAPE {_mean(a.smape):.2f} "
+              f"coverage95 {_mean(a.coverage):.3f} median_ms {_pct(a.ms, 50):.1f} "
+              f"p95_ms {_pct(a.ms, 95):.1f} total_s {total:.0f}")
+    else:
+        print(f"RESULT total_s {total:.0f}")
+    return 0
+
+
+def _mean(xs: list[float]) -> float:
+    return float(np.mean(xs)) if xs else math.nan
+
+
+def _pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(xs, q)) if xs else math.nan
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Typed forecast errors. Each carries the public API error code and a `details` mapping, so the
+servicer can map them without knowing each one (see `ForecastError.code`)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class ForecastError(ValueError):
+    """Base class: `code` is the API error code, `http_status` its REST status."""
+
+    code = "VALIDATION_ERROR"
+    http_status = 400
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = details or {}
+
+
+class InsufficientData(ForecastError):
+    """Too little history for the request: 422 INSUFFICIENT_DATA, saying the minimum."""
+
+    code = "INSUFFICIENT_DATA"
+    http_status = 422
+
+    def __init__(self, minimum_points: int, got: int, reason: str = "") -> None:
+        why = f" ({reason})" if reason else ""
+        super().__init__(
+            f"at least {minimum_points} points of history are needed{why}; the series has {got}",
+            {"minimum_points": minimum_points, "got": got},
+        )
+        self.minimum_points = minimum_points
+        self.got = got
+
+
+class ModelUnavailable(ForecastError):
+    """A known model that is not installed or configured here: 400 MODEL_UNAVAILABLE."""
+
+    code = "MODEL_UNAVAILABLE"
+
+    def __init__(self, model: str, available: list[str], reason: str = "") -> None:
+        why = f" ({reason})" if reason else ""
+        super().__init__(
+            f"model '{model}' is not available here{why}; available models: {', '.join(available)}",
+            {"field": "model", "model": model, "available": list(available)},
+        )
+        self.model = model
+        self.available = list(available)
+
+
+class UnknownModel(ForecastError):
+    """A model name nobody knows: 400 VALIDATION_ERROR naming the known ones."""
+
+    def __init__(self, model: str, known: list[str]) -> None:
+        super().__init__(
+            f"unknown model '{model}'; known models: {', '.join(known)}",
+            {"field": "model", "suggestion": f"one of {', '.join(known)}"},
+        )
+        self.model = model
+        self.known = list(known)
+
+
+class InvalidHorizon(ForecastError):
+    """A horizon that cannot be parsed, is not positive, or exceeds the cap: 400."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, {"field": "horizon"})
+
+
+class InvalidConfidence(ForecastError):
+    """A confidence outside [0.5, 0.999]: 400."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, {"field": "confidence"})
+
+
+class ModelNotApplicable(ForecastError):
+    """The model cannot describe this series at all (e.g. `mstl` on a step with no natural
+    seasonal cycle): 400 VALIDATION_ERROR with a suggestion."""
+
+    def __init__(self, model: str, reason: str) -> None:
+        super().__init__(
+            f"model '{model}' cannot forecast this series: {reason}",
+            {"field": "model", "suggestion": "use 'auto'"},
+        )
+        self.model = model

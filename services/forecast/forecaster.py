@@ -1,0 +1,140 @@
+"""`forecast()`: the one code path of the gRPC service, the CLI and the benchmark.
+
+Steps: validate the model and confidence; clean the history and require `MIN_POINTS` observed
+points; infer the step and put the history on a regular grid (`services.forecast.grid`); choose
+seasons (`services.forecast.seasons`); parse the horizon; hold out the end of the history to choose
+(`auto`) and to calibrate intervals (`services.forecast.selection`, `.calibration`); fit on the
+whole history and continue the grid.
+
+The result's `model` is the model actually used: the requested name, or `auto(<chosen>)` for
+`auto` (`chosen_model` holds `<chosen>` alone).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from services.forecast import calibration
+from services.forecast.errors import InsufficientData, ModelNotApplicable
+from services.forecast.grid import DEFAULT_MAX_POINTS, clean, infer_step, regularize
+from services.forecast.horizon import check_confidence, parse_horizon
+from services.forecast.registry import AUTO, Model, ModelRegistry, default_registry
+from services.forecast.seasons import choose_seasons, natural_seasons
+from services.forecast.selection import (AUTO_CANDIDATES, Holdout, evaluate, holdout_length,
+                                         rank)
+
+MIN_POINTS = 10  # observed points (after dropping non-finite ones and merging duplicates)
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    timestamps: np.ndarray  # unix seconds, continuing the history's grid
+    values: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    model: str  # the model used: "mstl", or "auto(mstl)" when auto chose mstl
+    chosen_model: str  # the statistical/foundation model that produced the values
+    step_seconds: float
+    confidence: float
+    seasons: tuple[int, ...]  # the season lengths used, in steps
+    history_points: int  # grid points the model was fitted on
+
+
+def forecast(
+    timestamps: np.ndarray,
+    values: np.ndarray,
+    horizon: str | int,
+    model: str = AUTO,
+    confidence: float = 0.95,
+    registry: ModelRegistry | None = None,
+    max_history_points: int = DEFAULT_MAX_POINTS,
+) -> ForecastResult:
+    """Forecast `horizon` steps after the last point of (`timestamps`, `values`).
+
+    Raises the errors of `services.forecast.errors`: UnknownModel, ModelUnavailable,
+    InvalidConfidence, InsufficientData, InvalidHorizon, ModelNotApplicable.
+    """
+    registry = registry or default_registry()
+    registry.check(model)
+    confidence = check_confidence(confidence)
+    t, v = clean(np.asarray(timestamps), np.asarray(values))
+    observed = int(np.unique(t).size)
+    if observed < MIN_POINTS:
+        raise InsufficientData(MIN_POINTS, observed)
+    step = infer_step(t)
+    span = int(np.rint((t[-1] - t[0]) / step)) + 1
+    n = min(span, max_history_points)
+    seasons = choose_seasons(step, n)
+    grid = regularize(t, v, season=seasons[0] if seasons else None, step_seconds=step,
+                      max_points=max_history_points)
+    y = grid.values
+    h = parse_horizon(horizon, step)
+
+    length = holdout_length(y.size, h, seasons)
+    hold_seasons = choose_seasons(step, y.size - length)
+    if model == AUTO:
+        used, chosen, holdout, fc = _auto(registry, y, h, seasons, length, hold_seasons)
+        label = f"{AUTO}({chosen})"
+    else:
+        used = registry.resolve(model)
+        _check_applicable(used, step, y.size, seasons)
+        holdout = evaluate(used, y, length, hold_seasons)
+        fc = used.predict(y, h, seasons)
+        chosen = label = model
+
+    sigma = fc.sigma
+    if not np.all(np.isfinite(sigma)):
+        sigma = calibration.fallback_sigma(holdout.errors if holdout else np.zeros(0), h)
+    factor = (calibration.scale_factor(holdout.errors, holdout.sigma, confidence)
+              if holdout is not None else 1.0)
+    lower, upper = calibration.interval(fc.mean, sigma, confidence, factor)
+    return ForecastResult(
+        timestamps=grid.future(h), values=fc.mean, lower=lower, upper=upper, model=label,
+        chosen_model=chosen, step_seconds=grid.step_seconds, confidence=confidence,
+        seasons=tuple(seasons), history_points=int(y.size),
+    )
+
+
+def _check_applicable(model: Model, step: float, n: int, seasons: list[int]) -> None:
+    if model.needs_season and not seasons:
+        natural = natural_seasons(step)
+        if not natural:
+            raise ModelNotApplicable(model.name, f"a step of {step:g} s has no daily, weekly or "
+                                     "yearly cycle of a whole number of steps")
+        raise InsufficientData(2 * natural[0], n, f"two full seasons of {natural[0]} steps")
+
+
+def _auto(registry: ModelRegistry, y: np.ndarray, h: int, seasons: list[int], length: int,
+          hold_seasons: list[int]):
+    """Evaluate every candidate on the holdout and refit the best; if its final fit fails, the
+    next best (the result names whichever produced the values)."""
+    candidates = [registry.resolve(name) for name in AUTO_CANDIDATES]
+    results = [r for m in candidates if (r := evaluate(m, y, length, hold_seasons)) is not None]
+    by_name = {m.name: m for m in candidates}
+    order: list[tuple[Model, Holdout | None]] = [(by_name[r.model], r) for r in rank(results)]
+    # no usable holdout (short history): candidates in their listed order, uncalibrated
+    order += [(m, None) for m in candidates if m.name not in {r.model for r in results}]
+    last_error: Exception | None = None
+    for m, holdout in order:
+        if m.needs_season and not seasons:
+            continue
+        try:
+            return m, m.name, holdout, m.predict(y, h, seasons)
+        except Exception as exc:  # noqa: BLE001 - try the next candidate
+            last_error = exc
+    raise InsufficientData(MIN_POINTS * 2, int(y.size), f"no model could be fitted: {last_error}")
+
+
+def warm_up(registry: ModelRegistry | None = None) -> None:
+    """Compile statsforecast's numba code once (a few seconds) so the first request is fast:
+    runs `auto` and every statistical model on a small synthetic hourly series."""
+    registry = registry or default_registry()
+    rng = np.random.default_rng(0)
+    n = 24 * 15
+    t = 1_700_000_000.0 + 3600.0 * np.arange(n)
+    y = 10 + np.sin(2 * np.pi * np.arange(n) / 24) + 0.1 * rng.standard_normal(n)
+    forecast(t, y, 24, AUTO, 0.9, registry)
+    for info in registry.list_models():
+        if info.available and info.kind == "statistical":
+            forecast(t[-24 * 3:], y[-24 * 3:], 6, info.name, 0.9, registry)

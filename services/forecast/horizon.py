@@ -1,0 +1,63 @@
+"""Horizon and confidence validation.
+
+A horizon is either a positive whole number of steps (an int, or a string of digits) or a
+duration: a positive number followed by a unit, `s` (seconds), `m` (minutes), `h` (hours),
+`d` (days) or `w` (weeks), e.g. `90s`, `30m`, `24h`, `1.5h`, `7d`, `2w`. A duration that is not a
+whole number of steps is rounded up. At most `MAX_HORIZON_STEPS` steps.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+from services.forecast.errors import InvalidConfidence, InvalidHorizon
+
+MAX_HORIZON_STEPS = 5_000
+MIN_CONFIDENCE = 0.5
+MAX_CONFIDENCE = 0.999
+UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_STEPS = re.compile(r"^\s*(\d+)\s*$")
+
+
+def parse_horizon(horizon: str | int, step_seconds: float) -> int:
+    """The number of grid steps a horizon covers (rounded up), checked against the cap."""
+    if isinstance(horizon, bool):
+        raise InvalidHorizon("horizon must be a duration like '24h' or a number of steps")
+    if isinstance(horizon, float) and horizon.is_integer():
+        horizon = int(horizon)
+    if isinstance(horizon, int):
+        steps = horizon
+    elif isinstance(horizon, str) and _STEPS.match(horizon):
+        steps = int(horizon)
+    elif isinstance(horizon, str) and (m := _DURATION.match(horizon.lower())):
+        seconds = float(m.group(1)) * UNIT_SECONDS[m.group(2)]
+        # a hair of tolerance so that 24h on a 3600.0000001 s grid is still 24 steps
+        steps = math.ceil(seconds / step_seconds - 1e-9)
+    else:
+        raise InvalidHorizon(
+            f"horizon {horizon!r} is not understood: use a number of steps or a duration such as "
+            "'90s', '30m', '24h', '7d' or '2w'"
+        )
+    if steps < 1:
+        raise InvalidHorizon(f"horizon {horizon!r} must cover at least one step")
+    if steps > MAX_HORIZON_STEPS:
+        raise InvalidHorizon(
+            f"horizon {horizon!r} is {steps} steps of {step_seconds:g} s; at most "
+            f"{MAX_HORIZON_STEPS} steps are allowed"
+        )
+    return steps
+
+
+def check_confidence(confidence: float) -> float:
+    """The confidence as a float, if it lies in [0.5, 0.999] (both inclusive)."""
+    try:
+        c = float(confidence)
+    except (TypeError, ValueError):
+        raise InvalidConfidence(f"confidence {confidence!r} is not a number") from None
+    if isinstance(confidence, bool) or not (MIN_CONFIDENCE <= c <= MAX_CONFIDENCE):
+        raise InvalidConfidence(
+            f"confidence must be between {MIN_CONFIDENCE} and {MAX_CONFIDENCE} inclusive, "
+            f"got {confidence!r}"
+        )
+    return c

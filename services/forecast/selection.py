@@ -1,0 +1,62 @@
+"""Held-out evaluation, shared by `auto` (to choose) and by calibration (to size intervals).
+
+The last `H` grid points are held out (`holdout_length`): a model is fitted on the rest and
+forecasts them. `auto` fits each candidate this way, keeps the one with the smallest mean absolute
+error, and refits it on the whole history; the same held-out errors then calibrate its interval.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from services.forecast.models import PointForecast
+from services.forecast.registry import Model
+
+# candidates `auto` chooses from: fast, and together they cover smooth, seasonal and erratic series
+AUTO_CANDIDATES: tuple[str, ...] = ("mstl", "theta", "seasonal_naive")
+MIN_FIT_POINTS = 8  # below this, no model is fitted on a shortened history
+MIN_HOLDOUT = 4
+
+
+@dataclass(frozen=True)
+class Holdout:
+    model: str
+    errors: np.ndarray  # actual - forecast on the held-out points
+    sigma: np.ndarray  # the model's sigma for those points
+
+    @property
+    def mae(self) -> float:
+        return float(np.mean(np.abs(self.errors)))
+
+
+def holdout_length(n: int, h: int, seasons: list[int]) -> int:
+    """How many of the last points to hold out: the horizon, but at most a quarter of the history
+    and at most two of the longest season (or 48 points without one); 0 when too short."""
+    cap = 2 * seasons[-1] if seasons else 48
+    length = min(h, n // 4, max(cap, 48))
+    if length < MIN_HOLDOUT or n - length < MIN_FIT_POINTS:
+        return 0
+    return length
+
+
+def evaluate(model: Model, y: np.ndarray, length: int, seasons: list[int]) -> Holdout | None:
+    """Fit on all but the last `length` points and compare with them; None if the fit fails or
+    the model needs a season the shortened history cannot support."""
+    if length <= 0 or (model.needs_season and not seasons):
+        return None
+    train, test = y[:-length], y[-length:]
+    try:
+        fc: PointForecast = model.predict(train, length, seasons)
+    except Exception:  # noqa: BLE001 - a candidate that cannot fit is simply not chosen
+        return None
+    errors = test - fc.mean
+    if not np.all(np.isfinite(errors)):
+        return None
+    return Holdout(model=model.name, errors=errors, sigma=fc.sigma)
+
+
+def rank(results: list[Holdout]) -> list[Holdout]:
+    """Best first (smallest held-out MAE; ties keep the candidates' order)."""
+    return sorted(results, key=lambda r: (r.mae if math.isfinite(r.mae) else math.inf))
