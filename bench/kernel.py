@@ -1,6 +1,6 @@
 """Kernel throughput: the full scoring kernel beside a bare numba loop over the same arrays.
 
-    python -m bench.kernel [--points 20000000] [--series 10000] [--batch 1000000] [--repeats 3]
+    python -m bench.kernel [--points 20000000] [--series 10000] [--batch 100000] [--repeats 3]
 
 Synthetic points of `--series` series (daily cycle + noise + occasional spikes, per-series scale),
 arriving interleaved across series: every round holds one point of each series in a random order.
@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--points", type=int, default=20_000_000)
     ap.add_argument("--series", type=int, default=10_000)
-    ap.add_argument("--batch", type=int, default=1_000_000)
+    ap.add_argument("--batch", type=int, default=100_000)
     ap.add_argument("--repeats", type=int, default=3)
     a = ap.parse_args(argv)
     numba.set_num_threads(1)

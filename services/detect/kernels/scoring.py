@@ -94,16 +94,47 @@ def score_batch(slots: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: ConfigAr
     thresholds[sensitivity, level]: score thresholds of info (anomalous), warning, critical.
     """
     n_slots = st.count.shape[0]
+    n = slots.shape[0]
     order, starts = group_by_slot(slots, n_slots)
+    # gather each series' points together (contiguous), score, scatter back: arrival order is
+    # interleaved across series, and random access inside the dependent per-point loop is slow
+    ts_g = np.empty(n)
+    xs_g = np.empty(n)
+    for j in range(n):
+        ts_g[j] = ts[order[j]]
+        xs_g[j] = xs[order[j]]
+    tmp = Outputs(np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
+                  np.empty(n, np.int8), np.empty(n, np.int8), np.empty(n, np.uint8),
+                  np.empty(n, np.uint8), np.empty(n, np.int8), np.empty(n), np.empty(n))
     for s in range(n_slots):
         a = starts[s]
         b = starts[s + 1]
         if b > a:
-            _score_series(s, order[a:b], ts, xs, cfg, st, tun, thresholds, out)
+            _score_series(s, a, b, ts_g, xs_g, cfg, st, tun, thresholds, tmp)
+    _scatter_f8(order, tmp.score, out.score)
+    _scatter_f8(order, tmp.mean, out.mean)
+    _scatter_f8(order, tmp.std, out.std)
+    _scatter_f8(order, tmp.lower, out.lower)
+    _scatter_f8(order, tmp.upper, out.upper)
+    _scatter_f8(order, tmp.end_ts, out.end_ts)
+    _scatter_f8(order, tmp.peak, out.peak)
+    for j in range(n):
+        i = order[j]
+        out.type[i] = tmp.type[j]
+        out.severity[i] = tmp.severity[j]
+        out.learning[i] = tmp.learning[j]
+        out.skipped[i] = tmp.skipped[j]
+        out.event[i] = tmp.event[j]
 
 
 @njit(cache=True)
-def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: ConfigArrays,
+def _scatter_f8(order: np.ndarray, src: np.ndarray, dst: np.ndarray) -> None:
+    for j in range(order.shape[0]):
+        dst[order[j]] = src[j]
+
+
+@njit(cache=True)
+def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg: ConfigArrays,
                   st: SeriesState, tun: Tunables, thresholds: np.ndarray, out: Outputs) -> None:
     # ---- configuration of this series (effective for the whole batch)
     enabled = cfg.enabled[s] != 0
@@ -161,7 +192,7 @@ def _score_series(s: int, idx: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: 
     f_up = _range_factor(s_thr, 1.0, xi0 if xi0 > 0 else tun.xi_min, ln_inv_f)
     f_dn = _range_factor(s_thr, 1.0, xi1 if xi1 > 0 else tun.xi_min, ln_inv_f)
 
-    for i in idx:
+    for i in range(a, b):
         t = ts[i]
         x = xs[i]
         o_end_ts[i] = np.nan

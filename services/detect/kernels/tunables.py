@@ -29,7 +29,7 @@ class Tunables(NamedTuple):
     tail_warmup: float = 30.0         # points before the tail models learn
     quantum_floor: float = 0.5        # spread floor in units of the value's resolution (counters)
     score_k: float = 2.5              # score = 1 - p ** (1 / score_k): 0.99 <-> p = 1e-5
-    ratio_guard_k: float = 3.0        # ratio guards apply when baseline mean > this many stds
+    ratio_guard_k: float = 10.0       # ratio guards apply when baseline mean > this many stds
     select_margin: float = 0.9        # a seasonal model must beat the current one by 10 %
     daily_min_days: float = 1.25      # history needed before the daily model can be chosen
     weekly_min_days: float = 8.0      # history needed before the weekly model can be chosen
