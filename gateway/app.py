@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import Flask, g, request
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
-from gateway import errors
+from gateway import errors, ratelimit
 from gateway.clients import Clients
 from gateway.errors import envelope
 from gateway.request_io import MAX_BODY_BYTES
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None, clients: Clients | None = None)
         app.register_blueprint(blueprint)
     # One trace per request: the Flask span is the parent of the gRPC client spans.
     FlaskInstrumentor().instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    ratelimit.install(app)  # after the trace starts (a 429 is traced), before the other hooks
     app.before_request(_refuse_large_bodies)
     app.before_request(_start_timer)
     app.after_request(_count)

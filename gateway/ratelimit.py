@@ -1,0 +1,281 @@
+"""Rate limits by plan, with bursts, through Flask-Limiter.
+
+Every request that is not an operations endpoint is counted against two moving windows of one
+bucket: the plan's per-minute limit and its per-second burst (`settings.plans`). The bucket is the
+API key (its id, never the secret) when the request carries a valid key, otherwise the client
+address, limited by the `anonymous` entry of `AW_PLANS` (default below). `/flux/metric_data_post`
+carries its key in the body: the body's key (when valid) chooses the bucket there.
+
+Storage: with `AW_REDIS_URL` every gateway process and replica shares one budget in Redis; without
+it the windows are kept in process. When Redis fails the limiter does not: the failure is logged
+(once per outage), counted in `aw_ratelimit_storage_errors_total`, and the limits are kept in
+process until Redis answers again (checked at most once a second), so requests keep being served.
+
+Headers on every limited response: `X-RateLimit-Limit` (the per-minute limit), `-Remaining` (left
+in the per-minute window), `-Reset` (unix seconds at which the oldest counted request leaves that
+window), plus `X-RateLimit-Burst-Limit` / `-Burst-Remaining` for the per-second window. Over either
+limit: 429 `RATE_LIMITED` in the envelope (Anomify's `{"code", "message"}` on /flux) with
+`Retry-After` in whole seconds (at least 1).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+
+from flask import Flask, current_app, g, jsonify, request
+from flask_limiter import ApplicationLimit, Limiter, RequestLimit
+from flask_limiter.errors import RateLimitExceeded
+from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
+from limits.storage import MemoryStorage, MovingWindowSupport, RedisStorage, Storage
+from prometheus_client import Counter
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from gateway.auth import current_principal
+from gateway.errors import envelope
+from gateway.request_io import MAX_BODY_BYTES
+from services.common.auth import bearer_key
+from services.common.config import PlanLimits, Settings
+from services.common.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+SCOPE = "api"  # one shared window per bucket for the whole API, whatever the route
+FLUX_PATH = "/flux/metric_data_post"
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/docs"})
+EXEMPT_PREFIXES = ("/docs/",)
+ANONYMOUS_PLAN = "anonymous"
+ANONYMOUS_DEFAULT = PlanLimits(per_minute=600, burst_per_second=20, max_series=0)
+RETRY_STORAGE_SECONDS = 1.0  # while Redis is failing, try it again at most this often
+REDIS_TIMEOUT_SECONDS = 0.25
+
+STORAGE_ERRORS = Counter("aw_ratelimit_storage_errors_total",
+                         "Rate-limit storage (Redis) calls that failed; limits then kept in process",
+                         ["operation"])
+FALLBACK_DECISIONS = Counter("aw_ratelimit_fallback_total",
+                             "Rate-limit storage operations answered in process because Redis was failing",
+                             ["operation"])
+REJECTED = Counter("aw_ratelimit_rejected_total", "Requests refused with 429", ["plan", "window"])
+
+HEADER_LIMIT, HEADER_REMAINING = "X-RateLimit-Limit", "X-RateLimit-Remaining"
+HEADER_RESET = "X-RateLimit-Reset"
+HEADER_BURST_LIMIT, HEADER_BURST_REMAINING = "X-RateLimit-Burst-Limit", "X-RateLimit-Burst-Remaining"
+
+
+class FailoverRedisStorage(Storage, MovingWindowSupport):
+    """Redis storage for the moving-window strategy that falls back to in-process windows while
+    Redis fails. Registered with `limits` under the `aw-failover+redis[s]` schemes."""
+
+    STORAGE_SCHEME = ["aw-failover+redis", "aw-failover+rediss"]
+
+    def __init__(self, uri: str, **options):
+        super().__init__(uri)
+        redis_uri = uri.removeprefix("aw-failover+")
+        parsed = urllib.parse.urlparse(redis_uri)
+        self.location = f"{parsed.hostname}:{parsed.port or 6379}{parsed.path or ''}"  # never the password
+        options.setdefault("socket_connect_timeout", REDIS_TIMEOUT_SECONDS)
+        options.setdefault("socket_timeout", REDIS_TIMEOUT_SECONDS)
+        options.setdefault("retry", Retry(NoBackoff(), 0))  # one attempt: the fallback is the retry
+        self.primary = RedisStorage(redis_uri, key_prefix="aw-ratelimit", **options)
+        self.fallback = MemoryStorage()
+        self._lock = threading.Lock()
+        self._down_until = 0.0  # monotonic; 0 while Redis answers
+
+    @property
+    def base_exceptions(self) -> tuple[type[Exception], ...]:
+        return ()
+
+    @property
+    def degraded(self) -> bool:
+        return self._down_until > 0.0
+
+    def _call(self, operation: str, *args, **kwargs):
+        now = time.monotonic()
+        if now < self._down_until:
+            FALLBACK_DECISIONS.labels(operation).inc()
+            return getattr(self.fallback, operation)(*args, **kwargs)
+        try:
+            result = getattr(self.primary, operation)(*args, **kwargs)
+        except Exception as error:  # noqa: BLE001 - any storage failure: fail over, never fail the request
+            STORAGE_ERRORS.labels(operation).inc()
+            FALLBACK_DECISIONS.labels(operation).inc()
+            with self._lock:
+                first = self._down_until == 0.0
+                self._down_until = time.monotonic() + RETRY_STORAGE_SECONDS
+            if first:
+                log.warning("rate-limit storage unreachable; keeping limits in process until it answers",
+                            extra={"storage": self.location, "error": type(error).__name__})
+            return getattr(self.fallback, operation)(*args, **kwargs)
+        if self._down_until:
+            with self._lock:
+                recovered, self._down_until = self._down_until != 0.0, 0.0
+            if recovered:
+                log.warning("rate-limit storage answers again; limits are shared again",
+                            extra={"storage": self.location})
+        return result
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        return self._call("acquire_entry", key, limit, expiry, amount=amount)
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        return self._call("get_moving_window", key, limit, expiry)
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        return self._call("incr", key, expiry, amount=amount)
+
+    def get(self, key: str) -> int:
+        return self._call("get", key)
+
+    def get_expiry(self, key: str) -> float:
+        return self._call("get_expiry", key)
+
+    def check(self) -> bool:
+        return self.primary.check()
+
+    def reset(self) -> int | None:
+        self.fallback.reset()
+        return self.primary.reset()
+
+    def clear(self, key: str) -> None:
+        self.fallback.clear(key)
+        self.primary.clear(key)
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """Whose budget a request spends: `key:<key id>` or `addr:<client address>`."""
+    name: str
+    plan: str
+    limits: PlanLimits
+    keyed: bool
+
+    @property
+    def items(self) -> tuple[RateLimitItem, RateLimitItem]:
+        return (RateLimitItemPerMinute(self.limits.per_minute),
+                RateLimitItemPerSecond(self.limits.burst_per_second))
+
+    @property
+    def limit_string(self) -> str:
+        return f"{self.limits.per_minute}/minute;{self.limits.burst_per_second}/second"
+
+
+def _settings() -> Settings:
+    return current_app.extensions["aw"].settings
+
+
+def _anonymous() -> Bucket:
+    limits = _settings().plans.get(ANONYMOUS_PLAN) or ANONYMOUS_DEFAULT
+    return Bucket(f"addr:{request.remote_addr or 'unknown'}", ANONYMOUS_PLAN, limits, keyed=False)
+
+
+def _flux_key() -> str | None:
+    """The key in a flux post's body, read only when the declared length is within the cap."""
+    if request.method != "POST" or not request.content_length or request.content_length > MAX_BODY_BYTES:
+        return None
+    try:
+        body = json.loads(request.get_data(cache=True))
+    except (ValueError, RecursionError):
+        return None
+    key = body.get("key") if isinstance(body, dict) else None
+    return key if isinstance(key, str) else None
+
+
+def bucket() -> Bucket:
+    """The current request's bucket, decided once per request."""
+    if "aw_rate_bucket" in g:
+        return g.aw_rate_bucket
+    try:
+        if request.path == FLUX_PATH:
+            key = _flux_key()
+            if key is None:
+                raise ServiceError("UNAUTHORIZED", "no key")
+            principal = current_app.extensions["aw"].principals.authenticate(bearer_key(f"Bearer {key}"))
+        else:
+            principal = current_principal()
+        limits = _settings().plan(principal.plan)
+        result = Bucket(f"key:{principal.key_id}", principal.plan, limits, keyed=True)
+    except ServiceError:
+        # Missing, malformed, unknown, expired or revoked key, or catalog unreachable: the route
+        # answers 401/503 itself; meanwhile the client address pays.
+        result = _anonymous()
+    g.aw_rate_bucket = result
+    return result
+
+
+def _exempt() -> bool:
+    return request.path in EXEMPT_PATHS or request.path.startswith(EXEMPT_PREFIXES)
+
+
+def storage_uri(settings: Settings) -> str:
+    if not settings.redis_url:
+        return "memory://"
+    if not settings.redis_url.startswith(("redis://", "rediss://")):
+        raise ValueError("AW_REDIS_URL must be a redis:// or rediss:// URL")
+    return f"aw-failover+{settings.redis_url}"
+
+
+def _window(limiter: Limiter, item: RateLimitItem, name: str) -> tuple[float, int]:
+    """(reset unix time, remaining) of one window of a bucket."""
+    reset, remaining = limiter.limiter.get_window_stats(item, name, SCOPE)
+    return reset, max(0, remaining)
+
+
+def _add_headers(limiter: Limiter, response):
+    if "aw_rate_bucket" not in g or _exempt():
+        return response
+    b: Bucket = g.aw_rate_bucket
+    minute, second = b.items
+    reset, remaining = _window(limiter, minute, b.name)
+    _, burst_remaining = _window(limiter, second, b.name)
+    response.headers[HEADER_LIMIT] = str(b.limits.per_minute)
+    response.headers[HEADER_REMAINING] = str(remaining)
+    response.headers[HEADER_RESET] = str(math.ceil(reset))
+    response.headers[HEADER_BURST_LIMIT] = str(b.limits.burst_per_second)
+    response.headers[HEADER_BURST_REMAINING] = str(burst_remaining)
+    return response
+
+
+def _too_many(limiter: Limiter, error: RateLimitExceeded):
+    b: Bucket = g.aw_rate_bucket if "aw_rate_bucket" in g else _anonymous()
+    breached: RequestLimit | None = limiter.current_limit
+    item = breached.limit if breached else error.limit.limit
+    reset = breached.window[0] if breached else time.time() + item.get_expiry()
+    retry_after = max(1, math.ceil(reset - time.time()))
+    window = "second" if item.get_expiry() <= 1 else "minute"
+    REJECTED.labels(b.plan, window).inc()
+    who = "this API key" if b.keyed else "requests without a valid API key from this address"
+    message = (f"rate limit exceeded: {item.amount} requests per {window} for {who}"
+               f"{f' (plan {b.plan})' if b.keyed else ''}; retry after {retry_after} s")
+    if request.path == FLUX_PATH:
+        response = jsonify({"code": 429, "message": message})
+        response.status_code = 429
+    else:
+        response = envelope("RATE_LIMITED", message, {"limit": item.amount, "window": window,
+                                                      "plan": b.plan, "retry_after": retry_after}, 429)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def install(app: Flask) -> Limiter:
+    """Installs the limiter on the gateway app (needs `app.extensions["aw"]`)."""
+    settings: Settings = app.extensions["aw"].settings
+    limiter = Limiter(
+        key_func=lambda: bucket().name,
+        application_limits=[ApplicationLimit(lambda: bucket().limit_string, scope=SCOPE)],
+        strategy="moving-window",
+        storage_uri=storage_uri(settings),
+        headers_enabled=False,  # ours: the per-minute window is the one the contract names
+        request_identifier=lambda: SCOPE,  # also limits unknown routes (404) and wrong methods (405)
+        swallow_errors=False,  # storage failures are handled (and counted) by the storage itself
+    )
+    limiter.request_filter(_exempt)
+    limiter.init_app(app)
+    app.after_request(lambda response: _add_headers(limiter, response))
+    app.register_error_handler(RateLimitExceeded, lambda error: _too_many(limiter, error))
+    app.extensions["aw_limiter"] = limiter
+    return limiter
