@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+
+from services.forecast.errors import (InsufficientData, InvalidConfidence, InvalidHorizon,
+                                      ModelNotApplicable, ModelUnavailable, UnknownModel)
+from services.forecast.forecaster import MIN_POINTS, forecast
+from services.forecast.registry import ModelRegistry, list_models
+from services.forecast.selection import AUTO_CANDIDATES
+
+T0 = 1_700_000_000.0
+
+
+def hourly(n, seed=0, noise=1.0):
+    rng = np.random.default_rng(seed)
+    i = np.arange(n)
+    y = 50 + 10 * np.sin(2 * np.pi * i / 24) + 0.01 * i + noise * rng.standard_normal(n)
+    return T0 + 3600.0 * i, y
+
+
+def test_models_listed_with_foundation_unavailable():
+    infos = {m.name: m for m in list_models(ModelRegistry({}))}
+    for name in ("auto", "seasonal_naive", "ets", "theta", "mstl", "arima"):
+        assert infos[name].available
+    for name in ("timesfm-v2", "chronos-bolt"):
+        assert not infos[name].available and infos[name].reason_if_unavailable
+
+
+def test_foundation_needs_package_and_weights(tmp_path):
+    # weights configured but package missing: still unavailable, and nothing else is used
+    reg = ModelRegistry({"AW_TIMESFM_CHECKPOINT": str(tmp_path)})
+    assert not {m.name: m for m in reg.list_models()}["timesfm-v2"].available
+    t, y = hourly(24 * 10)
+    with pytest.raises(ModelUnavailable) as err:
+        forecast(t, y, 24, model="timesfm-v2", registry=reg)
+    assert err.value.code == "MODEL_UNAVAILABLE"
+    assert "auto" in err.value.available and "timesfm-v2" not in err.value.available
+    assert "mstl" in str(err.value)
+
+
+def test_unknown_model():
+    t, y = hourly(100)
+    with pytest.raises(UnknownModel):
+        forecast(t, y, 5, model="prophet")
+
+
+def test_insufficient_data_says_minimum():
+    t, y = hourly(MIN_POINTS - 1)
+    with pytest.raises(InsufficientData) as err:
+        forecast(t, y, 3)
+    assert err.value.minimum_points == MIN_POINTS and err.value.got == MIN_POINTS - 1
+    assert err.value.code == "INSUFFICIENT_DATA" and str(MIN_POINTS) in str(err.value)
+
+
+def test_mstl_needs_two_seasons():
+    t, y = hourly(30)
+    with pytest.raises(InsufficientData) as err:
+        forecast(t, y, 3, model="mstl")
+    assert err.value.minimum_points == 48
+
+
+def test_mstl_not_applicable_without_natural_cycle():
+    step = 38400
+    t = T0 + step * np.arange(100.0)
+    with pytest.raises(ModelNotApplicable):
+        forecast(t, np.sin(np.arange(100.0)), 3, model="mstl")
+
+
+def test_bad_confidence_and_horizon():
+    t, y = hourly(100)
+    with pytest.raises(InvalidConfidence):
+        forecast(t, y, 5, confidence=0.4)
+    with pytest.raises(InvalidHorizon):
+        forecast(t, y, "5001h")
+
+
+@pytest.mark.parametrize("model", ["seasonal_naive", "ets", "theta", "mstl", "arima", "auto"])
+def test_every_model_continues_the_grid(model):
+    t, y = hourly(24 * 12)
+    r = forecast(t, y, "1d", model=model, confidence=0.9)
+    assert r.values.size == 24 and r.step_seconds == 3600.0
+    np.testing.assert_allclose(r.timestamps, t[-1] + 3600.0 * np.arange(1, 25))
+    assert np.all(r.lower <= r.values) and np.all(r.values <= r.upper)
+    assert r.seasons == (24,)
+    if model == "auto":
+        assert r.model == f"auto({r.chosen_model})" and r.chosen_model in AUTO_CANDIDATES
+    else:
+        assert r.model == r.chosen_model == model
+    # the forecast follows the daily cycle
+    truth = 50 + 10 * np.sin(2 * np.pi * np.arange(24 * 12, 24 * 13) / 24)
+    assert np.mean(np.abs(r.values - truth)) < 4.0
+
+
+def test_intervals_widen_with_confidence():
+    t, y = hourly(24 * 14, seed=3, noise=2.0)
+    widths = []
+    for c in (0.5, 0.8, 0.95, 0.999):
+        r = forecast(t, y, 48, model="mstl", confidence=c)
+        widths.append(np.mean(r.upper - r.lower))
+    assert all(a < b for a, b in zip(widths, widths[1:]))
+
+
+def test_coverage_on_synthetic_seasonal_data():
+    covered = []
+    for seed in range(12):
+        t, y = hourly(24 * 21 + 48, seed=seed, noise=2.0)
+        r = forecast(t[:-48], y[:-48], 48, confidence=0.9)
+        covered.append(np.mean((y[-48:] >= r.lower) & (y[-48:] <= r.upper)))
+    assert 0.8 <= np.mean(covered) <= 0.98
+
+
+def test_gappy_jittered_minute_data():
+    rng = np.random.default_rng(7)
+    n = 1440 * 3
+    i = np.arange(n)
+    t = T0 + 60.0 * i + rng.uniform(-2, 2, n)
+    y = 100 + 20 * np.sin(2 * np.pi * i / 1440) + rng.standard_normal(n)
+    keep = np.ones(n, bool)
+    keep[2000:2100] = False
+    r = forecast(t[keep], y[keep], "30m")
+    assert r.step_seconds == 60.0 and r.values.size == 30
+    assert r.seasons == (60, 1440)
+    truth = 100 + 20 * np.sin(2 * np.pi * np.arange(n, n + 30) / 1440)
+    assert np.mean(np.abs(r.values - truth)) < 3.0
+
+
+def test_short_series_auto_still_forecasts():
+    t, y = hourly(MIN_POINTS)
+    r = forecast(t, y, 3)
+    assert r.values.size == 3 and np.all(np.isfinite(r.values))
+    assert r.chosen_model != "mstl"  # no season is supported by 10 points
