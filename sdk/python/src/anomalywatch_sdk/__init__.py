@@ -1,0 +1,29 @@
+"""Python SDK of the AnomalyWatch REST API v1."""
+from .client import Client, Page, RateLimit
+from .errors import (
+    AnomalyWatchError,
+    ApiError,
+    AuthenticationError,
+    ConflictError,
+    InsufficientDataError,
+    InternalServerError,
+    MethodNotAllowedError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDenied,
+    RateLimitError,
+    RequestTimeout,
+    TransportError,
+    UnavailableError,
+    UnsupportedMediaTypeError,
+    ValidationError,
+)
+
+__version__ = "0.1.0"
+__all__ = [
+    "AnomalyWatchError", "ApiError", "AuthenticationError", "Client", "ConflictError",
+    "InsufficientDataError",
+    "InternalServerError", "MethodNotAllowedError", "NotFoundError", "Page", "PayloadTooLargeError",
+    "PermissionDenied", "RateLimit", "RateLimitError", "RequestTimeout", "TransportError", "UnavailableError",
+    "UnsupportedMediaTypeError", "ValidationError",
+]
