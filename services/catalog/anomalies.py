@@ -1,0 +1,345 @@
+"""Anomaly reads and the human lifecycle (acknowledge, resolve), scoped by account and environment.
+
+Lists, counts and statistics are SQL aggregates over the anomaly indexes; nothing here loads more
+rows than a page (or a chart's worth of points) into Python."""
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from anomalywatch.catalog.v1 import anomalies_pb2
+from anomalywatch.common.v1 import common_pb2
+from services.catalog import configs
+from services.catalog.configs import Scope
+from services.catalog.convert import SEVERITY_TO_PROTO, TYPE_TO_PROTO
+from services.catalog.metric_reads import with_tags
+from services.catalog.models import Anomaly, AnomalyEvent, PointRow, Series
+from services.common.errors import ServiceError
+from services.common.timeutil import to_timestamp
+
+STATUSES = ("active", "acknowledged", "resolved")
+SEVERITIES = ("info", "warning", "critical")
+TYPES = ("spike", "drop", "trend", "level_shift", "threshold", "missing_data")
+ROOT_CAUSES = ("marketing_campaign", "deployment", "external_service", "expected_behavior", "bug",
+               "infrastructure", "other")
+# Status filter words meaning "every status" and the MeshAI synonym of `active`.
+ANY_STATUS = ("", "any", "all")
+STATUS_ALIASES = {"open": "active"}
+STATUS_TO_PROTO = {"active": anomalies_pb2.ANOMALY_STATUS_ACTIVE,
+                   "acknowledged": anomalies_pb2.ANOMALY_STATUS_ACKNOWLEDGED,
+                   "resolved": anomalies_pb2.ANOMALY_STATUS_RESOLVED}
+STATUS_FROM_PROTO = {v: k for k, v in STATUS_TO_PROTO.items()}
+MAX_NOTE = 2000
+MAX_HISTORY = 500
+HISTORY_MARGIN_STEPS = 10
+# Margin around an episode of a series whose step is not known yet (fewer than two points).
+DEFAULT_MARGIN_SECONDS = 600.0
+DAY, WEEK = 86400.0, 7 * 86400.0
+# by_metric lists the most frequent metrics only: an account may have very many names.
+MAX_BY_METRIC = 1000
+
+
+@dataclass(frozen=True)
+class AnomalyFilters:
+    """A list filter; empty fields do not filter. `status` is a status name or any/all/empty."""
+    status: str = ""
+    severity: str = ""
+    type: str = ""
+    metric: str = ""
+    metric_id: str = ""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    start: float | None = None  # inclusive, on detected_at
+    end: float | None = None  # inclusive, on detected_at
+
+
+@dataclass
+class AnomalyDetail:
+    row: Anomaly
+    tags: dict[str, str]
+    events: list[AnomalyEvent]
+    history: list[tuple[float, float]]
+    baseline_history: list[tuple[float, float]]
+
+
+@dataclass
+class AnomalyStats:
+    total: int
+    by_status: dict[str, int]
+    by_severity: dict[str, int]
+    by_type: dict[str, int]
+    by_metric: dict[str, int]
+    by_root_cause: dict[str, int]
+    mean_time_to_acknowledge: float | None  # seconds
+    mean_time_to_resolve: float | None  # seconds
+    acknowledged_count: int  # anomalies with an acknowledged_at (resolved ones included)
+    resolved_count: int
+
+
+@dataclass
+class AnomalySummary:
+    total: int
+    by_status: dict[str, int]
+    by_type: dict[str, int]
+
+
+def _invalid(field_name: str, message: str, allowed: Iterable[str] | None = None) -> ServiceError:
+    details: dict = {"field": field_name}
+    if allowed is not None:
+        details["allowed"] = list(allowed)
+    return ServiceError("VALIDATION_ERROR", message, details)
+
+
+def normalize_status(status: str) -> str:
+    """A status filter word as stored (`open` is `active`); empty for every status."""
+    word = STATUS_ALIASES.get(status, status)
+    if word in ANY_STATUS:
+        return ""
+    if word not in STATUSES:
+        raise _invalid("status", f"unknown status {status!r}", (*STATUSES, "open", "all"))
+    return word
+
+
+def _check_filters(filters: AnomalyFilters) -> None:
+    if filters.severity and filters.severity not in SEVERITIES:
+        raise _invalid("severity", f"unknown severity {filters.severity!r}", SEVERITIES)
+    if filters.type and filters.type not in TYPES:
+        raise _invalid("type", f"unknown type {filters.type!r}", TYPES)
+    if filters.start is not None and filters.end is not None and filters.start > filters.end:
+        raise _invalid("from", "`from` must not be after `to`")
+
+
+def _scoped(scope: Scope):
+    return (Anomaly.account_id == scope.account_id, Anomaly.environment == scope.environment)
+
+
+def _filtered(query: Select, filters: AnomalyFilters) -> Select:
+    """Every filter except status."""
+    if filters.severity:
+        query = query.where(Anomaly.severity == filters.severity)
+    if filters.type:
+        query = query.where(Anomaly.type == filters.type)
+    if filters.metric:
+        query = query.where(Anomaly.metric == filters.metric)
+    if filters.metric_id:
+        query = query.where(Anomaly.series_id == filters.metric_id)
+    if filters.start is not None:
+        query = query.where(Anomaly.detected_at >= filters.start)
+    if filters.end is not None:
+        query = query.where(Anomaly.detected_at <= filters.end)
+    return with_tags(query, Anomaly.series_id, filters.tags)
+
+
+def _counts(session: Session, query: Select, column) -> dict[str, int]:
+    """{value: count} of `column` over `query`'s rows, with one GROUP BY."""
+    grouped = query.with_only_columns(column, func.count()).group_by(column)
+    return {key: int(n) for key, n in session.execute(grouped) if key is not None}
+
+
+def _status_counts(counts: Mapping[str, int]) -> dict[str, int]:
+    return {status: int(counts.get(status, 0)) for status in STATUSES}
+
+
+def list_anomalies(session: Session, scope: Scope, filters: AnomalyFilters, offset: int,
+                   limit: int) -> tuple[list[Anomaly], int, dict[str, int]]:
+    """A page of anomalies, newest first by detected_at then id; the number matching the whole
+    filter; and counts by status for the filter without its status part (the `meta` of a list)."""
+    _check_filters(filters)
+    status = normalize_status(filters.status)
+    base = _filtered(select(Anomaly).where(*_scoped(scope)), filters)
+    counts = _status_counts(_counts(session, base, Anomaly.status))
+    total = counts[status] if status else sum(counts.values())
+    query = base.where(Anomaly.status == status) if status else base
+    rows = session.scalars(query.order_by(Anomaly.detected_at.desc(), Anomaly.id.desc())
+                           .offset(offset).limit(limit)).all() if offset < total else []
+    return list(rows), total, counts
+
+
+def tags_and_events(session: Session, rows: Iterable[Anomaly]) -> tuple[dict[str, dict[str, str]],
+                                                                       dict[str, list[AnomalyEvent]]]:
+    """The tags of the rows' series by series id and their events by anomaly id (two queries)."""
+    rows = list(rows)
+    if not rows:
+        return {}, {}
+    series_ids = {r.series_id for r in rows}
+    tags = {sid: json.loads(text or "{}") for sid, text in session.execute(
+        select(Series.id, Series.tags_json).where(Series.id.in_(series_ids)))}
+    events: dict[str, list[AnomalyEvent]] = defaultdict(list)
+    for event in session.scalars(select(AnomalyEvent).where(AnomalyEvent.anomaly_id.in_([r.id for r in rows]))
+                                 .order_by(AnomalyEvent.at, AnomalyEvent.id)):
+        events[event.anomaly_id].append(event)
+    return tags, dict(events)
+
+
+def find(session: Session, scope: Scope, anomaly_id: str, for_update: bool = False) -> Anomaly:
+    """The anomaly of this scope; another account's or environment's id is not found, like an
+    unknown one."""
+    query = select(Anomaly).where(Anomaly.id == anomaly_id, *_scoped(scope))
+    row = session.scalars(query.with_for_update() if for_update else query).one_or_none()
+    if row is None:
+        raise ServiceError("ANOMALY_NOT_FOUND", f"anomaly {anomaly_id} does not exist",
+                           {"anomaly_id": anomaly_id})
+    return row
+
+
+def history_window(row: Anomaly, step_seconds: float) -> tuple[float, float]:
+    """The span shown around an episode: a margin of the episode's length but at least ten steps
+    on each side, narrowed so that a regular series fits in MAX_HISTORY points."""
+    end = row.ended_at if row.ended_at is not None else row.last_seen_at
+    length = max(end - row.started_at, 0.0)
+    if step_seconds <= 0:
+        margin = max(length, DEFAULT_MARGIN_SECONDS)
+    else:
+        margin = max(length, HISTORY_MARGIN_STEPS * step_seconds)
+        room = (MAX_HISTORY - 1) * step_seconds - length
+        margin = min(margin, max(room / 2, 0.0))
+    return row.started_at - margin, end + margin
+
+
+def points_between(session: Session, series_id: str, lo: float, hi: float,
+                   limit: int = MAX_HISTORY) -> list[tuple[float, float]]:
+    """The series' points in [lo, hi], oldest first; when there are more than `limit`, the latest
+    ones (they contain the episode's end and what followed)."""
+    rows = session.execute(select(PointRow.ts, PointRow.value).where(
+        PointRow.series_id == series_id, PointRow.ts >= lo, PointRow.ts <= hi)
+        .order_by(PointRow.ts.desc()).limit(limit)).all()
+    return [(ts, value) for ts, value in reversed(rows)]
+
+
+def comparison_period(seasonality: str) -> float:
+    """How far back the baseline history lies: a week for weekly series, else a day."""
+    return WEEK if seasonality == "weekly" else DAY
+
+
+def get_anomaly(session: Session, scope: Scope, anomaly_id: str) -> AnomalyDetail:
+    """One anomaly with its tags, events, the series around it and one comparison period earlier."""
+    row = find(session, scope, anomaly_id)
+    series = session.get(Series, row.series_id)
+    tags, events = tags_and_events(session, [row])
+    step = series.step_seconds if series is not None else 0.0
+    lo, hi = history_window(row, step or 0.0)
+    seasonality = configs.effective_for_series(session, scope, [(row.series_id, row.metric)])[row.series_id][
+        "seasonality"]
+    back = comparison_period(seasonality)
+    return AnomalyDetail(row=row, tags=tags.get(row.series_id, {}), events=events.get(row.id, []),
+                         history=points_between(session, row.series_id, lo, hi),
+                         baseline_history=points_between(session, row.series_id, lo - back, hi - back))
+
+
+def _check_note(note: str | None) -> str | None:
+    if note is None or note == "":
+        return None
+    if not isinstance(note, str):
+        raise _invalid("note", "note must be a string")
+    if len(note) > MAX_NOTE:
+        raise _invalid("note", f"note must be at most {MAX_NOTE} characters")
+    return note
+
+
+def _record(session: Session, row: Anomaly, action: str, key_id: str, note: str | None, now: float) -> None:
+    session.add(AnomalyEvent(anomaly_id=row.id, action=action, at=now, by=key_id, note=note))
+    if note is not None:
+        row.note = note
+
+
+def acknowledge(session: Session, scope: Scope, anomaly_id: str, key_id: str, note: str | None,
+                now: float) -> Anomaly:
+    """Acknowledges an active anomaly. An acknowledged one is answered unchanged (no new event);
+    a resolved one is ALREADY_RESOLVED."""
+    note = _check_note(note)
+    row = find(session, scope, anomaly_id, for_update=True)
+    if row.status == "resolved":
+        raise ServiceError("ALREADY_RESOLVED", f"anomaly {anomaly_id} is already resolved",
+                           {"anomaly_id": anomaly_id, "status": "resolved"})
+    if row.status == "acknowledged":
+        return row
+    row.status, row.acknowledged_at, row.acknowledged_by = "acknowledged", now, key_id
+    _record(session, row, "acknowledge", key_id, note, now)
+    return row
+
+
+def resolve(session: Session, scope: Scope, anomaly_id: str, key_id: str, note: str | None,
+            root_cause: str | None, now: float) -> Anomaly:
+    """Resolves an active or acknowledged anomaly, with an optional root cause."""
+    note = _check_note(note)
+    if root_cause and root_cause not in ROOT_CAUSES:
+        raise _invalid("root_cause", f"unknown root_cause {root_cause!r}", ROOT_CAUSES)
+    row = find(session, scope, anomaly_id, for_update=True)
+    if row.status == "resolved":
+        raise ServiceError("ALREADY_RESOLVED", f"anomaly {anomaly_id} is already resolved",
+                           {"anomaly_id": anomaly_id, "status": "resolved"})
+    row.status, row.resolved_at, row.resolved_by = "resolved", now, key_id
+    row.root_cause = root_cause or None
+    _record(session, row, "resolve", key_id, note, now)
+    return row
+
+
+def stats(session: Session, scope: Scope, start: float | None, end: float | None) -> AnomalyStats:
+    """Aggregates over anomalies detected in [start, end] (None: unbounded)."""
+    window = AnomalyFilters(start=start, end=end)
+    _check_filters(window)
+    base = _filtered(select(Anomaly).where(*_scoped(scope)), window)
+    by_status = _status_counts(_counts(session, base, Anomaly.status))
+    by_metric_query = (base.with_only_columns(Anomaly.metric, func.count()).group_by(Anomaly.metric)
+                       .order_by(func.count().desc(), Anomaly.metric).limit(MAX_BY_METRIC))
+    means = session.execute(base.with_only_columns(
+        func.avg(Anomaly.acknowledged_at - Anomaly.detected_at),
+        func.count(Anomaly.acknowledged_at),
+        func.avg(Anomaly.resolved_at - Anomaly.detected_at),
+        func.count(Anomaly.resolved_at))).one()
+    return AnomalyStats(
+        total=sum(by_status.values()), by_status=by_status,
+        by_severity=_counts(session, base, Anomaly.severity),
+        by_type=_counts(session, base, Anomaly.type),
+        by_metric={name: int(n) for name, n in session.execute(by_metric_query)},
+        by_root_cause=_counts(session, base.where(Anomaly.root_cause.is_not(None)), Anomaly.root_cause),
+        mean_time_to_acknowledge=float(means[0]) if means[0] is not None else None,
+        acknowledged_count=int(means[1]),
+        mean_time_to_resolve=float(means[2]) if means[2] is not None else None,
+        resolved_count=int(means[3]))
+
+
+def summary(session: Session, scope: Scope) -> AnomalySummary:
+    base = select(Anomaly).where(*_scoped(scope))
+    by_status = _status_counts(_counts(session, base, Anomaly.status))
+    return AnomalySummary(total=sum(by_status.values()), by_status=by_status,
+                          by_type=_counts(session, base, Anomaly.type))
+
+
+def _set_time(message, name: str, seconds: float | None) -> None:
+    if seconds is not None:
+        getattr(message, name).CopyFrom(to_timestamp(seconds))
+
+
+def render_anomaly(row: Anomaly, tags: Mapping[str, str],
+                   events: Iterable[AnomalyEvent]) -> anomalies_pb2.Anomaly:
+    message = anomalies_pb2.Anomaly(
+        id=row.id, metric=row.metric, metric_id=row.series_id, tags=dict(tags),
+        type=TYPE_TO_PROTO.get(row.type, common_pb2.ANOMALY_TYPE_UNSPECIFIED),
+        severity=SEVERITY_TO_PROTO.get(row.severity, common_pb2.SEVERITY_UNSPECIFIED),
+        status=STATUS_TO_PROTO.get(row.status, anomalies_pb2.ANOMALY_STATUS_UNSPECIFIED),
+        score=row.score or 0.0, current_value=row.current_value, peak_value=row.peak_value,
+        baseline_value=row.baseline_value if row.baseline_value is not None else 0.0,
+        description=row.description or "", rule_id=row.rule_id or "",
+        acknowledged_by=row.acknowledged_by or "", resolved_by=row.resolved_by or "",
+        note=row.note or "", root_cause=row.root_cause or "", point_count=row.point_count or 0,
+        events=[anomalies_pb2.AnomalyEvent(action=e.action, time=to_timestamp(e.at), by=e.by,
+                                           note=e.note or "") for e in events])
+    if row.expected_lower is not None and row.expected_upper is not None:
+        message.expected_range.CopyFrom(common_pb2.ExpectedRange(lower=row.expected_lower,
+                                                                 upper=row.expected_upper))
+    if row.deviation_percent is not None:
+        message.deviation_percent = row.deviation_percent
+    for name, seconds in (("detected_time", row.detected_at), ("start_time", row.started_at),
+                          ("last_seen_time", row.last_seen_at), ("end_time", row.ended_at),
+                          ("acknowledge_time", row.acknowledged_at), ("resolve_time", row.resolved_at)):
+        _set_time(message, name, seconds)
+    return message
+
+
+def render_points(points: Iterable[tuple[float, float]]) -> list[common_pb2.DataPoint]:
+    return [common_pb2.DataPoint(time=to_timestamp(ts), value=value) for ts, value in points]

@@ -1,0 +1,115 @@
+"""Catalog fixtures: a migrated database on SQLite (one per test) and PostgreSQL (one per test
+session, each test in its own fresh accounts), and a seeder that writes rows with the ORM models."""
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from services.catalog.configs import Scope
+from services.catalog.db import Database, migrate
+from services.catalog.models import Account, Anomaly, AnomalyConfigRow, PointRow, Series, SeriesTag
+from services.common.ids import new_id
+
+POSTGRES_SERVER = os.environ.get("AW_TEST_POSTGRES_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432/")
+T0 = 1_800_000_000.0
+
+
+def _admin_engine():
+    return create_engine(POSTGRES_SERVER + "postgres", isolation_level="AUTOCOMMIT",
+                         connect_args={"connect_timeout": 3})
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A fresh, uniquely named PostgreSQL database for this test session, migrated; dropped at the end."""
+    name = f"aw_test_{uuid.uuid4().hex[:12]}"
+    engine = _admin_engine()
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # noqa: BLE001 - any failure means: skip with the reason
+        engine.dispose()
+        reason = f"PostgreSQL not reachable at {POSTGRES_SERVER}: {type(error).__name__}: {str(error)[:160]}"
+        if os.environ.get("AW_REQUIRE_POSTGRES") == "1":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    url = POSTGRES_SERVER + name
+    try:
+        migrate(url)
+        yield url
+    finally:
+        with engine.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request, tmp_path):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/t.db"
+        migrate(url)
+    else:
+        url = request.getfixturevalue("postgres_url")
+    database = Database(url)
+    yield database
+    database.dispose()
+
+
+class Seeder:
+    """Writes accounts, series, points, configs and anomalies directly, as the write path would."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def account(self, name: str = "acme") -> str:
+        account_id = new_id("acct")
+        with self.db.transaction() as session:
+            session.add(Account(id=account_id, name=name, plan="pro", created_at=T0))
+        return account_id
+
+    def scope(self, environment: str = "live", account_id: str | None = None) -> Scope:
+        return Scope(account_id or self.account(), environment)
+
+    def series(self, scope: Scope, name: str = "api.requests", tags: Mapping[str, str] | None = None,
+               step: float = 60.0) -> str:
+        tags = dict(tags or {})
+        series_id = new_id("met")
+        with self.db.transaction() as session:
+            session.add(Series(id=series_id, account_id=scope.account_id, environment=scope.environment,
+                               name=name, series_key=uuid.uuid4().hex, created_at=T0, step_seconds=step,
+                               tags_json=json.dumps(tags, sort_keys=True)))
+            session.flush()
+            session.add_all([SeriesTag(series_id=series_id, key=k, value=v) for k, v in tags.items()])
+        return series_id
+
+    def points(self, series_id: str, points: Sequence[tuple[float, float]]) -> None:
+        with self.db.transaction() as session:
+            session.add_all([PointRow(series_id=series_id, ts=ts, value=v) for ts, v in points])
+
+    def config(self, scope: Scope, metric: str, **fields) -> None:
+        with self.db.transaction() as session:
+            session.add(AnomalyConfigRow(account_id=scope.account_id, environment=scope.environment,
+                                         target_kind="name", target=metric, updated_at=T0, **fields))
+
+    def anomaly(self, scope: Scope, series_id: str, metric: str = "api.requests", **fields) -> str:
+        detected = fields.pop("detected_at", T0)
+        values = dict(type="spike", severity="warning", status="active", score=0.9, current_value=150.0,
+                      peak_value=180.0, baseline_value=100.0, expected_lower=80.0, expected_upper=120.0,
+                      deviation_percent=50.0, description=f"{metric} rose to 150, 50% above its expected 100",
+                      source="stat", started_at=detected, last_seen_at=detected, point_count=1)
+        values.update(fields)
+        anomaly_id = new_id("anom")
+        with self.db.transaction() as session:
+            session.add(Anomaly(id=anomaly_id, account_id=scope.account_id, environment=scope.environment,
+                                series_id=series_id, metric=metric, detected_at=detected, **values))
+        return anomaly_id
+
+
+@pytest.fixture
+def seed(db) -> Seeder:
+    return Seeder(db)
