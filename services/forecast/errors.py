@@ -84,3 +84,16 @@ class ModelNotApplicable(ForecastError):
             {"field": "model", "suggestion": "use 'auto'"},
         )
         self.model = model
+
+
+class ModelFailed(ForecastError):
+    """The requested model could not fit this series (numerical failure inside the library):
+    500 INTERNAL_ERROR; the message names the model, never a stack trace."""
+
+    code = "INTERNAL_ERROR"
+    http_status = 500
+
+    def __init__(self, model: str, reason: str) -> None:
+        super().__init__(f"model '{model}' failed on this series: {reason}; try 'auto'",
+                         {"field": "model", "suggestion": "use 'auto'"})
+        self.model = model

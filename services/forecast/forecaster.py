@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from services.forecast import calibration
-from services.forecast.errors import InsufficientData, ModelNotApplicable
+from services.forecast.errors import (ForecastError, InsufficientData, ModelFailed,
+                                      ModelNotApplicable)
 from services.forecast.grid import DEFAULT_MAX_POINTS, clean, infer_step, regularize
 from services.forecast.horizon import check_confidence, parse_horizon
 from services.forecast.registry import AUTO, Model, ModelRegistry, default_registry
@@ -53,7 +54,8 @@ def forecast(
     """Forecast `horizon` steps after the last point of (`timestamps`, `values`).
 
     Raises the errors of `services.forecast.errors`: UnknownModel, ModelUnavailable,
-    InvalidConfidence, InsufficientData, InvalidHorizon, ModelNotApplicable.
+    InvalidConfidence, InsufficientData, InvalidHorizon, ModelNotApplicable, ModelFailed
+    (all subclasses of ForecastError, which carries the API error `code`).
     """
     registry = registry or default_registry()
     registry.check(model)
@@ -80,7 +82,12 @@ def forecast(
         used = registry.resolve(model)
         _check_applicable(used, step, y.size, seasons)
         holdout = evaluate(used, y, length, hold_seasons)
-        fc = used.predict(y, h, seasons)
+        try:
+            fc = used.predict(y, h, seasons)
+        except ForecastError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a library failure, reported without a trace
+            raise ModelFailed(model, type(exc).__name__) from exc
         chosen = label = model
 
     sigma = fc.sigma

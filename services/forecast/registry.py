@@ -39,10 +39,13 @@ class ModelInfo:
 
 
 class ModelRegistry:
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, environ: Mapping[str, str] | None = None,
+                 foundation: list[FoundationModel] | None = None) -> None:
+        """`environ` (default os.environ) configures the foundation models' weights;
+        `foundation` replaces the built-in foundation model list (tests, plug-ins)."""
         self._stats: dict[str, Model] = dict(STATS_MODELS)
-        self._foundation: dict[str, FoundationModel] = {
-            m.name: m for m in foundation_models(environ)}
+        fm = foundation if foundation is not None else foundation_models(environ)
+        self._foundation: dict[str, FoundationModel] = {m.name: m for m in fm}
 
     def names(self) -> list[str]:
         return [AUTO, *self._stats, *self._foundation]

@@ -128,3 +128,55 @@ def test_short_series_auto_still_forecasts():
     r = forecast(t, y, 3)
     assert r.values.size == 3 and np.all(np.isfinite(r.values))
     assert r.chosen_model != "mstl"  # no season is supported by 10 points
+
+
+def _fake_foundation(environ, calls):
+    from services.forecast.foundation import FoundationModel
+    from services.forecast.models import PointForecast
+
+    def runner(loaded, y, h):
+        calls.append(loaded)
+        return PointForecast(mean=np.full(h, y[-1]), sigma=np.ones(h))
+
+    # 'json' is always importable: stands for an installed foundation package
+    return FoundationModel("fake-fm", "test double", "json", "AW_FAKE_CHECKPOINT",
+                           loader=lambda path: f"loaded:{path}", runner=runner, environ=environ)
+
+
+def test_configured_foundation_model_is_available_and_really_run(tmp_path):
+    calls = []
+    env = {"AW_FAKE_CHECKPOINT": str(tmp_path)}
+    reg = ModelRegistry(env, foundation=[_fake_foundation(env, calls)])
+    assert {m.name: m for m in reg.list_models()}["fake-fm"].available
+    t, y = hourly(24 * 5)
+    r = forecast(t, y, 6, model="fake-fm", registry=reg)
+    assert r.model == "fake-fm" and calls == [f"loaded:{tmp_path}"] * 2  # holdout + final fit
+    np.testing.assert_allclose(r.values, y[-1])
+    # auto never picks a foundation model it was not asked for
+    assert forecast(t, y, 6, registry=reg).chosen_model in AUTO_CANDIDATES
+
+
+def test_foundation_weights_dir_must_exist(tmp_path):
+    env = {"AW_FAKE_CHECKPOINT": str(tmp_path / "missing")}
+    reg = ModelRegistry(env, foundation=[_fake_foundation(env, [])])
+    info = {m.name: m for m in reg.list_models()}["fake-fm"]
+    assert not info.available and "not a directory" in info.reason_if_unavailable
+    t, y = hourly(24 * 5)
+    with pytest.raises(ModelUnavailable, match="available models: auto"):
+        forecast(t, y, 6, model="fake-fm", registry=reg)
+
+
+def test_library_failure_is_a_typed_error(monkeypatch):
+    from services.forecast import models
+    from services.forecast.errors import ModelFailed
+
+    def boom(seasons):
+        raise np.linalg.LinAlgError("singular")
+
+    spec = models.StatsModel("ets", "x", boom)
+    reg = ModelRegistry({})
+    monkeypatch.setitem(reg._stats, "ets", spec)
+    t, y = hourly(100)
+    with pytest.raises(ModelFailed) as err:
+        forecast(t, y, 5, model="ets", registry=reg)
+    assert err.value.code == "INTERNAL_ERROR" and "LinAlgError" in str(err.value)
