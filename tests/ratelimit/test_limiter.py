@@ -217,6 +217,7 @@ def test_unreachable_redis_fails_open_counts_it_and_still_limits_in_process():
     assert 'aw_ratelimit_storage_errors_total{operation="acquire_entry"}' in metrics
 
 
+@pytest.mark.redis
 def test_redis_that_comes_back_is_used_again():
     url = redis_url_or_skip()
     app, keys = make_app(redis_url=url)
@@ -234,6 +235,7 @@ def test_redis_that_comes_back_is_used_again():
     assert not storage.degraded
 
 
+@pytest.mark.redis
 def test_two_apps_sharing_redis_share_one_budget():
     url = redis_url_or_skip()
     first_app, keys = make_app(redis_url=url)
