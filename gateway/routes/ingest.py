@@ -88,8 +88,10 @@ def _batch(body: dict[str, Any]):
     errors = outcome.errors
     answer = []
     for i, (result, error) in enumerate(zip(outcome.results, errors, strict=True)):
-        answer.append({"index": i, "status": 400, "error": error} if error is not None
-                      else {"index": i, "status": 200, **result})
+        if error is not None:
+            answer.append({"index": i, "status": 400, "error": error})
+        else:  # the single-point answer, its `status` (ingested/duplicate) named `outcome` here
+            answer.append({"index": i, "status": 200, "outcome": result.pop("status"), **result})
     rejected = sum(e is not None for e in errors)
     status = "ingested" if rejected == 0 else ("rejected" if rejected == len(points) else "partial")
     response = jsonify({"status": status, "accepted": len(points) - rejected, "rejected": rejected,

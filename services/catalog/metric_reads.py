@@ -17,11 +17,6 @@ from services.catalog.models import Anomaly, PointRow, Series, SeriesTag
 DAY = 86400.0
 
 
-def stale_after(step_seconds: float) -> float:
-    """A series is stale when silent for more than 3 of its steps, and never sooner than 60 s."""
-    return max(3 * step_seconds, 60.0)
-
-
 def _scoped(scope: Scope):
     return (Series.account_id == scope.account_id, Series.environment == scope.environment)
 

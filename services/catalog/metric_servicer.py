@@ -10,6 +10,7 @@ from services.common import paging
 from services.common.auth import PrincipalCache
 from services.common.errors import ServiceError
 from services.common.ids import has_prefix
+from services.common.steps import stale_after
 from services.common.timeutil import from_timestamp, to_timestamp
 from services.catalog import configs, convert, metric_reads
 from services.catalog.configs import Scope
@@ -47,7 +48,7 @@ class MetricServicer(metrics_pb2_grpc.MetricServiceServicer):
             anomalies_24h=stats.anomalies_24h, **{k: v for k, v in stats.values.items() if v is not None}))
         if stats.last_ts is not None:
             message.stats.last_time.CopyFrom(to_timestamp(stats.last_ts))
-        stale = s.last_ts is not None and now - s.last_ts > metric_reads.stale_after(s.step_seconds)
+        stale = s.last_ts is not None and now - s.last_ts > stale_after(s.step_seconds)
         message.freshness.CopyFrom(metrics_pb2.Freshness(
             status="stale" if stale else "fresh", expected_interval_seconds=s.step_seconds))
         if s.last_ts is not None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from services.common.steps import update_step
 from services.common.timeutil import iso
 from services.catalog import configs, episodes, series as series_registry
 from services.catalog.configs import Scope
@@ -98,7 +99,7 @@ def _advance(s: Series, point: PointIn) -> None:
     if s.first_ts is None:
         s.first_ts = point.ts
     else:
-        s.step_seconds = series_registry.update_step(s.step_seconds, point.ts - s.last_ts)
+        s.step_seconds = update_step(s.step_seconds, point.ts - s.last_ts)
     s.last_ts, s.last_value = point.ts, point.value
     s.point_count = (s.point_count or 0) + 1
 

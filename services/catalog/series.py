@@ -76,12 +76,3 @@ def resolve(session: Session, scope: Scope, wanted: Sequence[SeriesRequest], max
 
 def tags_of(series: Series) -> dict[str, str]:
     return json.loads(series.tags_json or "{}")
-
-
-def update_step(step: float, gap: float) -> float:
-    """Smoothed interval between points; a long outage moves it only a little."""
-    if gap <= 0:
-        return step
-    if step <= 0:
-        return gap
-    return step + 0.1 * (min(gap, 10 * step) - step)

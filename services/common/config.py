@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from services.common.durations import parse_duration
@@ -35,6 +35,8 @@ class Settings:
     forecast_addr: str = "127.0.0.1:50054"
     detect_addrs: tuple[str, ...] = ("127.0.0.1:50053",)
     detect_shard: int = 0
+    # Where this detect process listens; defaults to its own entry of detect_addrs.
+    detect_listen_addr: str = ""
     metrics_addr: str | None = None
     retention_seconds: float = 30 * 86400.0
     shutdown_grace_seconds: float = 10.0
@@ -95,6 +97,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         forecast_addr=env.get("AW_FORECAST_ADDR", Settings.forecast_addr),
         detect_addrs=_detect_addrs(env),
         detect_shard=_detect_shard(env),
+        detect_listen_addr=env.get("AW_DETECT_LISTEN_ADDR", ""),
         metrics_addr=env.get("AW_METRICS_ADDR") or None,
         retention_seconds=parse_duration(env.get("AW_RETENTION", "30d")),
         shutdown_grace_seconds=float(env.get("AW_SHUTDOWN_GRACE", Settings.shutdown_grace_seconds)),
@@ -112,4 +115,6 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     if not 0 <= settings.detect_shard < settings.detect_shards:
         raise ValueError(f"AW_DETECT_SHARD={settings.detect_shard} is outside 0..{settings.detect_shards - 1}")
+    if not settings.detect_listen_addr:
+        settings = replace(settings, detect_listen_addr=settings.detect_addrs[settings.detect_shard])
     return settings

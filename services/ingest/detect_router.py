@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import grpc
+from opentelemetry import context as otel_context
 from prometheus_client import Counter
 
 from anomalywatch.catalog.v1 import metrics_pb2
@@ -41,7 +42,9 @@ class DetectRouter:
         for i, p in enumerate(points):
             by_shard.setdefault(shard_of(p.series_id, len(self.stubs)), []).append(i)
         answers: list[detect_pb2.PointScore | None] = [None] * len(points)
-        calls = {shard: self.pool.submit(self._call, shard, [points[i] for i in idx])
+        # The calls run on pool threads: carry the trace context there, so detect joins the trace.
+        trace_context = otel_context.get_current()
+        calls = {shard: self.pool.submit(self._call, shard, [points[i] for i in idx], trace_context)
                  for shard, idx in by_shard.items()}
         for shard, future in calls.items():
             scores = future.result()
@@ -50,8 +53,9 @@ class DetectRouter:
                     answers[i] = score
         return answers
 
-    def _call(self, shard: int, points: list[ToScore]) -> list[detect_pb2.PointScore] | None:
+    def _call(self, shard: int, points: list[ToScore], trace_context) -> list[detect_pb2.PointScore] | None:
         request = detect_pb2.ScorePointsRequest(points=[_to_proto(p) for p in points])
+        token = otel_context.attach(trace_context)
         try:
             return list(self.stubs[shard].ScorePoints(request, timeout=self.timeout).scores)
         except grpc.RpcError as error:
@@ -60,6 +64,8 @@ class DetectRouter:
             log.warning("detect shard unavailable, points left for catch-up",
                         extra={"shard": shard, "code": str(error.code()), "points": len(points)})
             return None
+        finally:
+            otel_context.detach(token)
 
 
 def _to_proto(p: ToScore) -> detect_pb2.PointToScore:

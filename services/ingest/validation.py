@@ -6,6 +6,7 @@ turns one JSON object into a checked point, adding the shape and type rules of J
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -43,6 +44,11 @@ def check_metric(name: Any) -> str:
     return name
 
 
+def _shown(value: Any) -> str:
+    # As the client wrote it in JSON: NaN and Infinity, not Python's nan and inf.
+    return json.dumps(value) if isinstance(value, float) else str(value)
+
+
 def check_value(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise PointError(f"invalid value - {value}")
@@ -51,7 +57,7 @@ def check_value(value: Any) -> float:
     except OverflowError as error:  # an integer too large for a double
         raise PointError(f"invalid value - {value}") from error
     if not math.isfinite(number):
-        raise PointError(f"invalid value - {value}")
+        raise PointError(f"invalid value - {_shown(value)}")
     return number
 
 

@@ -45,6 +45,24 @@ class RunningSystem:
         return s
 
 
+def free_port_block(size: int = 20) -> int:
+    """A base port whose next `size` ports are free now (the services' metrics ports)."""
+    for _ in range(100):
+        base = free_port()
+        if base + size < 65535 and all(_free(base + i) for i in range(1, size)):
+            return base
+    raise RuntimeError("no block of free ports")
+
+
+def _free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
 def system_env(tmp: Path, database_url: str, **extra: str) -> dict[str, str]:
     ports = {name: free_port() for name in ("gateway", "catalog", "ingest", "detect", "forecast")}
     return {
@@ -54,7 +72,7 @@ def system_env(tmp: Path, database_url: str, **extra: str) -> dict[str, str]:
         "AW_INGEST_ADDR": f"127.0.0.1:{ports['ingest']}",
         "AW_DETECT_ADDRS": f"127.0.0.1:{ports['detect']}",
         "AW_FORECAST_ADDR": f"127.0.0.1:{ports['forecast']}",
-        "AW_METRICS_PORT_BASE": str(free_port() + 0),
+        "AW_METRICS_PORT_BASE": str(free_port_block()),
         "AW_GATEWAY_WORKERS": "2",
         "AW_LOG_DIR": str(tmp / "log"),
         "AW_SHUTDOWN_GRACE": "5",

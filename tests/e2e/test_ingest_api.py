@@ -72,7 +72,7 @@ def test_batch_with_rejections_is_207_with_a_result_per_point(system, api):
     assert statuses == [200, 200, 400, 200, 200, 200, 400, 200, 400]
     assert body["results"][2]["error"] == "invalid value - NaN"
     assert "chronological order" in body["results"][6]["error"]
-    assert body["results"][7]["status"] == 200 and body["results"][7]["status"] == 200
+    assert body["results"][7]["status"] == 200 and body["results"][7]["outcome"] == "duplicate"
     assert body["results"][8]["error"] == "Invalid parameter received - colour"
     metric_id = body["results"][0]["metric_id"]
     points = api.get(f"{system.base_url}/v1/metrics/{metric_id}/points", timeout=10).json()["data"]
@@ -87,8 +87,7 @@ def test_all_accepted_batch_is_200_and_repeating_it_changes_nothing(system, api)
     assert first.status_code == 200 and first.json()["accepted"] == 20
     again = api.post(f"{system.base_url}/v1/ingest", json=batch, timeout=30)
     assert again.status_code == 200 and again.json()["accepted"] == 20
-    assert {r["status"] for r in again.json()["results"]} == {200}
-    assert {r["status"] if "status" in r else None for r in again.json()["results"]}
+    assert {(r["status"], r["outcome"]) for r in again.json()["results"]} == {(200, "duplicate")}
     metric_id = first.json()["results"][0]["metric_id"]
     data = api.get(f"{system.base_url}/v1/metrics/{metric_id}/points", timeout=10).json()["data"]
     assert len(data) == 20

@@ -48,7 +48,7 @@ def test_metric_rules():
     assert parse({"metric": "m" * 255, "value": 1, "timestamp": NOW}).metric == "m" * 255
 
 
-@pytest.mark.parametrize("value,shown", [(float("nan"), "nan"), (float("inf"), "inf"), ("12", "12"),
+@pytest.mark.parametrize("value,shown", [(float("nan"), "NaN"), (float("inf"), "Infinity"), ("12", "12"),
                                          (True, "True"), (None, "None"), ([1], "[1]"), (10**400, str(10**400))])
 def test_value_must_be_a_finite_number(value, shown):
     assert message({"metric": "m", "value": value, "timestamp": NOW}) == f"invalid value - {shown}"

@@ -1,0 +1,63 @@
+"""Between the detect protos and the engine: configs, and engine verdicts as Detection messages."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from anomalywatch.catalog.v1 import metrics_pb2, storage_pb2
+from anomalywatch.common.v1 import common_pb2
+from services.common.durations import parse_duration
+from services.common.timeutil import to_timestamp
+from services.detect import codes
+from services.detect.engine import DetectorConfig, ScoreBatch
+
+SEVERITY = (common_pb2.SEVERITY_UNSPECIFIED, common_pb2.SEVERITY_INFO, common_pb2.SEVERITY_WARNING,
+            common_pb2.SEVERITY_CRITICAL)
+TYPE = (common_pb2.ANOMALY_TYPE_UNSPECIFIED, common_pb2.ANOMALY_TYPE_SPIKE, common_pb2.ANOMALY_TYPE_DROP,
+        common_pb2.ANOMALY_TYPE_TREND, common_pb2.ANOMALY_TYPE_LEVEL_SHIFT)
+EVENT = {codes.EVENT_NONE: storage_pb2.EPISODE_EVENT_UNSPECIFIED, codes.EVENT_OPEN: storage_pb2.EPISODE_EVENT_OPEN,
+         codes.EVENT_CONTINUE: storage_pb2.EPISODE_EVENT_CONTINUE, codes.EVENT_QUIET: storage_pb2.EPISODE_EVENT_QUIET,
+         codes.EVENT_CLOSE: storage_pb2.EPISODE_EVENT_CLOSE}
+
+
+def detector_config(config: metrics_pb2.AnomalyConfig) -> DetectorConfig:
+    return _cached(config.SerializeToString(deterministic=True))
+
+
+@lru_cache(maxsize=4096)
+def _cached(serialized: bytes) -> DetectorConfig:
+    config = metrics_pb2.AnomalyConfig.FromString(serialized)
+    default = DetectorConfig.default()
+    return DetectorConfig(
+        enabled=config.enabled if config.HasField("enabled") else default.enabled,
+        spike_threshold=config.spike_threshold if config.HasField("spike_threshold") else default.spike_threshold,
+        drop_threshold=config.drop_threshold if config.HasField("drop_threshold") else default.drop_threshold,
+        min_data_points=config.min_data_points if config.HasField("min_data_points") else default.min_data_points,
+        comparison_window_seconds=(parse_duration(config.comparison_window) if config.HasField("comparison_window")
+                                   else default.comparison_window_seconds),
+        sensitivity=config.sensitivity if config.HasField("sensitivity") else default.sensitivity,
+        seasonality=config.seasonality if config.HasField("seasonality") else default.seasonality,
+    )
+
+
+def detection(series_id: str, ts: float, value: float, batch: ScoreBatch, i: int) -> storage_pb2.Detection:
+    """Point i of a scored batch as catalog's Detection."""
+    message = storage_pb2.Detection(
+        metric_id=series_id, time=to_timestamp(ts), value=value, score=float(batch.score[i]),
+        severity=SEVERITY[int(batch.severity[i])], type=TYPE[int(batch.type[i])],
+        baseline=common_pb2.Baseline(mean=float(batch.mean[i]), std=float(batch.std[i])),
+        expected_range=common_pb2.ExpectedRange(lower=float(batch.lower[i]), upper=float(batch.upper[i])),
+        event=EVENT[int(batch.episode_event[i])])
+    if int(batch.episode_event[i]) == codes.EVENT_CLOSE:
+        message.end_time.CopyFrom(to_timestamp(float(batch.episode_end_ts[i])))
+    return message
+
+
+def missing_data(series_id: str, ts: float, value: float, event: int) -> storage_pb2.Detection:
+    """A staleness episode opening (event OPEN, at the time it was noticed) or closing (CLOSE, at
+    the time data returned)."""
+    message = storage_pb2.Detection(metric_id=series_id, time=to_timestamp(ts), value=value,
+                                    severity=common_pb2.SEVERITY_WARNING, type=common_pb2.ANOMALY_TYPE_MISSING_DATA,
+                                    event=event)
+    if event == storage_pb2.EPISODE_EVENT_CLOSE:
+        message.end_time.CopyFrom(to_timestamp(ts))
+    return message

@@ -1,0 +1,58 @@
+"""The detect process: one shard of the scoring engine."""
+from __future__ import annotations
+
+import logging
+import sys
+
+import grpc
+
+from anomalywatch.catalog.v1 import storage_pb2_grpc
+from anomalywatch.detect.v1 import detect_pb2, detect_pb2_grpc
+from services.common.channels import open_channel
+from services.common.config import Settings, load_settings
+from services.common.grpc_server import ServiceSpec, run
+from services.detect.engine import DetectionEngine
+from services.detect.servicer import DetectServicer
+from services.detect.shard import Shard, Timer
+
+log = logging.getLogger(__name__)
+SERVICE_NAMES = (detect_pb2.DESCRIPTOR.services_by_name["DetectService"].full_name,)
+
+
+def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
+               engine: DetectionEngine | None = None) -> tuple[ServiceSpec, Shard]:
+    catalog = catalog or open_channel(settings.catalog_addr)
+    engine = engine or DetectionEngine()
+    shard = Shard(engine, storage_pb2_grpc.StorageServiceStub(catalog), settings.detect_shard,
+                  settings.detect_shards, settings.rpc_timeout_seconds)
+    timers = [Timer("checkpoint", settings.checkpoint_interval_seconds, shard.checkpoint),
+              Timer("staleness", settings.staleness_check_seconds, shard.check_staleness)]
+
+    def register(server) -> None:
+        detect_pb2_grpc.add_DetectServiceServicer_to_server(DetectServicer(shard), server)
+
+    def warm_up() -> None:
+        engine.warm_up()  # compile before the first real batch
+        shard.restore()
+        for timer in timers:
+            timer.start()
+
+    def on_stop() -> None:
+        for timer in timers:
+            timer.stop()
+        saved = shard.checkpoint()
+        log.info("final checkpoint", extra={"series": saved})
+
+    spec = ServiceSpec(name="detect", register=register, service_names=SERVICE_NAMES, warm_up=warm_up,
+                       on_stop=on_stop, max_workers=16)
+    return spec, shard
+
+
+def main() -> int:
+    settings = load_settings()
+    spec, _ = build_spec(settings)
+    return run(spec, settings, settings.detect_listen_addr)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,275 @@
+"""One detect shard's series: in-memory engine state, scoring with episodes applied in catalog,
+checkpoints, restore and catch-up on start, gap filling, and missing-data detection.
+
+Invariant: the engine never holds state whose detections catalog has not applied. Scoring and
+ApplyDetections happen under one lock, and if ApplyDetections fails the touched series are
+dropped from memory and rebuilt from catalog on next contact. A checkpoint is therefore never
+ahead of catalog's `scored_until`, and replaying stored points after it scores each exactly once
+(catalog also ignores detections at or before `scored_until`)."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import grpc
+import numpy as np
+from prometheus_client import Counter, Gauge, Histogram
+
+from anomalywatch.catalog.v1 import metrics_pb2, storage_pb2, storage_pb2_grpc
+from anomalywatch.detect.v1 import detect_pb2
+from services.common.errors import ServiceError, from_rpc_error
+from services.common.steps import stale_after, update_step
+from services.common.timeutil import from_timestamp, to_timestamp
+from services.detect import codes
+from services.detect.conversions import detection, detector_config, missing_data
+from services.detect.engine import DetectionEngine
+
+log = logging.getLogger(__name__)
+
+POINTS_SCORED = Counter("aw_detect_points_scored_total", "Points scored by this shard")
+BATCH_SIZE = Histogram("aw_detect_batch_points", "Points per scored batch",
+                       buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2500, 5000))
+KERNEL_SECONDS = Histogram("aw_detect_kernel_seconds", "Kernel time per batch",
+                           buckets=(1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 0.01, 0.05, 0.1, 0.5))
+ANOMALIES_OPENED = Counter("aw_detect_anomalies_opened_total", "Episodes opened", ["type"])
+SERIES_HELD = Gauge("aw_detect_series", "Series held in memory by this shard")
+CHECKPOINT_SECONDS = Histogram("aw_detect_checkpoint_seconds", "Time to save a round of checkpoints")
+READ_PAGE = 10_000
+CHECKPOINT_BATCH = 2000
+
+
+@dataclass
+class SeriesInfo:
+    """What the shard tracks beside the engine state, for staleness."""
+    last_ts: float
+    last_value: float
+    step: float
+    config: metrics_pb2.AnomalyConfig
+
+
+class Shard:
+    def __init__(self, engine: DetectionEngine, storage: storage_pb2_grpc.StorageServiceStub, shard_index: int,
+                 shard_count: int, timeout: float, clock: Callable[[], float] = time.time):
+        self.engine, self.storage = engine, storage
+        self.shard_index, self.shard_count = shard_index, shard_count
+        self.timeout, self.clock = timeout, clock
+        self.lock = threading.Lock()
+        self.info: dict[str, SeriesInfo] = {}
+        self.dirty: set[str] = set()
+        self.missing_open: set[str] = set()
+        self.points_scored = 0
+        self.ready = False
+
+    def _call(self, method, request):
+        try:
+            return method(request, timeout=self.timeout)
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
+
+    # ------------------------------------------------------------------ scoring
+    def score_points(self, points: Sequence[detect_pb2.PointToScore]) -> list[detect_pb2.PointScore]:
+        if not self.ready:
+            raise ServiceError("UNAVAILABLE", "detect shard is restoring its state; retry shortly")
+        with self.lock:
+            self._fill_gaps(points)
+            ids = [p.metric_id for p in points]
+            ts = np.fromiter((from_timestamp(p.time) for p in points), dtype=np.float64, count=len(points))
+            values = np.fromiter((p.value for p in points), dtype=np.float64, count=len(points))
+            configs = {p.metric_id: p.config for p in points}
+            anomaly_ids, batch = self._score_and_apply(ids, ts, values, configs)
+        return [self._answer(ids[i], batch, i, anomaly_ids[i]) for i in range(len(points))]
+
+    def _answer(self, series_id: str, batch, i: int, anomaly_id: str) -> detect_pb2.PointScore:
+        answer = detect_pb2.PointScore(metric_id=series_id, scored=not bool(batch.skipped[i]),
+                                       learning=bool(batch.learning[i]))
+        if answer.scored:
+            d = detection(series_id, 0.0, 0.0, batch, i)
+            answer.anomaly_score = d.score
+            answer.baseline.CopyFrom(d.baseline)
+            answer.expected_range.CopyFrom(d.expected_range)
+            if anomaly_id:
+                answer.severity, answer.type, answer.anomaly_id = d.severity, d.type, anomaly_id
+        return answer
+
+    def _score_and_apply(self, ids: list[str], ts: np.ndarray, values: np.ndarray,
+                         configs: dict[str, metrics_pb2.AnomalyConfig]) -> tuple[list[str], object]:
+        """Scores in order and applies every verdict in catalog; caller holds the lock."""
+        started = time.perf_counter()
+        batch = self.engine.score(ids, ts, values, {sid: detector_config(c) for sid, c in configs.items()})
+        KERNEL_SECONDS.observe(time.perf_counter() - started)
+        BATCH_SIZE.observe(len(ids))
+        detections: list[storage_pb2.Detection] = []
+        positions: list[int] = []
+        for i, sid in enumerate(ids):
+            if batch.skipped[i]:
+                continue
+            if sid in self.missing_open:  # data is back: end the outage first
+                detections.append(missing_data(sid, float(ts[i]), float(values[i]), storage_pb2.EPISODE_EVENT_CLOSE))
+                positions.append(-1)
+            detections.append(detection(sid, float(ts[i]), float(values[i]), batch, i))
+            positions.append(i)
+        anomaly_ids = [""] * len(ids)
+        if detections:
+            try:
+                applied = self._call(self.storage.ApplyDetections, storage_pb2.ApplyDetectionsRequest(
+                    detections=detections)).anomaly_ids
+            except ServiceError:
+                # Catalog did not take them: forget the state it does not reflect; the series
+                # is rebuilt from stored points on next contact.
+                for sid in set(ids):
+                    self.engine.forget(sid)
+                    self.info.pop(sid, None)
+                raise
+            for position, anomaly_id in zip(positions, applied, strict=True):
+                if position >= 0:
+                    anomaly_ids[position] = anomaly_id
+        for i, sid in enumerate(ids):
+            if batch.skipped[i]:
+                continue
+            self.missing_open.discard(sid)
+            if int(batch.episode_event[i]) == codes.EVENT_OPEN:
+                ANOMALIES_OPENED.labels(batch.type_names()[i] or "unknown").inc()
+            self._track(sid, float(ts[i]), float(values[i]), configs[sid])
+        scored = int(len(ids) - np.count_nonzero(batch.skipped))
+        self.points_scored += scored
+        POINTS_SCORED.inc(scored)
+        SERIES_HELD.set(len(self.info))
+        return anomaly_ids, batch
+
+    def _track(self, sid: str, ts: float, value: float, config: metrics_pb2.AnomalyConfig) -> None:
+        info = self.info.get(sid)
+        if info is None:
+            self.info[sid] = SeriesInfo(ts, value, 0.0, config)
+        else:
+            info.step = update_step(info.step, ts - info.last_ts)
+            info.last_ts, info.last_value, info.config = ts, value, config
+        self.dirty.add(sid)
+
+    # ------------------------------------------------------------------ catching up
+    def _fill_gaps(self, points: Sequence[detect_pb2.PointToScore]) -> None:
+        """Scores stored points the shard never saw (an earlier call failed, or the shard was
+        down) before the new ones, so none is left unscored."""
+        seen: set[str] = set()
+        for p in points:
+            if p.metric_id in seen:
+                continue
+            seen.add(p.metric_id)
+            if not p.HasField("previous_time"):
+                continue
+            last = self.engine.last_timestamp(p.metric_id)
+            if last is None or last < from_timestamp(p.previous_time):
+                self._replay(p.metric_id, last, p.config, until=from_timestamp(p.previous_time))
+
+    def _replay(self, sid: str, after: float | None, config: metrics_pb2.AnomalyConfig,
+                until: float | None = None) -> int:
+        """Feeds the series' stored points after `after` (up to `until`) through the engine and
+        catalog; detections catalog already applied are ignored there."""
+        total = 0
+        while True:
+            request = storage_pb2.ReadPointsRequest(metric_id=sid, limit=READ_PAGE)
+            if after is not None:
+                request.after_time.CopyFrom(to_timestamp(after))
+            page = self._call(self.storage.ReadPoints, request)
+            points = [(from_timestamp(p.time), p.value) for p in page.points]
+            if until is not None:
+                points = [(t, v) for t, v in points if t <= until]
+            if points:
+                ts = np.array([t for t, _ in points], dtype=np.float64)
+                values = np.array([v for _, v in points], dtype=np.float64)
+                self._score_and_apply([sid] * len(points), ts, values, {sid: config})
+                after, total = float(ts[-1]), total + len(points)
+            if not page.has_more or (until is not None and after is not None and after >= until) or not points:
+                return total
+
+    def restore(self) -> None:
+        """Restores checkpoints and scores every point stored after them; then the shard is ready."""
+        started = time.perf_counter()
+        rows = list(self.storage.ListShardSeries(storage_pb2.ListShardSeriesRequest(
+            shard_index=self.shard_index, shard_count=self.shard_count), timeout=max(self.timeout, 300)))
+        replayed = 0
+        with self.lock:
+            for row in rows:
+                sid = row.metric_id
+                after = None
+                if row.HasField("checkpoint"):
+                    try:
+                        self.engine.restore(sid, row.checkpoint.state)
+                        after = from_timestamp(row.checkpoint.state_time)
+                    except ValueError:
+                        log.warning("unusable checkpoint, rebuilding from points", extra={"metric_id": sid})
+                if row.HasField("last_time") and (after is None or from_timestamp(row.last_time) > after):
+                    replayed += self._replay(sid, after, row.config)
+                if row.HasField("last_time"):
+                    info = self.info.setdefault(sid, SeriesInfo(from_timestamp(row.last_time), 0.0, 0.0, row.config))
+                    info.step = info.step or row.step_seconds
+                # After the replay: replayed points are history, not data returning.
+                if row.missing_data_open:
+                    self.missing_open.add(sid)
+            self.ready = True
+        log.info("shard restored", extra={"series": len(rows), "points_replayed": replayed,
+                                          "seconds": round(time.perf_counter() - started, 3)})
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoint(self, everything: bool = False) -> int:
+        with self.lock:
+            chosen = list(self.engine.series_ids()) if everything else [s for s in self.dirty]
+            states = []
+            for sid in chosen:
+                last = self.engine.last_timestamp(sid)
+                if last is not None:
+                    states.append(storage_pb2.Checkpoint(metric_id=sid, state=self.engine.snapshot(sid),
+                                                         state_time=to_timestamp(last)))
+            self.dirty.difference_update(chosen)
+        with CHECKPOINT_SECONDS.time():
+            for start in range(0, len(states), CHECKPOINT_BATCH):
+                try:
+                    self._call(self.storage.SaveCheckpoints, storage_pb2.SaveCheckpointsRequest(
+                        checkpoints=states[start:start + CHECKPOINT_BATCH]))
+                except ServiceError:
+                    with self.lock:  # try again next round
+                        self.dirty.update(c.metric_id for c in states[start:])
+                    raise
+        return len(states)
+
+    # ------------------------------------------------------------------ missing data
+    def check_staleness(self) -> list[str]:
+        """Opens a missing_data anomaly for each series silent for more than 3 of its steps."""
+        now = self.clock()
+        with self.lock:
+            stale = [(sid, info) for sid, info in self.info.items()
+                     if info.step > 0 and sid not in self.missing_open and now - info.last_ts > stale_after(info.step)]
+            if not stale:
+                return []
+            self._call(self.storage.ApplyDetections, storage_pb2.ApplyDetectionsRequest(detections=[
+                missing_data(sid, now, info.last_value, storage_pb2.EPISODE_EVENT_OPEN) for sid, info in stale]))
+            self.missing_open.update(sid for sid, _ in stale)
+        for _ in stale:
+            ANOMALIES_OPENED.labels("missing_data").inc()
+        return [sid for sid, _ in stale]
+
+
+class Timer:
+    """Runs `action` every `every` seconds on a daemon thread until stopped; failures are logged."""
+
+    def __init__(self, name: str, every: float, action: Callable[[], object]):
+        self.every, self.action = every, action
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                self.action()
+            except Exception:  # noqa: BLE001 - the next tick retries
+                log.exception("%s failed", self._thread.name)
+
