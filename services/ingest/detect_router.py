@@ -1,7 +1,14 @@
-"""Sends stored points to the detect shard that owns each series, all shards in parallel."""
+"""Sends stored points to the detect shard that owns each series, all shards in parallel.
+
+When a shard cannot be reached the points stay stored but unscored. The router remembers the
+latest such point of each series and re-sends it every few seconds until the shard takes it:
+the shard then scores every stored point it missed (its gap filling), so unscored points never
+wait for the next point of their series."""
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -31,10 +38,23 @@ class ToScore:
 
 
 class DetectRouter:
-    def __init__(self, channels: list[grpc.Channel], timeout: float):
+    def __init__(self, channels: list[grpc.Channel], timeout: float, retry_every: float = 2.0):
         self.stubs = [detect_pb2_grpc.DetectServiceStub(c) for c in channels]
         self.timeout = timeout
         self.pool = ThreadPoolExecutor(max_workers=max(2, len(self.stubs)), thread_name_prefix="detect-call")
+        self._pending: dict[str, ToScore] = {}  # series -> its latest unscored point
+        self._lock = threading.Lock()
+        self._retry_every = retry_every
+        self._retrying = threading.Thread(target=self._retry_loop, name="detect-retry", daemon=True)
+        self._retrying.start()
+
+    def _retry_loop(self) -> None:
+        while True:
+            time.sleep(self._retry_every)
+            with self._lock:
+                pending, self._pending = list(self._pending.values()), {}
+            if pending:
+                self.score(pending)  # failures go back into _pending
 
     def score(self, points: list[ToScore]) -> list[detect_pb2.PointScore | None]:
         """A verdict per point, or None where its shard could not be reached (scored later)."""
@@ -51,7 +71,16 @@ class DetectRouter:
             if scores is not None:
                 for i, score in zip(by_shard[shard], scores, strict=True):
                     answers[i] = score
+            else:
+                self._remember([points[i] for i in by_shard[shard]])
         return answers
+
+    def _remember(self, points: list[ToScore]) -> None:
+        with self._lock:
+            for p in points:
+                known = self._pending.get(p.series_id)
+                if known is None or p.ts > known.ts:
+                    self._pending[p.series_id] = p
 
     def _call(self, shard: int, points: list[ToScore], trace_context) -> list[detect_pb2.PointScore] | None:
         request = detect_pb2.ScorePointsRequest(points=[_to_proto(p) for p in points])
