@@ -9,8 +9,11 @@ these normalized scores say how many "model sigmas" the errors really were. The 
 
 with Q_p the empirical (conformal, rounded-up) quantile of the scores at p = the confidence, or
 the highest level the number of scores can estimate when the confidence is higher (extrapolated
-with the normal shape). The factor is bounded to [MIN_FACTOR, MAX_FACTOR] so one odd holdout
-cannot collapse or explode the interval. With fewer than MIN_SCORES scores the model's own
+with the normal shape). The factor is bounded to [MIN_FACTOR, MAX_FACTOR]: intervals are only ever
+widened (one held-out window is too little evidence to narrow what the model's own error model
+says; and `auto`'s chosen model had the smallest held-out errors, which flatters it), and one odd
+holdout cannot explode them. On M4 Hourly, allowing a factor down to 0.8 gave 95 % coverage of
+0.944 against 0.956 without narrowing. With fewer than MIN_SCORES scores the model's own
 interval is used as is.
 """
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from scipy.stats import norm
 
 MIN_SCORES = 8
-MIN_FACTOR = 0.8
+MIN_FACTOR = 1.0
 MAX_FACTOR = 4.0
 
 
