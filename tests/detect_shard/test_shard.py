@@ -1,0 +1,154 @@
+"""The detect shard in process against a real catalog server: episodes applied in catalog,
+wrong-shard refusal, restore from checkpoints, and missing-data episodes on a clock."""
+from __future__ import annotations
+
+import grpc
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from anomalywatch.catalog.v1 import metrics_pb2, storage_pb2, storage_pb2_grpc
+from anomalywatch.common.v1 import common_pb2
+from anomalywatch.detect.v1 import detect_pb2, detect_pb2_grpc
+from services.catalog import accounts
+from services.catalog.db import Database
+from services.catalog.models import Anomaly, Series
+from services.catalog.server import build_spec as catalog_spec
+from services.common.config import load_settings
+from services.common.errors import from_rpc_error
+from services.common.grpc_server import ServiceSpec, create_server
+from services.common.timeutil import to_timestamp
+from services.detect.engine import DetectionEngine
+from services.detect.servicer import DetectServicer
+from services.detect.shard import Shard
+
+T0 = 1_800_000_000.0
+
+
+class Clock:
+    def __init__(self, now: float):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def catalog(database_url):
+    db = Database(database_url)
+    server, port, _ = create_server(catalog_spec(load_settings({}), db), "127.0.0.1:0")
+    server.start()
+    with db.transaction() as session:
+        account = accounts.create_account(session, "acme", "enterprise", {"enterprise"}, T0)
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    yield db, storage_pb2_grpc.StorageServiceStub(channel), account.id
+    server.stop(0)
+    db.dispose()
+
+
+def write(storage, account_id, ts, values, metric="m"):
+    scope = common_pb2.Scope(account_id=account_id, environment=common_pb2.ENVIRONMENT_LIVE)
+    answer = storage.WritePoints(storage_pb2.WritePointsRequest(scope=scope, points=[
+        storage_pb2.PointWrite(index=i, metric=metric, time=to_timestamp(t), value=v)
+        for i, (t, v) in enumerate(zip(ts, values, strict=True))]), timeout=30)
+    return answer
+
+
+def to_score(answer, ts, values):
+    config = answer.configs[0].config
+    points = []
+    for r, t, v in zip(answer.results, ts, values, strict=True):
+        p = detect_pb2.PointToScore(metric_id=r.metric_id, time=to_timestamp(t), value=v, config=config)
+        if r.HasField("previous_time"):
+            p.previous_time.CopyFrom(r.previous_time)
+        points.append(p)
+    return points
+
+
+def new_shard(storage, clock, engine=None) -> Shard:
+    shard = Shard(engine or DetectionEngine(), storage, 0, 1, 30.0, clock)
+    shard.restore()
+    return shard
+
+
+def test_scores_apply_episodes_and_restore_continues_exactly(catalog):
+    db, storage, account_id = catalog
+    n = 400
+    ts = T0 + 60.0 * np.arange(n)
+    values = 50 + np.random.default_rng(0).normal(0, 1, n)
+    values[[200, 320]] += 30
+    clock = Clock(T0 + 60 * n)
+    shard = new_shard(storage, clock)
+    answer = write(storage, account_id, ts[:250], values[:250])
+    scores = shard.score_points(to_score(answer, ts[:250], values[:250]))
+    assert scores[200].anomaly_id and scores[200].type == common_pb2.ANOMALY_TYPE_SPIKE
+    shard.checkpoint()
+    # a new process: restored from the checkpoint, it continues as if it had never stopped
+    restored = new_shard(storage, clock)
+    answer = write(storage, account_id, ts[250:], values[250:])
+    later = restored.score_points(to_score(answer, ts[250:], values[250:]))
+    reference = DetectionEngine().score(["x"] * n, ts, values, {})
+    np.testing.assert_allclose([s.anomaly_score for s in later], reference.score[250:], atol=1e-9)
+    with db.read() as session:
+        starts = session.scalars(select(Anomaly.started_at).where(Anomaly.source == "stat")
+                                 .order_by(Anomaly.started_at)).all()
+    assert starts == [ts[i] for i in np.flatnonzero(reference.episode_event == 1)]
+
+
+def test_points_missed_while_away_are_scored_on_start(catalog):
+    db, storage, account_id = catalog
+    ts = T0 + 60.0 * np.arange(300)
+    values = 10 + np.random.default_rng(1).normal(0, 1, 300)
+    write(storage, account_id, ts, values)  # stored, never scored
+    new_shard(storage, Clock(ts[-1]))
+    with db.read() as session:
+        assert session.scalars(select(Series.scored_until)).one() == ts[-1]
+
+
+def test_gaps_left_by_a_failed_call_are_filled(catalog):
+    db, storage, account_id = catalog
+    ts = T0 + 60.0 * np.arange(200)
+    values = 10 + np.random.default_rng(2).normal(0, 1, 200)
+    shard = new_shard(storage, Clock(ts[-1]))
+    write(storage, account_id, ts[:150], values[:150])  # these never reached the shard
+    answer = write(storage, account_id, ts[150:], values[150:])
+    shard.score_points(to_score(answer, ts[150:], values[150:]))
+    assert shard.engine.point_count(answer.results[0].metric_id) == 200
+
+
+def test_missing_data_opens_when_silent_and_closes_when_data_returns(catalog):
+    db, storage, account_id = catalog
+    ts = T0 + 60.0 * np.arange(20)
+    values = np.ones(20)
+    clock = Clock(ts[-1] + 10)
+    shard = new_shard(storage, clock)
+    answer = write(storage, account_id, ts, values)
+    shard.score_points(to_score(answer, ts, values))
+    assert shard.check_staleness() == []
+    clock.now = ts[-1] + 181  # more than 3 steps of 60 s
+    assert len(shard.check_staleness()) == 1
+    assert shard.check_staleness() == []  # once per outage
+    back = ts[-1] + 600
+    answer = write(storage, account_id, [back], [1.0])
+    shard.score_points(to_score(answer, [back], [1.0]))
+    with db.read() as session:
+        outage = session.scalars(select(Anomaly).where(Anomaly.type == "missing_data")).one()
+    assert (outage.started_at, outage.ended_at, outage.severity) == (clock.now, back, "warning")
+
+
+def test_a_series_of_another_shard_is_refused(catalog):
+    _, storage, _ = catalog
+    from services.common.sharding import shard_of
+
+    shard = Shard(DetectionEngine(), storage, 0, 2, 30.0)
+    shard.ready = True
+    server, port, _ = create_server(ServiceSpec("detect", lambda s: detect_pb2_grpc.add_DetectServiceServicer_to_server(
+        DetectServicer(shard), s), ()), "127.0.0.1:0")
+    server.start()
+    foreign = next(f"met_{i:016d}" for i in range(100) if shard_of(f"met_{i:016d}", 2) == 1)
+    stub = detect_pb2_grpc.DetectServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.ScorePoints(detect_pb2.ScorePointsRequest(points=[detect_pb2.PointToScore(
+            metric_id=foreign, time=to_timestamp(T0), value=1.0, config=metrics_pb2.AnomalyConfig())]), timeout=10)
+    assert from_rpc_error(refused.value).code == "WRONG_SHARD"
+    server.stop(0)
