@@ -278,4 +278,8 @@ def install(app: Flask) -> Limiter:
     app.after_request(lambda response: _add_headers(limiter, response))
     app.register_error_handler(RateLimitExceeded, lambda error: _too_many(limiter, error))
     app.extensions["aw_limiter"] = limiter
+    if settings.redis_url:  # exported at 0 from the start, so a rate() over them is defined
+        for operation in ("acquire_entry", "get_moving_window"):
+            STORAGE_ERRORS.labels(operation)
+            FALLBACK_DECISIONS.labels(operation)
     return limiter
