@@ -1,0 +1,206 @@
+"""Anomaly list/count/stats latency on a large catalog.
+
+    .venv/bin/python -m bench.anomaly_list --count 1000000 [--postgres] [--explain]
+
+Fills a fresh database (SQLite in a temporary directory; with --postgres also a fresh PostgreSQL
+database, dropped afterwards) with N anomalies over many series of two accounts (80% / 20%), then
+prints the median latency of the catalog's own domain calls in milliseconds."""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+
+from sqlalchemy import create_engine, insert, text
+
+from services.catalog import anomalies
+from services.catalog.anomalies import AnomalyFilters
+from services.catalog.configs import Scope
+from services.catalog.db import Database, migrate
+from services.catalog.models import Account, Anomaly, Series, SeriesTag
+
+T0 = 1_800_000_000.0
+SPAN = 90 * 86400.0
+LAST_WEEK = T0 + SPAN - 7 * 86400
+METRICS = [f"{kind}.{what}" for kind in ("api", "db", "queue", "cache", "web") for what in
+           ("requests", "latency_p99", "errors", "cpu", "memory", "connections", "depth", "hits")]
+STATUSES = (("resolved", 0.7), ("acknowledged", 0.2), ("active", 0.1))
+SEVERITIES = (("info", 0.5), ("warning", 0.35), ("critical", 0.15))
+TYPES = (("spike", 0.4), ("drop", 0.3), ("level_shift", 0.1), ("trend", 0.08), ("threshold", 0.1),
+         ("missing_data", 0.02))
+CHUNK = 20_000
+
+
+def pick(rng: random.Random, table) -> str:
+    return rng.choices([v for v, _ in table], weights=[w for _, w in table])[0]
+
+
+def fill(db: Database, count: int, series_per_account: int, seed: int = 7) -> list[tuple[Scope, list[str]]]:
+    """Two accounts with their series and tags; `count` anomalies split 80/20 between them."""
+    rng = random.Random(seed)
+    scopes: list[tuple[Scope, list[str]]] = []
+    with db.transaction() as session:
+        for a in range(2):
+            account = f"acct_bench{a:011d}"
+            session.add(Account(id=account, name=f"bench{a}", plan="enterprise", created_at=T0))
+            session.flush()
+            series_rows, tag_rows, ids = [], [], []
+            for i in range(series_per_account):
+                sid = f"met_{a}{i:015d}"
+                tags = {"host": f"h{i % 200}", "region": ("eu", "us", "ap")[i % 3]}
+                series_rows.append({"id": sid, "account_id": account, "environment": "live",
+                                    "name": METRICS[i % len(METRICS)], "series_key": uuid.uuid4().hex,
+                                    "tags_json": json.dumps(tags), "created_at": T0, "point_count": 0,
+                                    "step_seconds": 60.0})
+                tag_rows += [{"series_id": sid, "key": k, "value": v} for k, v in tags.items()]
+                ids.append(sid)
+            session.execute(insert(Series), series_rows)
+            session.execute(insert(SeriesTag), tag_rows)
+            scopes.append((Scope(account, "live"), ids))
+    metric_of = {sid: METRICS[i % len(METRICS)] for _, ids in scopes for i, sid in enumerate(ids)}
+    done = 0
+    while done < count:
+        rows = []
+        for n in range(done, min(done + CHUNK, count)):
+            scope, ids = scopes[0] if rng.random() < 0.8 else scopes[1]
+            sid = rng.choice(ids)
+            detected = T0 + rng.random() * SPAN
+            status = pick(rng, STATUSES)
+            acked = None
+            if status != "active" and rng.random() < 0.8:
+                acked = detected + rng.expovariate(1 / 1800)
+            resolved = None
+            if status == "resolved":
+                resolved = (acked or detected) + rng.expovariate(1 / 7200)
+            rows.append({
+                "id": f"anom_{n:016d}", "account_id": scope.account_id, "environment": "live",
+                "series_id": sid,
+                "metric": metric_of[sid], "source": "stat", "type": pick(rng, TYPES),
+                "severity": pick(rng, SEVERITIES), "status": status, "score": rng.random(),
+                "current_value": 100.0, "peak_value": 120.0, "baseline_value": 50.0, "expected_lower": 40.0,
+                "expected_upper": 60.0, "deviation_percent": 100.0, "description": "bench",
+                "detected_at": detected, "started_at": detected - 1.0 + n * 1e-6, "last_seen_at": detected,
+                "ended_at": detected + 300.0, "point_count": 3,
+                "acknowledged_at": acked, "acknowledged_by": "key_bench" if acked else None,
+                "resolved_at": resolved, "resolved_by": "key_bench" if resolved else None,
+                "root_cause": rng.choice(anomalies.ROOT_CAUSES) if resolved else None, "note": None,
+                "rule_id": None})
+        with db.transaction() as session:
+            session.execute(insert(Anomaly), rows)
+        done += len(rows)
+    return scopes
+
+
+def median_ms(call: Callable[[], object], repeat: int) -> float:
+    call()  # warm the caches and the statement cache
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def scenarios(count: int) -> dict[str, tuple[AnomalyFilters, int]]:
+    deep = max(0, min(100_000, int(count * 0.8) - 50))
+    return {
+        "first page (no filter)": (AnomalyFilters(), 0),
+        "first page status=active": (AnomalyFilters(status="active"), 0),
+        "filtered severity+type+metric": (AnomalyFilters(severity="critical", type="spike",
+                                                         metric="api.latency_p99"), 0),
+        "filtered tag host=h7": (AnomalyFilters(tags={"host": "h7"}), 0),
+        "filtered last 24h": (AnomalyFilters(start=T0 + SPAN - 86400, end=T0 + SPAN), 0),
+        "filtered type=trend": (AnomalyFilters(type="trend"), 0),
+        f"deep offset {deep}": (AnomalyFilters(), deep),
+    }
+
+
+def run(url: str, count: int, series: int, repeat: int, explain: bool) -> None:
+    migrate(url)
+    db = Database(url)
+    started = time.perf_counter()
+    scopes = fill(db, count, series)
+    print(f"  filled {count} anomalies over {2 * series} series in {time.perf_counter() - started:.1f} s")
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM ANALYZE"))
+    else:
+        with db.engine.connect() as connection:
+            connection.execute(text("ANALYZE"))
+            connection.commit()
+    scope = scopes[0][0]
+    with db.read() as session:
+        for name, (filters, offset) in scenarios(count).items():
+            ms = median_ms(lambda f=filters, o=offset: anomalies.list_anomalies(session, scope, f, o, 50),
+                           repeat)
+            rows, total, _ = anomalies.list_anomalies(session, scope, filters, offset, 50)
+            page_ms = median_ms(lambda f=filters, o=offset: page_only(session, scope, f, o), repeat)
+            print(f"  {name:<34} list {ms:8.2f} ms   plain OFFSET {page_ms:8.2f} ms   (total {total})")
+            if explain:
+                print_plan(session, scope, filters, offset)
+        for name, call in (("counts by status (no filter)", lambda: counts_only(session, scope)),
+                           ("stats all time", lambda: anomalies.stats(session, scope, None, None)),
+                           ("stats last 7 days", lambda: anomalies.stats(session, scope, LAST_WEEK, None)),
+                           ("summary", lambda: anomalies.summary(session, scope))):
+            print(f"  {name:<34} {median_ms(call, repeat):8.2f} ms")
+        one = scopes[0][1][0]
+        first_id = page_only(session, scope, AnomalyFilters(metric_id=one), 0)[0].id
+        get_ms = median_ms(lambda: anomalies.get_anomaly(session, scope, first_id), repeat)
+        print(f"  {'get_anomaly':<34} {get_ms:8.2f} ms")
+    db.dispose()
+
+
+def page_only(session, scope: Scope, filters: AnomalyFilters, offset: int):
+    return session.scalars(anomalies.page_query(scope, filters).offset(offset).limit(50)).all()
+
+
+def counts_only(session, scope: Scope):
+    return anomalies.status_counts(session, anomalies.filtered_query(scope, AnomalyFilters()))
+
+
+def print_plan(session, scope: Scope, filters: AnomalyFilters, offset: int) -> None:
+    query = anomalies.page_query(scope, filters).offset(offset).limit(50)
+    compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    prefix = "EXPLAIN QUERY PLAN " if session.get_bind().dialect.name == "sqlite" else "EXPLAIN "
+    for row in session.execute(text(prefix + str(compiled))):
+        print("      " + " | ".join(str(c) for c in row))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--series", type=int, default=5_000, help="series per account")
+    parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--postgres", action="store_true", help="also on a fresh PostgreSQL database")
+    parser.add_argument("--postgres-server", default="postgresql+psycopg://postgres@127.0.0.1:5432/")
+    parser.add_argument("--explain", action="store_true", help="print the page queries' plans")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        print(f"SQLite, {args.count} anomalies")
+        run(f"sqlite:///{tmp}/bench.db", args.count, args.series, args.repeat, args.explain)
+    if args.postgres:
+        name = f"aw_bench_{uuid.uuid4().hex[:10]}"
+        admin = create_engine(args.postgres_server + "postgres", isolation_level="AUTOCOMMIT")
+        try:
+            with admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+        except Exception as error:  # noqa: BLE001 - report and stop
+            print(f"PostgreSQL not reachable at {args.postgres_server}: {error}")
+            return
+        try:
+            print(f"PostgreSQL, {args.count} anomalies")
+            run(args.postgres_server + name, args.count, args.series, args.repeat, args.explain)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
