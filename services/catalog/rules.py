@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, update
@@ -144,11 +144,13 @@ def _name_taken(session: Session, scope: Scope, name: str, except_id: str | None
     return session.scalar(query.limit(1)) is not None
 
 
-def _flush_unique(session: Session, name: str) -> None:
-    """Flushes in a savepoint so a concurrent writer's duplicate name answers CONFLICT and leaves
-    the transaction usable (PostgreSQL aborts a transaction on a failed statement)."""
+def _write_unique(session: Session, name: str, apply: Callable[[], None]) -> None:
+    """Applies and flushes a change in a savepoint, so a concurrent writer's duplicate name answers
+    CONFLICT and leaves the transaction usable (PostgreSQL aborts a transaction on a failed
+    statement). The change is made inside the savepoint: begin_nested() flushes what is pending."""
     try:
         with session.begin_nested():
+            apply()
             session.flush()
     except IntegrityError as error:
         raise _conflict(name) from error
@@ -164,8 +166,7 @@ def create(session: Session, scope: Scope, spec: RuleSpec, now: float) -> Rule:
                 created_at=now, updated_at=now)
     if _name_taken(session, scope, name):
         raise _conflict(name)
-    session.add(rule)
-    _flush_unique(session, name)
+    _write_unique(session, name, lambda: session.add(rule))
     return rule
 
 
@@ -222,10 +223,13 @@ def update_rule(session: Session, scope: Scope, rule_id: str, patch: RulePatch, 
     if not changed:
         return rule
     stops_watching = (changed.get("enabled") is False or "metric" in changed or "scope_tags_json" in changed)
-    for key, value in changed.items():
-        setattr(rule, key, value)
-    rule.updated_at = now
-    _flush_unique(session, rule.name)
+
+    def apply() -> None:
+        for key, value in changed.items():
+            setattr(rule, key, value)
+        rule.updated_at = now
+
+    _write_unique(session, str(changed.get("name", rule.name)), apply)
     if stops_watching:
         end_open_episodes(session, rule.id, now)
     return rule

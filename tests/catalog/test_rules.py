@@ -189,3 +189,34 @@ def test_disabling_or_retargeting_ends_open_episodes_but_a_threshold_change_does
     patch(db, scope, rule.id, now=T0 + 30, enabled=False)
     with db.read() as session:
         assert session.get(Anomaly, anomaly_id).ended_at == T0 + 30
+
+
+def test_a_duplicate_that_slips_past_the_check_is_a_conflict_and_the_transaction_stays_usable(
+        db, seed, monkeypatch):
+    """Two writers racing on one name: the unique constraint answers CONFLICT inside a savepoint."""
+    scope = seed.scope()
+    create(db, scope)
+    monkeypatch.setattr(rules, "_name_taken", lambda *args, **kwargs: False)
+    with db.transaction() as session:
+        with fails("CONFLICT", "name"):
+            rules.create(session, scope, SPEC, T0)
+        after = RuleSpec(name="after", metric="m", operator="equal", threshold=1)
+        kept = rules.create(session, scope, after, T0)
+    with db.read() as session:
+        assert [r.name for r in rules.list_rules(session, scope, 0, 50)[0]] == ["after", "high-cost-alert"]
+        assert rules.get(session, scope, kept.id).name == "after"
+
+
+def test_a_rename_that_slips_past_the_check_is_a_conflict_and_changes_nothing(db, seed, monkeypatch):
+    scope = seed.scope()
+    create(db, scope)
+    other = create(db, scope, RuleSpec(name="other", metric="m", operator="equal", threshold=1))
+    monkeypatch.setattr(rules, "_name_taken", lambda *args, **kwargs: False)
+    with db.transaction() as session:
+        with fails("CONFLICT", "name"):
+            rules.update_rule(session, scope, other.id, RulePatch(name="high-cost-alert", threshold=5),
+                              T0 + 1)
+        assert rules.get(session, scope, other.id).threshold == 1.0
+    with db.read() as session:
+        assert (rules.get(session, scope, other.id).name, rules.get(session, scope, other.id).updated_at) == (
+            "other", T0)
