@@ -13,6 +13,7 @@ from services.common.timeutil import parse_iso, to_timestamp
 
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
+MAX_OFFSET = 2**31 - 1  # the protos' int32
 
 
 def json_body(required: bool = True) -> Any:
@@ -46,6 +47,8 @@ def _integer(name: str) -> int | None:
         raise ServiceError("VALIDATION_ERROR", f"{name} must be a non-negative integer", {"field": name}) from None
     if value < 0:
         raise ServiceError("VALIDATION_ERROR", f"{name} must be a non-negative integer", {"field": name})
+    if value > MAX_OFFSET:
+        raise ServiceError("VALIDATION_ERROR", f"{name} is too large (at most {MAX_OFFSET})", {"field": name})
     return value
 
 
@@ -62,6 +65,8 @@ def page_request() -> common_pb2.PageRequest:
             raise ServiceError("VALIDATION_ERROR", "page starts at 1", {"field": "page"})
         if offset is None:
             offset = (page - 1) * limit
+            if offset > MAX_OFFSET:
+                raise ServiceError("VALIDATION_ERROR", "page is too large", {"field": "page"})
     return common_pb2.PageRequest(page_size=limit, offset=offset or 0)
 
 

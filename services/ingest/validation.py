@@ -72,6 +72,15 @@ def check_time(ts: float, shown: Any, now: float, retention_seconds: float) -> f
     return ts
 
 
+def _utf8(text: str) -> bool:
+    # JSON may carry lone surrogates (\ud800) that no UTF-8 store or protobuf string accepts.
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
 def check_tags(tags: Any) -> dict[str, str]:
     if tags is None:
         return {}
@@ -81,12 +90,15 @@ def check_tags(tags: Any) -> dict[str, str]:
         raise PointError(f"invalid tags - at most {MAX_TAGS} tags, got {len(tags)}")
     clean: dict[str, str] = {}
     for key, value in tags.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= MAX_TAG_TEXT:
-            raise PointError(f"invalid tag - {key} - tag keys must be 1-{MAX_TAG_TEXT} characters")
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_TAG_TEXT or not _utf8(key):
+            shown = key if isinstance(key, str) and _utf8(key) else ascii(key)
+            raise PointError(f"invalid tag - {shown} - tag keys must be 1-{MAX_TAG_TEXT} characters of valid UTF-8")
         if not isinstance(value, str):
             raise PointError(f"invalid tag - {key} - tag values must be strings, got {type(value).__name__}")
         if len(value) > MAX_TAG_TEXT:
             raise PointError(f"invalid tag - {key} - value longer than {MAX_TAG_TEXT} characters")
+        if not _utf8(value):
+            raise PointError(f"invalid tag - {key} - value is not valid UTF-8")
         clean[key] = value
     return clean
 
@@ -94,8 +106,8 @@ def check_tags(tags: Any) -> dict[str, str]:
 def check_source(source: Any) -> str:
     if source is None:
         return ""
-    if not isinstance(source, str) or len(source) > MAX_SOURCE:
-        raise PointError(f"invalid source - must be a string of at most {MAX_SOURCE} characters")
+    if not isinstance(source, str) or len(source) > MAX_SOURCE or not _utf8(source):
+        raise PointError(f"invalid source - must be a string of at most {MAX_SOURCE} characters of valid UTF-8")
     return source
 
 
@@ -122,9 +134,13 @@ def parse_timestamp(raw: Any, integers_only: bool = False) -> float:
             raise PointError(f"invalid timestamp - {raw} - timestamp is not an int")
         return float(raw)
     if isinstance(raw, int | float):
-        if not math.isfinite(raw) or raw < 0:
+        try:
+            seconds = float(raw)
+        except OverflowError:  # an integer beyond any double
+            seconds = math.inf
+        if not math.isfinite(seconds) or seconds < 0:
             raise PointError(f"invalid timestamp - {raw} - timestamp is not a valid current unix timestamp")
-        return float(raw)
+        return seconds
     if isinstance(raw, str):
         try:
             return parse_iso(raw)
