@@ -4,18 +4,35 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services.common.config import Settings
 
 
 def main() -> int:
+    from services.common.config import load_settings
+
+    settings = load_settings()
+
+    def load():
+        from gateway.app import create_app
+        return create_app(settings)
+
+    return serve_wsgi(load, settings, "gateway")
+
+
+def serve_wsgi(load_app: Callable[[], object], settings: Settings, name: str) -> int:
+    """Serves the WSGI app `load_app()` returns under gunicorn with the gateway's settings (bench.load
+    serves its bare ceiling route through this too, so both run under the same settings)."""
     # Must be set before prometheus_client is imported so every worker's counters are collected.
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="aw-gateway-metrics-"))
     from gunicorn.app.base import BaseApplication
 
-    from services.common.config import load_settings
     from services.common.logs import setup_logging
 
-    settings = load_settings()
-    setup_logging("gateway", settings.log_level)
+    setup_logging(name, settings.log_level)
 
     class GatewayServer(BaseApplication):
         def load_config(self):
@@ -32,13 +49,12 @@ def main() -> int:
             self.cfg.set("child_exit", _child_exit)
 
         def load(self):
-            from gateway.app import create_app
-            return create_app(settings)
+            return load_app()
 
     def _post_fork(server, worker):
         # Each worker exports its own spans (exporter threads do not survive fork).
         from services.common.telemetry import setup_tracing
-        setup_tracing("gateway", settings.otel_exporter)
+        setup_tracing(name, settings.otel_exporter)
 
     def _child_exit(server, worker):
         from prometheus_client import multiprocess

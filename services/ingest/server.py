@@ -17,6 +17,7 @@ from services.ingest.pipeline import IngestPipeline
 from services.ingest.servicer import IngestServicer
 
 SERVICE_NAMES = (ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,)
+MAX_WORKERS = 32  # threads serving calls (bench.load builds its gRPC ceiling with the same)
 
 
 def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
@@ -24,7 +25,8 @@ def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
     catalog = catalog or open_channel(settings.catalog_addr)
     detect = detect or [open_channel(a) for a in settings.detect_addrs]
     storage = storage_pb2_grpc.StorageServiceStub(catalog)
-    principals = PrincipalCache(remote_lookup(catalog, settings.rpc_timeout_seconds), ttl=settings.key_cache_seconds)
+    principals = PrincipalCache(remote_lookup(catalog, settings.rpc_timeout_seconds),
+                                ttl=settings.key_cache_seconds)
     pipeline = IngestPipeline(storage, DetectRouter(detect, settings.rpc_timeout_seconds),
                               settings.retention_seconds, settings.rpc_timeout_seconds)
 
@@ -32,7 +34,7 @@ def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
         ingest_pb2_grpc.add_IngestServiceServicer_to_server(
             IngestServicer(pipeline, principals, storage, settings.rpc_timeout_seconds), server)
 
-    return ServiceSpec(name="ingest", register=register, service_names=SERVICE_NAMES, max_workers=32)
+    return ServiceSpec(name="ingest", register=register, service_names=SERVICE_NAMES, max_workers=MAX_WORKERS)
 
 
 def main() -> int:
