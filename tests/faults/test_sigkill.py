@@ -1,0 +1,66 @@
+"""SIGKILL of detect, ingest or catalog while a client ingests with retries: while it is down the
+client gets 503 UNAVAILABLE (or stored-but-unscored points when detect is down), never a 500;
+after the process is started again every acknowledged point is stored once and scored once."""
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+import requests
+
+from tests.faults.client import (
+    Dataset,
+    RetryingIngester,
+    assert_scored_exactly_once,
+    assert_scores_continue,
+    assert_stored_exactly_once,
+    assert_unavailable,
+    wait_detect_reachable,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
+N, HEAD = 600, 480  # points per series; the first HEAD are sent around the fault, the rest after recovery
+
+
+@pytest.mark.parametrize("victim", ["detect-0", "ingest", "catalog"])
+def test_sigkill_while_a_client_ingests_loses_and_doubles_nothing(fault_system, postgres_url, victim):
+    system, key = fault_system
+    api = system.session(key)
+    data = Dataset.make(f"kill.{victim.split('-')[0]}", N)
+    client = RetryingIngester(system.base_url, key, data.batches(0, HEAD)).start()
+    client.wait_for(12)
+    process = system.local.process(victim)
+    system.local.stop_process(process, signal.SIGKILL)
+    _check_while_down(api, system.base_url, victim)
+    time.sleep(1.0)  # the client keeps sending meanwhile
+    system.local.start_process(process)  # as the supervisor does: same command, same settings
+    system.local.wait_ready(process)
+    outcome = client.join()
+    assert not outcome.failures, outcome.failures[:5]
+    assert len(outcome.acknowledged) == HEAD * len(data.names)
+    if victim == "detect-0":
+        assert any(not a["scored"] for a in outcome.answers), "no point was answered while detect was down"
+    else:
+        assert outcome.unavailable > 0, "the client never saw the outage"
+    assert_stored_exactly_once(api, system.base_url, data, outcome.acknowledged)
+    assert_scored_exactly_once(postgres_url, data, HEAD)
+
+    wait_detect_reachable(api, system.base_url)
+    tail = RetryingIngester(system.base_url, key, data.batches(HEAD)).run()
+    assert not tail.failures
+    assert_scores_continue(data, tail.answers, tail.acknowledged)
+    assert_scored_exactly_once(postgres_url, data, N)
+
+
+def _check_while_down(api: requests.Session, base_url: str, victim: str) -> None:
+    ready = requests.get(f"{base_url}/readyz", timeout=10)
+    if victim == "catalog":
+        for path in ("/v1/metrics", "/v1/anomalies", "/v1/anomalies/summary"):
+            assert_unavailable(api.get(base_url + path, timeout=30))
+    if victim in ("catalog", "ingest"):
+        assert ready.status_code == 503 and ready.json()["status"] == "not_ready"
+        point = {"metric": "down.m", "value": 1, "timestamp": time.time()}
+        assert_unavailable(api.post(f"{base_url}/v1/ingest", json=point, timeout=30))
+    else:
+        assert ready.status_code == 200
