@@ -11,13 +11,13 @@ from gateway import errors, ratelimit
 from gateway.clients import Clients
 from gateway.errors import envelope
 from gateway.request_io import MAX_BODY_BYTES
-from gateway.routes import docs, flux, ingest, keys, metrics, ops
+from gateway.routes import anomalies, docs, flux, forecast, ingest, keys, metrics, ops, rules
 from gateway.telemetry import HTTP_LATENCY, HTTP_REQUESTS
 from services.common.auth import PrincipalCache
 from services.common.config import Settings, load_settings
 from services.common.remote_auth import remote_lookup
 
-BLUEPRINTS = (ops.bp, docs.bp, ingest.bp, flux.bp, metrics.bp, keys.bp)
+BLUEPRINTS = (ops.bp, docs.bp, ingest.bp, flux.bp, metrics.bp, keys.bp, anomalies.bp, rules.bp, forecast.bp)
 
 
 @dataclass

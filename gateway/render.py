@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from anomalywatch.catalog.v1 import anomalies_pb2
 from anomalywatch.common.v1 import common_pb2
 from anomalywatch.ingest.v1 import ingest_pb2
 from services.common.timeutil import iso_of
@@ -74,3 +75,86 @@ def api_key(k: Any) -> dict[str, Any]:
             "environment": ENVIRONMENT.get(k.environment), "created_at": time_of(k, "create_time"),
             "expires_at": time_of(k, "expire_time"), "revoked_at": time_of(k, "revoke_time"),
             "last_used_at": time_of(k, "last_used_time")}
+
+
+ANOMALY_STATUS = {anomalies_pb2.ANOMALY_STATUS_ACTIVE: "active",
+                  anomalies_pb2.ANOMALY_STATUS_ACKNOWLEDGED: "acknowledged",
+                  anomalies_pb2.ANOMALY_STATUS_RESOLVED: "resolved"}
+
+
+def data_points(points: Any) -> list[dict[str, Any]]:
+    return [{"timestamp": time_of(p, "time"), "value": p.value} for p in points]
+
+
+def anomaly(a: Any) -> dict[str, Any]:
+    return {
+        "id": a.id, "metric": a.metric, "metric_id": a.metric_id, "tags": dict(a.tags),
+        "type": ANOMALY_TYPE.get(a.type), "severity": SEVERITY.get(a.severity),
+        "status": ANOMALY_STATUS.get(a.status), "score": round(a.score, 6),
+        "current_value": a.current_value, "peak_value": a.peak_value, "baseline_value": a.baseline_value,
+        "expected_range": ([a.expected_range.lower, a.expected_range.upper] if a.HasField("expected_range")
+                           else None),
+        "deviation_percent": optional(a, "deviation_percent"), "description": a.description,
+        "detected_at": time_of(a, "detected_time"), "started_at": time_of(a, "start_time"),
+        "last_seen_at": time_of(a, "last_seen_time"), "ended_at": time_of(a, "end_time"),
+        "point_count": a.point_count, "rule_id": a.rule_id or None,
+        "acknowledged_at": time_of(a, "acknowledge_time"), "acknowledged_by": a.acknowledged_by or None,
+        "resolved_at": time_of(a, "resolve_time"), "resolved_by": a.resolved_by or None,
+        "note": a.note or None, "root_cause": a.root_cause or None,
+        "events": [{"action": e.action, "at": time_of(e, "time"), "by": e.by, "note": e.note or None}
+                   for e in a.events],
+    }
+
+
+def anomaly_detail(answer: Any) -> dict[str, Any]:
+    """One anomaly with the series around it and one comparison period earlier."""
+    return {**anomaly(answer.anomaly), "history": data_points(answer.history),
+            "baseline_history": data_points(answer.baseline_history)}
+
+
+def _with_zeros(counts: Any, names: Any) -> dict[str, int]:
+    """Counts over a fixed vocabulary, every name present (0 when none)."""
+    return {name: int(counts.get(name, 0)) for name in names}
+
+
+def anomaly_meta(counts: Any) -> dict[str, int]:
+    return {"total": counts.total, "active": counts.active, "acknowledged": counts.acknowledged,
+            "resolved": counts.resolved}
+
+
+def anomaly_stats(s: Any) -> dict[str, Any]:
+    return {"total": s.total, "by_status": _with_zeros(s.by_status, ANOMALY_STATUS.values()),
+            "by_severity": _with_zeros(s.by_severity, SEVERITY.values()),
+            "by_type": _with_zeros(s.by_type, ANOMALY_TYPE.values()),
+            "by_metric": dict(s.by_metric), "by_root_cause": dict(s.by_root_cause),
+            "mean_time_to_acknowledge": optional(s, "mean_time_to_acknowledge_seconds"),
+            "mean_time_to_resolve": optional(s, "mean_time_to_resolve_seconds")}
+
+
+def anomaly_summary(s: Any) -> dict[str, Any]:
+    return {"total": s.total, "by_status": _with_zeros(s.by_status, ANOMALY_STATUS.values()),
+            "by_type": _with_zeros(s.by_type, ANOMALY_TYPE.values())}
+
+
+def rule(r: Any) -> dict[str, Any]:
+    c = r.condition
+    return {"id": r.id, "name": r.name, "description": r.description,
+            "condition": {"metric": c.metric, "operator": c.operator, "threshold": c.threshold},
+            "severity": SEVERITY.get(r.severity),
+            "scope": {"tags": dict(r.scope_tags)} if r.scope_tags else "global",
+            "enabled": r.enabled, "created_at": time_of(r, "create_time"),
+            "updated_at": time_of(r, "update_time")}
+
+
+def forecast(answer: Any) -> dict[str, Any]:
+    """The forecast action's unwrapped answer."""
+    points = [{"timestamp": time_of(p, "time"), "value": p.value, "lower": p.lower, "upper": p.upper}
+              for p in answer.forecast]
+    return {"forecast": points,
+            "model": answer.model, "confidence": answer.confidence, "metric_id": answer.metric_id,
+            "step_seconds": answer.step_seconds}
+
+
+def forecast_model(m: Any) -> dict[str, Any]:
+    return {"name": m.name, "available": m.available, "family": m.family, "description": m.description,
+            "unavailable_reason": m.unavailable_reason or None}

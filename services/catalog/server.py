@@ -4,11 +4,12 @@ from __future__ import annotations
 import sys
 
 from anomalywatch.catalog.v1 import accounts_pb2, accounts_pb2_grpc, metrics_pb2, metrics_pb2_grpc
-from anomalywatch.catalog.v1 import storage_pb2, storage_pb2_grpc
+from anomalywatch.catalog.v1 import anomalies_pb2, anomalies_pb2_grpc, storage_pb2, storage_pb2_grpc
 from services.common.auth import PrincipalCache
 from services.common.config import Settings, load_settings
 from services.common.grpc_server import ServiceSpec, run
 from services.catalog.account_servicer import AccountServicer, lookup_principal
+from services.catalog.anomaly_servicer import AnomalyServicer, RuleServicer
 from services.catalog.db import Database, migrate
 from services.catalog.metric_servicer import MetricServicer
 from services.catalog.retention import RetentionTimer
@@ -18,6 +19,8 @@ SERVICE_NAMES = (
     accounts_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
     metrics_pb2.DESCRIPTOR.services_by_name["MetricService"].full_name,
     storage_pb2.DESCRIPTOR.services_by_name["StorageService"].full_name,
+    anomalies_pb2.DESCRIPTOR.services_by_name["AnomalyService"].full_name,
+    anomalies_pb2.DESCRIPTOR.services_by_name["RuleService"].full_name,
 )
 
 
@@ -31,6 +34,8 @@ def build_spec(settings: Settings, db: Database) -> ServiceSpec:
         metrics_pb2_grpc.add_MetricServiceServicer_to_server(
             MetricServicer(db, principals, settings.retention_seconds), server)
         storage_pb2_grpc.add_StorageServiceServicer_to_server(StorageServicer(db, settings.plan), server)
+        anomalies_pb2_grpc.add_AnomalyServiceServicer_to_server(AnomalyServicer(db, principals), server)
+        anomalies_pb2_grpc.add_RuleServiceServicer_to_server(RuleServicer(db, principals), server)
 
     return ServiceSpec(name="catalog", register=register, service_names=SERVICE_NAMES, max_workers=32)
 

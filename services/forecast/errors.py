@@ -49,12 +49,16 @@ class ModelUnavailable(ForecastError):
 
 
 class UnknownModel(ForecastError):
-    """A model name nobody knows: 400 VALIDATION_ERROR naming the known ones."""
+    """A model name nobody knows: 400 MODEL_UNAVAILABLE like a known one that cannot run here (the
+    contract has one answer for "not available here"), naming the available ones."""
 
-    def __init__(self, model: str, known: list[str]) -> None:
+    code = "MODEL_UNAVAILABLE"
+
+    def __init__(self, model: str, known: list[str], available: list[str] | None = None) -> None:
+        available = list(known if available is None else available)
         super().__init__(
-            f"unknown model '{model}'; known models: {', '.join(known)}",
-            {"field": "model", "suggestion": f"one of {', '.join(known)}"},
+            f"unknown model '{model}'; available models: {', '.join(available)}",
+            {"field": "model", "model": model, "available": available, "known": list(known)},
         )
         self.model = model
         self.known = list(known)

@@ -70,7 +70,7 @@ class ModelRegistry:
             if not ok:
                 raise ModelUnavailable(name, self.available(), reason)
             return self._foundation[name]
-        raise UnknownModel(name, self.names())
+        raise UnknownModel(name, self.names(), self.available())
 
     def check(self, name: str) -> None:
         """Raise if `name` is neither `auto` nor an available model."""

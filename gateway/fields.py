@@ -1,0 +1,99 @@
+"""Type checks of JSON fields and query words before they go into protobuf messages: a wrong type
+or an unknown word is a 400 naming the field (protobuf would raise TypeError, a 500)."""
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from flask import request
+
+from anomalywatch.common.v1 import common_pb2
+from gateway import render
+from services.common.errors import ServiceError
+
+
+def invalid(field: str, message: str, **details: Any) -> ServiceError:
+    return ServiceError("VALIDATION_ERROR", message, {"field": field, **details})
+
+
+def only_known(body: Mapping[str, Any], allowed: Iterable[str], prefix: str = "") -> None:
+    """Rejects a field the contract does not know (a typo must not be silently ignored)."""
+    allowed = list(allowed)
+    for name in body:
+        if name not in allowed:
+            raise invalid(f"{prefix}{name}", f"unknown field {prefix}{name}", allowed=allowed)
+
+
+def only_known_params(allowed: Iterable[str], tags: bool = False) -> None:
+    """Rejects an unknown query parameter; `tag.<key>` is allowed when `tags` is true."""
+    allowed = list(allowed)
+    for name in request.args:
+        if not (name in allowed or tags and name.startswith("tag.") and len(name) > 4):
+            raise invalid(name, f"unknown query parameter {name}",
+                          allowed=[*allowed, *(["tag.<key>"] if tags else [])])
+
+
+def _utf8(text: str) -> bool:
+    # JSON may carry lone surrogates (\ud800) that no protobuf string accepts.
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def string(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise invalid(field, f"{field} must be a string")
+    if not _utf8(value):
+        raise invalid(field, f"{field} is not valid UTF-8")
+    return value
+
+
+def number(value: Any, field: str) -> float:
+    """A finite JSON number (not a boolean)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise invalid(field, f"{field} must be a number")
+    try:
+        as_float = float(value)
+    except OverflowError:
+        raise invalid(field, f"{field} is out of range") from None
+    if not math.isfinite(as_float):
+        raise invalid(field, f"{field} must be a finite number")
+    return as_float
+
+
+def boolean(value: Any, field: str) -> bool:
+    if not isinstance(value, bool):
+        raise invalid(field, f"{field} must be true or false")
+    return value
+
+
+def string_map(value: Any, field: str) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise invalid(field, f"{field} must be an object of string values")
+    if not all(_utf8(k) and _utf8(v) for k, v in value.items()):
+        raise invalid(field, f"{field} is not valid UTF-8")
+    return value
+
+
+def word(value: Any, field: str, table: Mapping[str, int]) -> int:
+    """The enum value of a vocabulary word; an unknown word names the allowed ones."""
+    if not isinstance(value, str) or value not in table:
+        raise invalid(field, f"unknown {field} {value!r}", allowed=list(table))
+    return table[value]
+
+
+def query_word(name: str, table: Mapping[str, int]) -> int:
+    """A query parameter from a vocabulary; absent or empty is 0 (the protos' unspecified)."""
+    raw = request.args.get(name, "")
+    return word(raw, name, table) if raw else 0
+
+
+# The contract's vocabularies as protobuf enum values (the inverses of gateway.render's tables).
+# MeshAI's severities low/medium/high are accepted as info/warning/critical.
+SEVERITY_WORDS = {**{name: code for code, name in render.SEVERITY.items()},
+                  "low": common_pb2.SEVERITY_INFO, "medium": common_pb2.SEVERITY_WARNING,
+                  "high": common_pb2.SEVERITY_CRITICAL}
+TYPE_WORDS = {name: code for code, name in render.ANOMALY_TYPE.items()}
