@@ -28,8 +28,16 @@ class MetricServicer(metrics_pb2_grpc.MetricServiceServicer):
         principal = self.principals.from_context(context, scope_name)
         return Scope(principal.account_id, principal.environment)
 
+    def _series_scope(self, context) -> Scope:
+        """`read`, or `forecast`: the forecast service finds the series it forecasts with the
+        caller's key, and the contract asks only `forecast` of a forecast."""
+        principal = self.principals.from_context(context)
+        if "forecast" not in principal.scopes:
+            principal.require("read")
+        return Scope(principal.account_id, principal.environment)
+
     def ListMetrics(self, request, context):
-        scope = self._scope(context, "read")
+        scope = self._series_scope(context)
         offset, limit = paging.bounds(request.page)
         with self.db.read() as session:
             rows, total = metric_reads.list_series(session, scope, request.name, dict(request.tags), offset, limit)
@@ -38,7 +46,7 @@ class MetricServicer(metrics_pb2_grpc.MetricServiceServicer):
         return metrics_pb2.ListMetricsResponse(metrics=metrics, page=paging.info(offset, limit, total))
 
     def GetMetric(self, request, context):
-        scope = self._scope(context, "read")
+        scope = self._series_scope(context)
         now = self.clock()
         with self.db.read() as session:
             s = metric_reads.get_series(session, scope, request.metric_id)
