@@ -1,8 +1,9 @@
 """Database engine, sessions and schema migrations (Alembic, applied on start)."""
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from alembic import command
@@ -87,10 +88,14 @@ class Database:
             SQLAlchemyInstrumentor().instrument(engine=engine)
         self._writes = sessionmaker(self.engine, expire_on_commit=False)
         self._reads = sessionmaker(self.read_engine, expire_on_commit=False)
+        # SQLite has one writer. Writers that race for it in BEGIN IMMEDIATE wait in SQLite's busy
+        # handler, which sleeps 1..100 ms between attempts: queueing them here instead hands the
+        # lock over at once.
+        self._write_turn = threading.Lock() if is_sqlite(url) else nullcontext()
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        with self._writes.begin() as session:
+        with self._write_turn, self._writes.begin() as session:
             yield session
 
     @contextmanager
