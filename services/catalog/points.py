@@ -1,5 +1,5 @@
-"""The durable write path: series resolution, chronological order, one INSERT per batch, and
-threshold rules evaluated in the same transaction."""
+"""The durable write path: series resolution, chronological order, one INSERT per batch (and one
+UPDATE of the series), and threshold rules evaluated in the same transaction."""
 from __future__ import annotations
 
 import json
@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
+from services.catalog import configs, episodes
+from services.catalog import series as series_registry
+from services.catalog.configs import Scope
+from services.catalog.models import PointRow, Rule
+from services.catalog.rule_match import metric_matches, scope_matches, value_meets
+from services.catalog.series import SeriesState
 from services.common.steps import update_step
 from services.common.timeutil import iso
-from services.catalog import configs, episodes, series as series_registry
-from services.catalog.configs import Scope
-from services.catalog.models import PointRow, Rule, Series
-from services.catalog.rule_match import metric_matches, scope_matches, value_meets
 
 STORED, DUPLICATE, REJECTED = "stored", "duplicate", "rejected"
 
@@ -57,24 +59,26 @@ class WriteResult:
 
 def write_points(session: Session, scope: Scope, points: Sequence[PointIn], max_series: int | None,
                  now: float) -> WriteResult:
-    requests = [series_registry.SeriesRequest(series_registry.series_key(p.metric, p.tags), p.metric,
+    keys: dict[tuple, str] = {}
+    requests = [series_registry.SeriesRequest(series_registry.series_key_of(p.metric, p.tags, keys), p.metric,
                                               p.tags) for p in points]
     by_key = series_registry.resolve(session, scope, requests, max_series, now)
     stored_values = _stored_values_at_or_before(session, points, requests, by_key)
 
     results: list[PointOut] = []
     rows: list[dict] = []
-    accepted: list[tuple[Series, PointIn]] = []
+    accepted: list[tuple[SeriesState, PointIn]] = []
     for point, request in zip(points, requests, strict=True):
         s = by_key.get(request.key)
         if s is None:
-            results.append(PointOut(point.index, REJECTED, f"over quota - this plan allows {max_series} series",
-                                    "OVER_QUOTA"))
+            results.append(PointOut(point.index, REJECTED,
+                                    f"over quota - this plan allows {max_series} series", "OVER_QUOTA"))
             continue
         if s.last_ts is not None and point.ts <= s.last_ts:
             if stored_values.get((s.id, point.ts)) == point.value or (
                     point.ts == s.last_ts and point.value == s.last_value):
-                results.append(PointOut(point.index, DUPLICATE, series_id=s.id, series_point_count=s.point_count))
+                results.append(PointOut(point.index, DUPLICATE, series_id=s.id,
+                                        series_point_count=s.point_count))
             else:
                 results.append(PointOut(
                     point.index, REJECTED,
@@ -89,13 +93,15 @@ def write_points(session: Session, scope: Scope, points: Sequence[PointIn], max_
         results.append(PointOut(point.index, STORED, series_id=s.id, series_point_count=s.point_count,
                                 previous_ts=previous))
     if rows:
-        session.execute(insert(PointRow), rows)
+        # Core statements: one executemany INSERT for the points, one UPDATE for the series.
+        session.execute(insert(PointRow.__table__), rows)
+        series_registry.save_progress(session, {s.id: s for s, _ in accepted}.values())
     _apply_rules(session, scope, accepted, {r.index: r for r in results}, now)
     stored_series = {s.id: s.name for s, _ in accepted}
     return WriteResult(results, configs.effective_for_series(session, scope, stored_series.items()))
 
 
-def _advance(s: Series, point: PointIn) -> None:
+def _advance(s: SeriesState, point: PointIn) -> None:
     if s.first_ts is None:
         s.first_ts = point.ts
     else:
@@ -118,7 +124,7 @@ def _stored_values_at_or_before(session: Session, points, requests, by_key) -> d
     return {(sid, ts): value for sid, ts, value in found}
 
 
-def _apply_rules(session: Session, scope: Scope, accepted: list[tuple[Series, PointIn]],
+def _apply_rules(session: Session, scope: Scope, accepted: list[tuple[SeriesState, PointIn]],
                  results: dict[int, PointOut], now: float) -> None:
     if not accepted:
         return
@@ -132,7 +138,8 @@ def _apply_rules(session: Session, scope: Scope, accepted: list[tuple[Series, Po
     open_eps = episodes.open_episodes(session, series_tags, [r.id for r in rules])
     for s, point in accepted:
         for rule in rules:
-            if not (metric_matches(rule.metric, s.name) and scope_matches(scopes[rule.id], series_tags[s.id])):
+            if not (metric_matches(rule.metric, s.name)
+                    and scope_matches(scopes[rule.id], series_tags[s.id])):
                 continue
             if value_meets(rule.operator, point.value, rule.threshold):
                 anomaly = episodes.hit_rule(session, open_eps, s, rule, point.ts, point.value, now)

@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from services.common.ids import new_id
 from services.catalog.configs import Scope
 from services.catalog.models import Series, SeriesTag
+from services.common.ids import new_id
 
 
 def canonical_tags(tags: Mapping[str, str]) -> str:
@@ -35,18 +35,44 @@ def _insert(session: Session):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)
 
 
+@dataclass(eq=False)
+class SeriesState:
+    """The write path's copy of a series row (plain attributes: no ORM bookkeeping per point);
+    `points.write_points` writes the changed fields back with one UPDATE per batch."""
+    id: str
+    account_id: str
+    environment: str
+    name: str
+    tags_json: str
+    first_ts: float | None
+    last_ts: float | None
+    last_value: float | None
+    point_count: int
+    step_seconds: float
+
+
+_STATE_COLUMNS = (Series.id, Series.account_id, Series.environment, Series.name, Series.tags_json,
+                  Series.first_ts, Series.last_ts, Series.last_value, Series.point_count, Series.step_seconds,
+                  Series.series_key)
+
+
+def _load(session: Session, scope: Scope, keys: Sequence[str]) -> dict[str, SeriesState]:
+    # FOR UPDATE: concurrent writers to one series apply in order (PostgreSQL; SQLite has one writer).
+    rows = session.execute(select(*_STATE_COLUMNS).where(
+        Series.account_id == scope.account_id, Series.environment == scope.environment,
+        Series.series_key.in_(keys)).with_for_update())
+    return {row[-1]: SeriesState(*row[:-1]) for row in rows}
+
+
 def resolve(session: Session, scope: Scope, wanted: Sequence[SeriesRequest], max_series: int | None,
-            now: float) -> dict[str, Series]:
+            now: float) -> dict[str, SeriesState]:
     """The series of each key, created when new and within `max_series`; keys over the quota are
     missing from the answer. Existing rows are locked for the rest of the transaction so that
     concurrent writers to one series apply in order."""
-    keys = [w.key for w in wanted]
-    query = select(Series).where(Series.account_id == scope.account_id,
-                                 Series.environment == scope.environment, Series.series_key.in_(keys))
-    found = {s.series_key: s for s in session.scalars(query.with_for_update())}
     first_of_key: dict[str, SeriesRequest] = {}
     for w in wanted:
         first_of_key.setdefault(w.key, w)
+    found = _load(session, scope, list(first_of_key))
     missing = [w for w in first_of_key.values() if w.key not in found]
     if not missing:
         return found
@@ -62,17 +88,34 @@ def resolve(session: Session, scope: Scope, wanted: Sequence[SeriesRequest], max
         # A concurrent writer may create the same series: keep theirs.
         session.execute(insert(Series).on_conflict_do_nothing(
             index_elements=["account_id", "environment", "series_key"]), new_rows)
-        created = {s.series_key: s for s in session.scalars(
-            select(Series).where(Series.account_id == scope.account_id, Series.environment == scope.environment,
-                                 Series.series_key.in_([w.key for w in missing])).with_for_update())}
+        created = _load(session, scope, [w.key for w in missing])
         ours = {r["id"] for r in new_rows}
-        tag_rows = [{"series_id": created[w.key].id, "key": k, "value": v}
-                    for w in missing if w.key in created and created[w.key].id in ours for k, v in w.tags.items()]
+        tag_rows = [{"series_id": created[w.key].id, "key": k, "value": v} for w in missing
+                    if w.key in created and created[w.key].id in ours for k, v in w.tags.items()]
         if tag_rows:
             session.execute(insert(SeriesTag).on_conflict_do_nothing(), tag_rows)
         found.update(created)
     return found
 
 
-def tags_of(series: Series) -> dict[str, str]:
+def save_progress(session: Session, changed: Iterable[SeriesState]) -> None:
+    """Writes the advanced fields of the changed series back, one statement for all of them."""
+    rows = [{"sid": s.id, "first_ts": s.first_ts, "last_ts": s.last_ts, "last_value": s.last_value,
+             "point_count": s.point_count, "step_seconds": s.step_seconds} for s in changed]
+    if rows:
+        session.execute(update(Series.__table__).where(Series.__table__.c.id == bindparam("sid")).values(
+            first_ts=bindparam("first_ts"), last_ts=bindparam("last_ts"), last_value=bindparam("last_value"),
+            point_count=bindparam("point_count"), step_seconds=bindparam("step_seconds")), rows)
+
+
+def series_key_of(name: str, tags: Mapping[str, str], cache: dict[tuple, str]) -> str:
+    """series_key, remembered per (name, tags) within one batch (a batch repeats its series)."""
+    marker = (name, *sorted(tags.items()))
+    key = cache.get(marker)
+    if key is None:
+        key = cache[marker] = series_key(name, tags)
+    return key
+
+
+def tags_of(series: Series | SeriesState) -> dict[str, str]:
     return json.loads(series.tags_json or "{}")
