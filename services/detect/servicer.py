@@ -16,8 +16,8 @@ class DetectServicer(detect_pb2_grpc.DetectServiceServicer):
     def ScorePoints(self, request, context):
         if len(request.points) > MAX_POINTS:
             raise ServiceError("VALIDATION_ERROR", f"at most {MAX_POINTS} points per call", {"field": "points"})
-        foreign = next((p.metric_id for p in request.points
-                        if shard_of(p.metric_id, self.shard.shard_count) != self.shard.shard_index), None)
+        foreign = next((sid for sid in {p.metric_id for p in request.points}  # once per series
+                        if shard_of(sid, self.shard.shard_count) != self.shard.shard_index), None)
         if foreign is not None:
             raise ServiceError("WRONG_SHARD", f"series {foreign} belongs to another shard",
                                {"metric_id": foreign, "shard_index": self.shard.shard_index})

@@ -19,12 +19,13 @@ import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
 from anomalywatch.catalog.v1 import metrics_pb2, storage_pb2, storage_pb2_grpc
+from anomalywatch.common.v1 import common_pb2
 from anomalywatch.detect.v1 import detect_pb2
 from services.common.errors import ServiceError, from_rpc_error
 from services.common.steps import stale_after, update_step
 from services.common.timeutil import from_timestamp, to_timestamp
 from services.detect import codes
-from services.detect.conversions import detection, detector_config, missing_data
+from services.detect.conversions import SEVERITY, TYPE, detection, detector_config, missing_data
 from services.detect.engine import DetectionEngine
 
 log = logging.getLogger(__name__)
@@ -80,37 +81,34 @@ class Shard:
             values = np.fromiter((p.value for p in points), dtype=np.float64, count=len(points))
             configs = {p.metric_id: p.config for p in points}
             anomaly_ids, batch = self._score_and_apply(ids, ts, values, configs)
-        return [self._answer(ids[i], batch, i, anomaly_ids[i]) for i in range(len(points))]
-
-    def _answer(self, series_id: str, batch, i: int, anomaly_id: str) -> detect_pb2.PointScore:
-        answer = detect_pb2.PointScore(metric_id=series_id, scored=not bool(batch.skipped[i]),
-                                       learning=bool(batch.learning[i]))
-        if answer.scored:
-            d = detection(series_id, 0.0, 0.0, batch, i)
-            answer.anomaly_score = d.score
-            answer.baseline.CopyFrom(d.baseline)
-            answer.expected_range.CopyFrom(d.expected_range)
-            if anomaly_id:
-                answer.severity, answer.type, answer.anomaly_id = d.severity, d.type, anomaly_id
-        return answer
+        return _answers(ids, batch, anomaly_ids)
 
     def _score_and_apply(self, ids: list[str], ts: np.ndarray, values: np.ndarray,
                          configs: dict[str, metrics_pb2.AnomalyConfig]) -> tuple[list[str], object]:
-        """Scores in order and applies every verdict in catalog; caller holds the lock."""
+        """Scores in order and applies the verdicts in catalog; caller holds the lock.
+
+        Catalog is sent what changes something there: every point with an episode event (open,
+        continue, close) and the latest scored point of each series, which moves its
+        `scored_until` past the event-less points before it (those change nothing else)."""
         started = time.perf_counter()
         batch = self.engine.score(ids, ts, values, {sid: detector_config(c) for sid, c in configs.items()})
         KERNEL_SECONDS.observe(time.perf_counter() - started)
         BATCH_SIZE.observe(len(ids))
-        detections: list[storage_pb2.Detection] = []
-        positions: list[int] = []
+        scored = ~batch.skipped
+        latest = {sid: i for i, sid in enumerate(ids) if scored[i]}  # series -> its last scored point
+        events = batch.episode_event
+        eventful = np.flatnonzero(scored & ((events == codes.EVENT_OPEN) | (events == codes.EVENT_CONTINUE)
+                                            | (events == codes.EVENT_CLOSE)))
+        chosen = sorted(set(eventful.tolist()).union(latest.values()))
+        # Data is back for a series in outage: end the outage at its first point here, first.
+        returning = [sid for sid in latest if sid in self.missing_open]
+        first_seen = {}
         for i, sid in enumerate(ids):
-            if batch.skipped[i]:
-                continue
-            if sid in self.missing_open:  # data is back: end the outage first
-                detections.append(missing_data(sid, float(ts[i]), float(values[i]), storage_pb2.EPISODE_EVENT_CLOSE))
-                positions.append(-1)
-            detections.append(detection(sid, float(ts[i]), float(values[i]), batch, i))
-            positions.append(i)
+            if scored[i] and sid not in first_seen:
+                first_seen[sid] = i
+        detections = [missing_data(sid, float(ts[first_seen[sid]]), float(values[first_seen[sid]]),
+                                   storage_pb2.EPISODE_EVENT_CLOSE) for sid in returning]
+        detections += [detection(ids[i], float(ts[i]), float(values[i]), batch, i) for i in chosen]
         anomaly_ids = [""] * len(ids)
         if detections:
             try:
@@ -123,19 +121,20 @@ class Shard:
                     self.engine.forget(sid)
                     self.info.pop(sid, None)
                 raise
-            for position, anomaly_id in zip(positions, applied, strict=True):
-                if position >= 0:
-                    anomaly_ids[position] = anomaly_id
-        for i, sid in enumerate(ids):
-            if batch.skipped[i]:
-                continue
-            self.missing_open.discard(sid)
-            if int(batch.episode_event[i]) == codes.EVENT_OPEN:
-                ANOMALIES_OPENED.labels(batch.type_names()[i] or "unknown").inc()
-            self._track(sid, float(ts[i]), float(values[i]), configs[sid])
-        scored = int(len(ids) - np.count_nonzero(batch.skipped))
-        self.points_scored += scored
-        POINTS_SCORED.inc(scored)
+            for i, anomaly_id in zip(chosen, applied[len(returning):], strict=True):
+                anomaly_ids[i] = anomaly_id
+        self.missing_open.difference_update(returning)
+        opened = np.flatnonzero(scored & (events == codes.EVENT_OPEN))
+        if opened.size:
+            names = batch.type_names()
+            for i in opened.tolist():
+                ANOMALIES_OPENED.labels(names[i] or "unknown").inc()
+        ts_list, value_list = ts.tolist(), values.tolist()
+        for i in np.flatnonzero(scored).tolist():
+            self._track(ids[i], ts_list[i], value_list[i], configs[ids[i]])
+        count = int(np.count_nonzero(scored))
+        self.points_scored += count
+        POINTS_SCORED.inc(count)
         SERIES_HELD.set(len(self.info))
         return anomaly_ids, batch
 
@@ -249,6 +248,28 @@ class Shard:
         for _ in stale:
             ANOMALIES_OPENED.labels("missing_data").inc()
         return [sid for sid, _ in stale]
+
+
+def _answers(ids: list[str], batch, anomaly_ids: list[str]) -> list[detect_pb2.PointScore]:
+    """The verdict on each point, read from the batch's arrays once (not element by element)."""
+    skipped, learning = batch.skipped.tolist(), batch.learning.tolist()
+    score, mean, std = batch.score.tolist(), batch.mean.tolist(), batch.std.tolist()
+    lower, upper = batch.lower.tolist(), batch.upper.tolist()
+    severity, kind = batch.severity.tolist(), batch.type.tolist()
+    answers = []
+    for i, sid in enumerate(ids):
+        if skipped[i]:
+            answers.append(detect_pb2.PointScore(metric_id=sid, scored=False, learning=learning[i]))
+            continue
+        answer = detect_pb2.PointScore(
+            metric_id=sid, scored=True, learning=learning[i], anomaly_score=score[i],
+            baseline=common_pb2.Baseline(mean=mean[i], std=std[i]),
+            expected_range=common_pb2.ExpectedRange(lower=lower[i], upper=upper[i]))
+        if anomaly_ids[i]:
+            answer.severity, answer.type = SEVERITY[severity[i]], TYPE[kind[i]]
+            answer.anomaly_id = anomaly_ids[i]
+        answers.append(answer)
+    return answers
 
 
 class Timer:
