@@ -486,16 +486,20 @@ def start_ceilings(env: dict[str, str], log_dir: Path):
 
 def print_table(results: list[PhaseResult], services: list[str]) -> None:
     head = (f"{'phase':<30}{'requests':>9}{'req/s':>10}{'points/s':>11}{'p50 ms':>9}{'p99 ms':>9}"
-            f"{'errors':>8}{'client cores':>14}")
+            f"{'errors':>8}{'client cores':>14}{'server us/pt':>14}")
     extra = "".join(f"{s:>9}" for s in services)
     print(head + extra)
     print("-" * (len(head) + len(extra)))
     for r in results:
+        per = r.points_rate or r.rate
+        server = sum(r.service_cores.values()) / per * 1e6 if per and r.service_cores else math.nan
         line = (f"{r.name:<30}{r.requests:>9}{r.rate:>10.0f}{r.points_rate:>11.0f}{r.p50_ms:>9.2f}"
-                f"{r.p99_ms:>9.2f}{r.errors:>8}{r.client_cores:>14.2f}")
+                f"{r.p99_ms:>9.2f}{r.errors:>8}{r.client_cores:>14.2f}{server:>14.1f}")
         print(line + "".join(f"{r.service_cores.get(s, math.nan):>9.2f}" for s in services))
     if services:
-        print(f"(service columns: CPU cores each process used during the phase: {', '.join(services)})")
+        print("(server us/pt: CPU microseconds the serving processes spent per point (per request for the "
+              "listing), a measure that holds on a busy machine; service columns: CPU cores each process "
+              "used during the phase)")
     for r in results:
         if r.first_error:
             print(f"  {r.name}: first error: {r.first_error}")

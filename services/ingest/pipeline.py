@@ -1,25 +1,30 @@
 """The ingest path for one batch: check, store durably through catalog, score through detect,
-and answer per point."""
+and answer per point. Storing and scoring go through the coalescer, which shares catalog writes
+and detect calls between concurrent batches."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 
 import grpc
-from prometheus_client import Counter
+from prometheus_client import Counter as MetricCounter
 
 from anomalywatch.catalog.v1 import storage_pb2, storage_pb2_grpc
 from anomalywatch.common.v1 import common_pb2
 from anomalywatch.ingest.v1 import ingest_pb2
 from services.common.auth import Principal
 from services.common.errors import ServiceError, from_rpc_error
-from services.common.timeutil import from_timestamp, to_timestamp
+from services.common.timeutil import from_timestamp
+from services.ingest.coalescer import Coalescer, Job
 from services.ingest.detect_router import DetectRouter, ToScore
 from services.ingest.validation import CheckedPoint, PointError, check_point
 
 MAX_POINTS = 500
-POINTS = Counter("aw_ingest_points_total", "Points received by ingest, by outcome", ["outcome"])
+POINTS = MetricCounter("aw_ingest_points_total", "Points received by ingest, by outcome", ["outcome"])
 _ENV = {"live": common_pb2.ENVIRONMENT_LIVE, "test": common_pb2.ENVIRONMENT_TEST}
+_OUTCOME = {v: ingest_pb2.PointStatus.Name(v).removeprefix("POINT_STATUS_").lower()
+            for v in ingest_pb2.PointStatus.values()}
 _SEVERITY_RANK = {common_pb2.SEVERITY_UNSPECIFIED: 0, common_pb2.SEVERITY_INFO: 1,
                   common_pb2.SEVERITY_WARNING: 2, common_pb2.SEVERITY_CRITICAL: 3}
 
@@ -29,6 +34,8 @@ class IngestPipeline:
                  retention_seconds: float, timeout: float, clock: Callable[[], float] = time.time):
         self.storage, self.router = storage, router
         self.retention, self.timeout, self.clock = retention_seconds, timeout, clock
+        self.coalescer = Coalescer(lambda request: self._call(self.storage.WritePoints, request),
+                                   router.score)
 
     def ingest(self, principal: Principal, points: Sequence[ingest_pb2.Point], test_only: bool) -> ingest_pb2.IngestResponse:
         if not 1 <= len(points) <= MAX_POINTS:
@@ -51,8 +58,8 @@ class IngestPipeline:
         response = ingest_pb2.IngestResponse(results=results)
         response.rejected = sum(r.status == ingest_pb2.POINT_STATUS_REJECTED for r in results)
         response.accepted = len(results) - response.rejected
-        for r in results:
-            POINTS.labels(ingest_pb2.PointStatus.Name(r.status).removeprefix("POINT_STATUS_").lower()).inc()
+        for status, count in Counter(r.status for r in results).items():  # per outcome, not per point
+            POINTS.labels(_OUTCOME[status]).inc(count)
         return response
 
     def _call(self, method, request):
@@ -69,33 +76,36 @@ class IngestPipeline:
             results[i].status = ingest_pb2.POINT_STATUS_INGESTED
 
     def _store_and_score(self, scope, checked, results) -> None:
-        written = self._call(self.storage.WritePoints, storage_pb2.WritePointsRequest(scope=scope, points=[
-            storage_pb2.PointWrite(index=i, metric=p.metric, tags=p.tags, time=to_timestamp(p.ts), value=p.value,
-                                   source=p.source) for i, p in checked]))
-        configs = {c.metric_id: c.config for c in written.configs}
-        values = {i: p for i, p in checked}
-        to_score: list[ToScore] = []
         stored: list[storage_pb2.PointWriteResult] = []
-        for w in written.results:
-            result = results[w.index]
-            result.metric_id = w.metric_id
-            if w.outcome == storage_pb2.WRITE_OUTCOME_REJECTED:
-                _reject(result, w.error, w.error_code or "VALIDATION_ERROR")
-                continue
-            if w.outcome == storage_pb2.WRITE_OUTCOME_DUPLICATE:
-                result.status = ingest_pb2.POINT_STATUS_DUPLICATE
-                continue
-            result.status = ingest_pb2.POINT_STATUS_INGESTED
-            config = configs[w.metric_id]
-            result.learning = w.series_point_count <= config.min_data_points
-            _apply_rule_hits(result, w.rule_hits)
-            p = values[w.index]
-            to_score.append(ToScore(w.metric_id, scope, p.ts, p.value, config,
-                                    from_timestamp(w.previous_time) if w.HasField("previous_time") else None))
-            stored.append(w)
-        for w, verdict in zip(stored, self.router.score(to_score) if to_score else [], strict=True):
+        values = dict(checked)
+
+        def prepare(written: list[tuple[int, storage_pb2.PointWriteResult]], configs) -> list[ToScore]:
+            """Runs on the coalescer's writer thread once the points are stored: the answers so far,
+            and what detect should score."""
+            to_score: list[ToScore] = []
+            for i, w in written:
+                result = results[i]
+                result.metric_id = w.metric_id
+                if w.outcome == storage_pb2.WRITE_OUTCOME_REJECTED:
+                    _reject(result, w.error, w.error_code or "VALIDATION_ERROR")
+                    continue
+                if w.outcome == storage_pb2.WRITE_OUTCOME_DUPLICATE:
+                    result.status = ingest_pb2.POINT_STATUS_DUPLICATE
+                    continue
+                result.status = ingest_pb2.POINT_STATUS_INGESTED
+                config = configs[w.metric_id]
+                result.learning = w.series_point_count <= config.min_data_points
+                _apply_rule_hits(result, w.rule_hits)
+                p = values[i]
+                previous = from_timestamp(w.previous_time) if w.HasField("previous_time") else None
+                to_score.append(ToScore(w.metric_id, scope, p.ts, p.value, config, previous))
+                stored.append(result)
+            return to_score
+
+        job = self.coalescer.run(Job(scope, checked, prepare))
+        for result, verdict in zip(stored, job.verdicts, strict=True):
             if verdict is not None and verdict.scored:
-                _apply_verdict(results[w.index], verdict)
+                _apply_verdict(result, verdict)
 
 
 def _reject(result: ingest_pb2.PointResult, message: str, code: str) -> None:
