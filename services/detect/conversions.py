@@ -14,8 +14,10 @@ SEVERITY = (common_pb2.SEVERITY_UNSPECIFIED, common_pb2.SEVERITY_INFO, common_pb
             common_pb2.SEVERITY_CRITICAL)
 TYPE = (common_pb2.ANOMALY_TYPE_UNSPECIFIED, common_pb2.ANOMALY_TYPE_SPIKE, common_pb2.ANOMALY_TYPE_DROP,
         common_pb2.ANOMALY_TYPE_TREND, common_pb2.ANOMALY_TYPE_LEVEL_SHIFT)
-EVENT = {codes.EVENT_NONE: storage_pb2.EPISODE_EVENT_UNSPECIFIED, codes.EVENT_OPEN: storage_pb2.EPISODE_EVENT_OPEN,
-         codes.EVENT_CONTINUE: storage_pb2.EPISODE_EVENT_CONTINUE, codes.EVENT_QUIET: storage_pb2.EPISODE_EVENT_QUIET,
+EVENT = {codes.EVENT_NONE: storage_pb2.EPISODE_EVENT_UNSPECIFIED,
+         codes.EVENT_OPEN: storage_pb2.EPISODE_EVENT_OPEN,
+         codes.EVENT_CONTINUE: storage_pb2.EPISODE_EVENT_CONTINUE,
+         codes.EVENT_QUIET: storage_pb2.EPISODE_EVENT_QUIET,
          codes.EVENT_CLOSE: storage_pb2.EPISODE_EVENT_CLOSE}
 
 
@@ -27,15 +29,16 @@ def detector_config(config: metrics_pb2.AnomalyConfig) -> DetectorConfig:
 def _cached(serialized: bytes) -> DetectorConfig:
     config = metrics_pb2.AnomalyConfig.FromString(serialized)
     default = DetectorConfig.default()
+
+    def given(name: str):      # the field's value where set, else the default
+        return getattr(config if config.HasField(name) else default, name)
+
+    window = (parse_duration(config.comparison_window) if config.HasField("comparison_window")
+              else default.comparison_window_seconds)
     return DetectorConfig(
-        enabled=config.enabled if config.HasField("enabled") else default.enabled,
-        spike_threshold=config.spike_threshold if config.HasField("spike_threshold") else default.spike_threshold,
-        drop_threshold=config.drop_threshold if config.HasField("drop_threshold") else default.drop_threshold,
-        min_data_points=config.min_data_points if config.HasField("min_data_points") else default.min_data_points,
-        comparison_window_seconds=(parse_duration(config.comparison_window) if config.HasField("comparison_window")
-                                   else default.comparison_window_seconds),
-        sensitivity=config.sensitivity if config.HasField("sensitivity") else default.sensitivity,
-        seasonality=config.seasonality if config.HasField("seasonality") else default.seasonality,
+        enabled=given("enabled"), spike_threshold=given("spike_threshold"),
+        drop_threshold=given("drop_threshold"), min_data_points=given("min_data_points"),
+        comparison_window_seconds=window, sensitivity=given("sensitivity"), seasonality=given("seasonality"),
     )
 
 
@@ -56,8 +59,8 @@ def missing_data(series_id: str, ts: float, value: float, event: int) -> storage
     """A staleness episode opening (event OPEN, at the time it was noticed) or closing (CLOSE, at
     the time data returned)."""
     message = storage_pb2.Detection(metric_id=series_id, time=to_timestamp(ts), value=value,
-                                    severity=common_pb2.SEVERITY_WARNING, type=common_pb2.ANOMALY_TYPE_MISSING_DATA,
-                                    event=event)
+                                    severity=common_pb2.SEVERITY_WARNING,
+                                    type=common_pb2.ANOMALY_TYPE_MISSING_DATA, event=event)
     if event == storage_pb2.EPISODE_EVENT_CLOSE:
         message.end_time.CopyFrom(to_timestamp(ts))
     return message

@@ -24,7 +24,7 @@ from services.detect.kernels.scoring import score_batch
 from services.detect.kernels.tunables import DEFAULT_TUNABLES, Tunables, sensitivity_thresholds
 
 SNAPSHOT_MAGIC = b"AWDS"
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2
 _HEADER = struct.Struct("<4sHI")        # magic, version, record size
 
 
@@ -118,7 +118,7 @@ class DetectionEngine:
     # ------------------------------------------------------------------ slots
     @property
     def capacity(self) -> int:
-        return int(self._state.count.shape[0])
+        return int(self._state.scalars.shape[0])
 
     def _slot(self, series_id: str) -> int:
         slot = self._slots.get(series_id)
@@ -204,13 +204,13 @@ class DetectionEngine:
 
     def last_timestamp(self, series_id: str) -> float | None:
         slot = self._slots.get(series_id)
-        if slot is None or self._state.count[slot] == 0:
+        if slot is None or self._state.scalars[slot, state_mod.I_COUNT] == 0:
             return None
-        return float(self._state.last_ts[slot])
+        return float(self._state.scalars[slot, state_mod.I_LAST_TS])
 
     def point_count(self, series_id: str) -> int:
         slot = self._slots.get(series_id)
-        return 0 if slot is None else int(self._state.count[slot])
+        return 0 if slot is None else int(self._state.scalars[slot, state_mod.I_COUNT])
 
     def forget(self, series_id: str) -> None:
         slot = self._slots.pop(series_id, None)

@@ -23,7 +23,7 @@ from numba import njit
 
 from services.detect.kernels.arrays import ConfigArrays, Outputs
 from services.detect.kernels.grouping import group_by_slot
-from services.detect.kernels.state import DAILY_BUCKETS, WEEKLY_BUCKETS, SeriesState
+from services.detect.kernels.state import DAILY_BUCKETS, FIELD, WEEKLY_BUCKETS, SeriesState
 from services.detect.kernels.tunables import Tunables
 
 DAY = 86400.0
@@ -33,7 +33,7 @@ Z_CAP = 1e12                        # |z| cap: huge values and zero spreads stay
 F32_MAX = 3.0e38                    # profiles are float32
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def surprise(z: float, q: float, xi: float, ln_inv_f: float) -> float:
     """-ln P(|Z| >= z) under the tail model: linear below q, Pareto (Hill index xi) beyond."""
     if z <= q:
@@ -41,7 +41,7 @@ def surprise(z: float, q: float, xi: float, ln_inv_f: float) -> float:
     return ln_inv_f + math.log(z / q) / xi
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def score_of_surprise(s: float, k: float) -> float:
     """1 - exp(-s / k), continued as 1 - c / v beyond v = s / k = 30 so the tail keeps resolution."""
     v = s / k
@@ -50,7 +50,7 @@ def score_of_surprise(s: float, k: float) -> float:
     return 1.0 - math.exp(-30.0) * 30.0 / v
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def surprise_of_score(score: float, k: float) -> float:
     """Inverse of score_of_surprise."""
     p = 1.0 - score
@@ -59,7 +59,7 @@ def surprise_of_score(score: float, k: float) -> float:
     return k * math.exp(-30.0) * 30.0 / p
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _gap_rate(a: float, k: float) -> float:
     """EWMA weight for a point k nominal steps after the previous one."""
     if k <= 1.5:
@@ -67,18 +67,18 @@ def _gap_rate(a: float, k: float) -> float:
     return 1.0 - (1.0 - a) ** min(k, 1e6)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _clip(v: float, c: float) -> float:
     return min(max(v, -c), c)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _f32(v: float) -> np.float32:
     """Round into a float32 profile bucket, saturating instead of overflowing to inf."""
     return np.float32(min(max(v, -F32_MAX), F32_MAX))
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _range_factor(s_thr: float, q: float, xi: float, ln_inv_f: float) -> float:
     """The point z at which the surprise reaches s_thr, in units of q (so z = q * factor)."""
     if s_thr <= ln_inv_f:
@@ -86,56 +86,78 @@ def _range_factor(s_thr: float, q: float, xi: float, ln_inv_f: float) -> float:
     return math.exp(min((s_thr - ln_inv_f) * xi, 700.0))
 
 
-@njit(cache=True)
+# scalar state fields (state.SCALAR_FIELDS) as compile-time constants
+_COUNT, _LAST_TS, _FIRST_TS, _STEP = FIELD["count"], FIELD["last_ts"], FIELD["first_ts"], FIELD["step"]
+_RATE_STEP, _QUANTUM, _PREV_X, _SLOW = FIELD["rate_step"], FIELD["quantum"], FIELD["prev_x"], FIELD["slow"]
+_SHORT, _SHORT_SCALE = FIELD["short"], FIELD["short_scale"]
+_LONG, _LONG_SCALE = FIELD["long"], FIELD["long_scale"]
+_RUN, _MODEL, _LV, _BS, _SP = FIELD["run"], FIELD["model"], FIELD["lv0"], FIELD["bs0"], FIELD["sp0"]
+_Q, _XI = FIELD["q0"], FIELD["xi0"]
+_EP_OPEN, _EP_QUIET, _EP_QUIET_TS = FIELD["ep_open"], FIELD["ep_quiet"], FIELD["ep_quiet_ts"]
+_EP_START, _EP_PEAK = FIELD["ep_start"], FIELD["ep_peak"]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _side_surprise(z: float, q_up_side: float, q_dn_side: float, xi_up: float, xi_dn: float,
+                   ln_inv_f: float) -> float:
+    """Surprise of a signed statistic under the tail model of its side (selects, no branch on the
+    sign: it is a coin flip for normal points and would mispredict half the time)."""
+    pos = z >= 0.0
+    return surprise(abs(z), q_up_side if pos else q_dn_side, xi_up if pos else xi_dn, ln_inv_f)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _tail_learn(z: float, q_up_side: float, q_dn_side: float, xi_up: float, xi_dn: float, a_xi: float,
+                q_up: float, q_dn: float, tun: Tunables) -> tuple[float, float, float, float]:
+    """One step of the (up, down) tail models of a signed statistic: the side of z learns the
+    point (quantile up or down, Hill index on an exceedance), the other side a non-exceedance."""
+    pos = z >= 0.0
+    az = abs(z)
+    q = q_up_side if pos else q_dn_side
+    xi = xi_up if pos else xi_dn
+    if az > q:                      # rare (about tail_fraction of the points)
+        xi += a_xi * (min(math.log(az / q), tun.xi_cap) - xi)
+        xi = min(max(xi, tun.xi_min), tun.xi_max)
+        q_self = max(q * q_up, tun.q_min)
+    else:
+        q_self = max(q * q_dn, tun.q_min)
+    q_other = max((q_dn_side if pos else q_up_side) * q_dn, tun.q_min)
+    return ((q_self if pos else q_other), (q_other if pos else q_self),
+            (xi if pos else xi_up), (xi_dn if pos else xi))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _wrap(i: int, n: int) -> int:
+    """i mod n for i in [-n, 2n) without the general (sign-correcting) modulo."""
+    if i < 0:
+        return i + n
+    if i >= n:
+        return i - n
+    return i
+
+
+@njit(cache=True, error_model="numpy")
 def score_batch(slots: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: ConfigArrays,
                 st: SeriesState, tun: Tunables, thresholds: np.ndarray, out: Outputs) -> None:
     """Score points (slot, timestamp, value) in arrival order; update `st`; fill `out`.
 
     thresholds[sensitivity, level]: score thresholds of info (anomalous), warning, critical.
     """
-    n_slots = st.count.shape[0]
-    n = slots.shape[0]
+    n_slots = st.scalars.shape[0]
     order, starts = group_by_slot(slots, n_slots)
-    # gather each series' points together (contiguous), score, scatter back: arrival order is
-    # interleaved across series, and random access inside the dependent per-point loop is slow
-    ts_g = np.empty(n)
-    xs_g = np.empty(n)
-    for j in range(n):
-        ts_g[j] = ts[order[j]]
-        xs_g[j] = xs[order[j]]
-    tmp = Outputs(np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
-                  np.empty(n, np.int8), np.empty(n, np.int8), np.empty(n, np.uint8),
-                  np.empty(n, np.uint8), np.empty(n, np.int8), np.empty(n), np.empty(n))
+    # each series' points are scored together with its state in registers; inputs are read and
+    # outputs written through `order` (arrival order interleaves series)
     for s in range(n_slots):
         a = starts[s]
         b = starts[s + 1]
         if b > a:
-            _score_series(s, a, b, ts_g, xs_g, cfg, st, tun, thresholds, tmp)
-    _scatter_f8(order, tmp.score, out.score)
-    _scatter_f8(order, tmp.mean, out.mean)
-    _scatter_f8(order, tmp.std, out.std)
-    _scatter_f8(order, tmp.lower, out.lower)
-    _scatter_f8(order, tmp.upper, out.upper)
-    _scatter_f8(order, tmp.end_ts, out.end_ts)
-    _scatter_f8(order, tmp.peak, out.peak)
-    for j in range(n):
-        i = order[j]
-        out.type[i] = tmp.type[j]
-        out.severity[i] = tmp.severity[j]
-        out.learning[i] = tmp.learning[j]
-        out.skipped[i] = tmp.skipped[j]
-        out.event[i] = tmp.event[j]
+            _score_series(s, order, a, b, ts, xs, cfg, st, tun, thresholds, out)
 
 
-@njit(cache=True)
-def _scatter_f8(order: np.ndarray, src: np.ndarray, dst: np.ndarray) -> None:
-    for j in range(order.shape[0]):
-        dst[order[j]] = src[j]
-
-
-@njit(cache=True)
-def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg: ConfigArrays,
-                  st: SeriesState, tun: Tunables, thresholds: np.ndarray, out: Outputs) -> None:
+@njit(cache=True, error_model="numpy")
+def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
+                  cfg: ConfigArrays, st: SeriesState, tun: Tunables, thresholds: np.ndarray,
+                  out: Outputs) -> None:
     # ---- configuration of this series (effective for the whole batch)
     enabled = cfg.enabled[s] != 0
     spike_thr = cfg.spike_threshold[s]
@@ -152,47 +174,48 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg: C
     s_thr = surprise_of_score(thr_info, tun.score_k)
 
     # ---- state into locals
-    n = st.count[s]
-    last_ts = st.last_ts[s]
-    first_ts = st.first_ts[s]
-    step = st.step[s]
-    quantum = st.quantum[s]
-    prev_x = st.prev_x[s]
-    slow = st.slow[s]
-    short = st.short[s]
-    short_scale = st.short_scale[s]
-    long = st.long[s]
-    long_scale = st.long_scale[s]
-    run = st.run[s]
-    model = st.model[s]
-    lv0, lv1, lv2 = st.level[s, 0], st.level[s, 1], st.level[s, 2]
-    bs0, bs1, bs2 = st.base[s, 0], st.base[s, 1], st.base[s, 2]
-    sp0, sp1, sp2 = st.spread[s, 0], st.spread[s, 1], st.spread[s, 2]
-    q0, q1, q2, q3 = st.tail_q[s, 0], st.tail_q[s, 1], st.tail_q[s, 2], st.tail_q[s, 3]
-    q4, q5 = st.tail_q[s, 4], st.tail_q[s, 5]
-    xi0, xi1, xi2, xi3 = st.tail_xi[s, 0], st.tail_xi[s, 1], st.tail_xi[s, 2], st.tail_xi[s, 3]
-    xi4, xi5 = st.tail_xi[s, 4], st.tail_xi[s, 5]
-    ep_open = st.ep_open[s] != 0
-    ep_quiet = st.ep_quiet[s]
-    ep_quiet_ts = st.ep_quiet_ts[s]
-    ep_start = st.ep_start[s]
-    ep_peak = st.ep_peak[s]
-    daily = st.daily[s]
-    weekly = st.weekly[s]
+    row = st.scalars[s]
+    prof = st.profiles[s]
+    n = int(row[_COUNT])
+    last_ts = row[_LAST_TS]
+    first_ts = row[_FIRST_TS]
+    step = row[_STEP]
+    quantum = row[_QUANTUM]
+    prev_x = row[_PREV_X]
+    slow = row[_SLOW]
+    short = row[_SHORT]
+    short_scale = row[_SHORT_SCALE]
+    long = row[_LONG]
+    long_scale = row[_LONG_SCALE]
+    run = int(row[_RUN])
+    model = int(row[_MODEL])
+    lv0, lv1, lv2 = row[_LV], row[_LV + 1], row[_LV + 2]
+    bs0, bs1, bs2 = row[_BS], row[_BS + 1], row[_BS + 2]
+    sp0, sp1, sp2 = row[_SP], row[_SP + 1], row[_SP + 2]
+    q0, q1, q2, q3, q4, q5 = row[_Q], row[_Q + 1], row[_Q + 2], row[_Q + 3], row[_Q + 4], row[_Q + 5]
+    xi0, xi1, xi2 = row[_XI], row[_XI + 1], row[_XI + 2]
+    xi3, xi4, xi5 = row[_XI + 3], row[_XI + 4], row[_XI + 5]
+    ep_open = row[_EP_OPEN] != 0.0
+    ep_quiet = int(row[_EP_QUIET])
+    ep_quiet_ts = row[_EP_QUIET_TS]
+    ep_start = row[_EP_START]
+    ep_peak = row[_EP_PEAK]
     # output arrays as locals: reading an array out of a tuple inside the loop costs refcounting
     o_score, o_mean, o_std, o_lower, o_upper = out.score, out.mean, out.std, out.lower, out.upper
     o_type, o_severity, o_learning, o_skipped = out.type, out.severity, out.learning, out.skipped
     o_event, o_end_ts, o_peak = out.event, out.end_ts, out.peak
 
     # rates derived from the step; recomputed when the step estimate moves
-    rate_step = st.rate_step[s]
+    rate_step = row[_RATE_STEP]
     need_rates = True
-    a_fast = a_base = a_spread = a_short = a_long = 0.0
+    a_fast = a_base = a_spread = a_short = a_long = a_min = 1.0
     q_up = q_dn = a_xi = 0.0
+    prof_step = ad_full = aw_full = 0.0
     f_up = _range_factor(s_thr, 1.0, xi0 if xi0 > 0 else tun.xi_min, ln_inv_f)
     f_dn = _range_factor(s_thr, 1.0, xi1 if xi1 > 0 else tun.xi_min, ln_inv_f)
 
-    for i in range(a, b):
+    for j in range(a, b):
+        i = order[j]
         t = ts[i]
         x = xs[i]
         o_end_ts[i] = np.nan
@@ -248,7 +271,6 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg: C
             step *= 1.02
         elif dt < step:
             step *= 0.98
-        k = dt / step
         if rate_step <= 0.0 or abs(step - rate_step) > 0.01 * rate_step:
             rate_step = step                           # kept in the state: batch splits agree
             need_rates = True
@@ -260,31 +282,36 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg: C
             a_spread = 1.0 / max(1.0, min(tun.spread_points, 0.5 * w_pts))
             a_short = 1.0 / max(1.0, tun.short_points)
             a_long = 1.0 / max(1.0, min(tun.long_points, 0.25 * w_pts))
+            a_min = min(min(a_fast, a_base), min(min(a_spread, a_short), a_long))
             tail_pts = max(1.0, min(tun.tail_points, w_pts))
             eta = 1.0 / (f * tail_pts)
             q_up = math.exp(min(eta, 1.0) * (1.0 - f))
             q_dn = math.exp(-min(eta, 1.0) * f)
             a_xi = min(1.0, eta)
-        inv_n = 1.0 / n
-        af = max(_gap_rate(a_fast, k), inv_n)
-        ab = max(_gap_rate(a_base, k), inv_n)
-        asp = max(_gap_rate(a_spread, k), inv_n)
-        ash = max(_gap_rate(a_short, k), inv_n)
-        alg = max(_gap_rate(a_long, k), inv_n)
+        if dt <= 1.5 * step and n * a_min >= 1.0:   # the usual case: a regular step, past the start
+            af, ab, asp, ash, alg = a_fast, a_base, a_spread, a_short, a_long
+        else:
+            k = dt / step
+            inv_n = 1.0 / n
+            af = max(_gap_rate(a_fast, k), inv_n)
+            ab = max(_gap_rate(a_base, k), inv_n)
+            asp = max(_gap_rate(a_spread, k), inv_n)
+            ash = max(_gap_rate(a_short, k), inv_n)
+            alg = max(_gap_rate(a_long, k), inv_n)
 
         # ---- predictions of the three models
         pd = (t - math.floor(t / DAY) * DAY) * (DAILY_BUCKETS / DAY) - 0.5
         d0f = math.floor(pd)
         dw = pd - d0f
-        d0 = int(d0f) % DAILY_BUCKETS
-        d1 = (d0 + 1) % DAILY_BUCKETS
-        sd = (1.0 - dw) * daily[d0] + dw * daily[d1]
+        d0 = _wrap(int(d0f), DAILY_BUCKETS)
+        d1 = _wrap(d0 + 1, DAILY_BUCKETS)
+        sd = (1.0 - dw) * prof[d0] + dw * prof[d1]
         pw = (t - math.floor(t / WEEK) * WEEK) * (WEEKLY_BUCKETS / WEEK) - 0.5
         w0f = math.floor(pw)
         ww = pw - w0f
-        w0 = int(w0f) % WEEKLY_BUCKETS
-        w1 = (w0 + 1) % WEEKLY_BUCKETS
-        sw = (1.0 - ww) * weekly[w0] + ww * weekly[w1]
+        w0 = _wrap(int(w0f), WEEKLY_BUCKETS)
+        w1 = _wrap(w0 + 1, WEEKLY_BUCKETS)
+        sw = (1.0 - ww) * prof[DAILY_BUCKETS + w0] + ww * prof[DAILY_BUCKETS + w1]
 
         m = model if seas == 3 else seas
         if m == 1:
@@ -311,18 +338,9 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg: C
         z3 = _clip(long / max(long_scale, floor), Z_CAP)
 
         # ---- calibrated surprise and score
-        if z1 >= 0.0:
-            s1 = surprise(z1, q0, xi0, ln_inv_f)
-        else:
-            s1 = surprise(-z1, q1, xi1, ln_inv_f)
-        if z2 >= 0.0:
-            s2 = surprise(z2, q2, xi2, ln_inv_f)
-        else:
-            s2 = surprise(-z2, q3, xi3, ln_inv_f)
-        if z3 >= 0.0:
-            s3 = surprise(z3, q4, xi4, ln_inv_f)
-        else:
-            s3 = surprise(-z3, q5, xi5, ln_inv_f)
+        s1 = _side_surprise(z1, q0, q1, xi0, xi1, ln_inv_f)
+        s2 = _side_surprise(z2, q2, q3, xi2, xi3, ln_inv_f)
+        s3 = _side_surprise(z3, q4, q5, xi4, xi5, ln_inv_f)
         s2 = max(s2, s3)
         sv = max(s1, s2)
         score = score_of_surprise(sv, tun.score_k) if not learning else 0.0
@@ -438,81 +456,45 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg: C
 
         # slow level and seasonal profiles (offsets from the slow level)
         tau_slow = min(window, tun.slow_seconds)
-        slow += max(min(dt / tau_slow, 1.0), inv_n) * (x - slow)
+        a_slow = min(dt / tau_slow, 1.0)
+        if a_slow * n < 1.0:            # running mean over the first points
+            a_slow = 1.0 / n
+        slow += a_slow * (x - slow)
         dev = x - slow
         age = t - first_ts
         seen_daily = age >= tun.daily_min_days * DAY
-        ad = (DAILY_BUCKETS * step) / min(DAILY_BUCKETS * step + age, window)
+        if step != prof_step:           # profile learning rates once history fills the window
+            prof_step = step
+            ad_full = (DAILY_BUCKETS * step) / window
+            aw_full = (WEEKLY_BUCKETS * step) / max(window, WEEK)
+        ad = ad_full
+        if DAILY_BUCKETS * step + age < window:
+            ad = (DAILY_BUCKETS * step) / (DAILY_BUCKETS * step + age)
         e = dev - sd
         if seen_daily:
             e = _clip(e, bc * f1)
-        daily[d0] = _f32(daily[d0] + ad * (1.0 - dw) * e)
-        daily[d1] = _f32(daily[d1] + ad * dw * e)
-        aw = (WEEKLY_BUCKETS * step) / min(WEEKLY_BUCKETS * step + age, max(window, WEEK))
+        prof[d0] = _f32(prof[d0] + ad * (1.0 - dw) * e)
+        prof[d1] = _f32(prof[d1] + ad * dw * e)
+        aw = aw_full
+        if WEEKLY_BUCKETS * step + age < max(window, WEEK):
+            aw = (WEEKLY_BUCKETS * step) / (WEEKLY_BUCKETS * step + age)
         e = dev - sw
         if age >= tun.weekly_min_days * DAY:
             e = _clip(e, bc * f2)
-        weekly[w0] = _f32(weekly[w0] + aw * (1.0 - ww) * e)
-        weekly[w1] = _f32(weekly[w1] + aw * ww * e)
+        prof[DAILY_BUCKETS + w0] = _f32(prof[DAILY_BUCKETS + w0] + aw * (1.0 - ww) * e)
+        prof[DAILY_BUCKETS + w1] = _f32(prof[DAILY_BUCKETS + w1] + aw * ww * e)
 
         # tail models learn after warm-up (one side sees the point, the other a non-exceedance)
         if n >= tun.tail_warmup:
-            if z1 >= 0.0:
-                if z1 > q0:
-                    xi0 += a_xi * (min(math.log(z1 / q0), tun.xi_cap) - xi0)
-                    xi0 = min(max(xi0, tun.xi_min), tun.xi_max)
-                    f_up = _range_factor(s_thr, 1.0, xi0, ln_inv_f)
-                    q0 *= q_up
-                else:
-                    q0 *= q_dn
-                q1 *= q_dn
-            else:
-                if -z1 > q1:
-                    xi1 += a_xi * (min(math.log(-z1 / q1), tun.xi_cap) - xi1)
-                    xi1 = min(max(xi1, tun.xi_min), tun.xi_max)
-                    f_dn = _range_factor(s_thr, 1.0, xi1, ln_inv_f)
-                    q1 *= q_up
-                else:
-                    q1 *= q_dn
-                q0 *= q_dn
-            if z2 >= 0.0:
-                if z2 > q2:
-                    xi2 += a_xi * (min(math.log(z2 / q2), tun.xi_cap) - xi2)
-                    xi2 = min(max(xi2, tun.xi_min), tun.xi_max)
-                    q2 *= q_up
-                else:
-                    q2 *= q_dn
-                q3 *= q_dn
-            else:
-                if -z2 > q3:
-                    xi3 += a_xi * (min(math.log(-z2 / q3), tun.xi_cap) - xi3)
-                    xi3 = min(max(xi3, tun.xi_min), tun.xi_max)
-                    q3 *= q_up
-                else:
-                    q3 *= q_dn
-                q2 *= q_dn
-            if z3 >= 0.0:
-                if z3 > q4:
-                    xi4 += a_xi * (min(math.log(z3 / q4), tun.xi_cap) - xi4)
-                    xi4 = min(max(xi4, tun.xi_min), tun.xi_max)
-                    q4 *= q_up
-                else:
-                    q4 *= q_dn
-                q5 *= q_dn
-            else:
-                if -z3 > q5:
-                    xi5 += a_xi * (min(math.log(-z3 / q5), tun.xi_cap) - xi5)
-                    xi5 = min(max(xi5, tun.xi_min), tun.xi_max)
-                    q5 *= q_up
-                else:
-                    q5 *= q_dn
-                q4 *= q_dn
-            q4 = max(q4, tun.q_min)
-            q5 = max(q5, tun.q_min)
-            q0 = max(q0, tun.q_min)
-            q1 = max(q1, tun.q_min)
-            q2 = max(q2, tun.q_min)
-            q3 = max(q3, tun.q_min)
+            xi_was_up = xi0
+            xi_was_dn = xi1
+            q0, q1, xi0, xi1 = _tail_learn(z1, q0, q1, xi0, xi1, a_xi, q_up, q_dn, tun)
+            q2, q3, xi2, xi3 = _tail_learn(z2, q2, q3, xi2, xi3, a_xi, q_up, q_dn, tun)
+            q4, q5, xi4, xi5 = _tail_learn(z3, q4, q5, xi4, xi5, a_xi, q_up, q_dn, tun)
+            if xi0 != xi_was_up:        # the expected range moves with the point model's tails
+                f_up = _range_factor(s_thr, 1.0, xi0, ln_inv_f)
+            if xi1 != xi_was_dn:
+                f_dn = _range_factor(s_thr, 1.0, xi1, ln_inv_f)
 
         # seasonal model selection (auto): the best ready model, the incumbent favoured
         if seas == 3:
@@ -537,29 +519,28 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg: C
         prev_x = x
 
     # ---- locals back into the state
-    st.count[s] = n
-    st.last_ts[s] = last_ts
-    st.first_ts[s] = first_ts
-    st.step[s] = step
-    st.rate_step[s] = rate_step
-    st.quantum[s] = quantum
-    st.prev_x[s] = prev_x
-    st.slow[s] = slow
-    st.short[s] = short
-    st.short_scale[s] = short_scale
-    st.long[s] = long
-    st.long_scale[s] = long_scale
-    st.run[s] = run
-    st.model[s] = model
-    st.level[s, 0], st.level[s, 1], st.level[s, 2] = lv0, lv1, lv2
-    st.base[s, 0], st.base[s, 1], st.base[s, 2] = bs0, bs1, bs2
-    st.spread[s, 0], st.spread[s, 1], st.spread[s, 2] = sp0, sp1, sp2
-    st.tail_q[s, 0], st.tail_q[s, 1], st.tail_q[s, 2], st.tail_q[s, 3] = q0, q1, q2, q3
-    st.tail_q[s, 4], st.tail_q[s, 5] = q4, q5
-    st.tail_xi[s, 0], st.tail_xi[s, 1], st.tail_xi[s, 2], st.tail_xi[s, 3] = xi0, xi1, xi2, xi3
-    st.tail_xi[s, 4], st.tail_xi[s, 5] = xi4, xi5
-    st.ep_open[s] = 1 if ep_open else 0
-    st.ep_quiet[s] = ep_quiet
-    st.ep_quiet_ts[s] = ep_quiet_ts
-    st.ep_start[s] = ep_start
-    st.ep_peak[s] = ep_peak
+    row[_COUNT] = n
+    row[_LAST_TS] = last_ts
+    row[_FIRST_TS] = first_ts
+    row[_STEP] = step
+    row[_RATE_STEP] = rate_step
+    row[_QUANTUM] = quantum
+    row[_PREV_X] = prev_x
+    row[_SLOW] = slow
+    row[_SHORT] = short
+    row[_SHORT_SCALE] = short_scale
+    row[_LONG] = long
+    row[_LONG_SCALE] = long_scale
+    row[_RUN] = run
+    row[_MODEL] = model
+    row[_LV], row[_LV + 1], row[_LV + 2] = lv0, lv1, lv2
+    row[_BS], row[_BS + 1], row[_BS + 2] = bs0, bs1, bs2
+    row[_SP], row[_SP + 1], row[_SP + 2] = sp0, sp1, sp2
+    row[_Q], row[_Q + 1], row[_Q + 2], row[_Q + 3], row[_Q + 4], row[_Q + 5] = q0, q1, q2, q3, q4, q5
+    row[_XI], row[_XI + 1], row[_XI + 2] = xi0, xi1, xi2
+    row[_XI + 3], row[_XI + 4], row[_XI + 5] = xi3, xi4, xi5
+    row[_EP_OPEN] = 1.0 if ep_open else 0.0
+    row[_EP_QUIET] = ep_quiet
+    row[_EP_QUIET_TS] = ep_quiet_ts
+    row[_EP_START] = ep_start
+    row[_EP_PEAK] = ep_peak

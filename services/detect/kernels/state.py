@@ -1,7 +1,9 @@
-"""Per-series detector state: fixed-size struct-of-arrays, one row per series slot.
+"""Per-series detector state: one contiguous row per series slot (array of structs).
 
-The kernel reads a series' row into locals once per batch and writes it back, so the layout is
-chosen for compactness (profiles in float32) rather than for access order.
+Two arrays: `scalars` (float64, one row of N_SCALARS per slot; counters and flags are stored as
+exact small integers) and `profiles` (float32, the daily then the weekly seasonal profile). A
+series' scalars fill a few adjacent cache lines, so loading and storing them once per batch costs
+little even when thousands of series interleave (one array per field touched a line per field).
 """
 from __future__ import annotations
 
@@ -12,104 +14,88 @@ import numpy as np
 N_MODELS = 3            # seasonal models: none, daily, weekly (codes.SEASONALITY_*)
 DAILY_BUCKETS = 48      # 30-minute buckets, linearly interpolated
 WEEKLY_BUCKETS = 168    # 1-hour buckets, linearly interpolated
-N_TAILS = 6             # tail models (up, down) of: point, short, long statistics
+N_PROFILE = DAILY_BUCKETS + WEEKLY_BUCKETS
+N_TAILS = 10            # tail models (up, down) of: point, short, long, volatility, drift statistics
+
+# scalar fields, in row order (the kernel reads them by these indices)
+SCALAR_FIELDS: tuple[str, ...] = (
+    "count",        # points scored
+    "last_ts",      # timestamp of the last scored point (unix s)
+    "first_ts",     # timestamp of the first point
+    "step",         # inferred step (s), a running median of the gaps
+    "rate_step",    # the step the EWMA rates were derived from
+    "quantum",      # smallest non-zero change seen: the value's resolution
+    "prev_x",       # last value
+    "slow",         # slow level the seasonal profiles are learned against
+    "short",        # short-window mean of the deviation from the baseline
+    "short_scale",  # mean |short|: its normal size
+    "long",         # longer-window mean of the deviation from the baseline
+    "long_scale",   # mean |long|
+    "vol",          # short-window mean of |point z|: volatility relative to the spread
+    "vol_scale",    # its normal size
+    "drift",        # medium baseline minus the slow baseline (sustained drifts, ramps)
+    "drift_scale",  # mean |drift|
+    "slow_base",    # slow baseline of the model in use
+    "run",          # signed run of big same-sign residuals
+    "model",        # seasonal model in use (auto)
+    "lv0", "lv1", "lv2",        # fast level per model
+    "bs0", "bs1", "bs2",        # medium baseline per model
+    "sp0", "sp1", "sp2",        # mean |one-step residual| per model
+    *(f"q{j}" for j in range(N_TAILS)),     # (1 - f) quantile of |z| per tail model
+    *(f"xi{j}" for j in range(N_TAILS)),    # Hill tail index beyond q
+    "ep_open",      # an episode is open (0/1)
+    "ep_quiet",     # normal points in a row while open
+    "ep_quiet_ts",  # timestamp of the first of those normal points
+    "ep_start",     # timestamp of the episode's first anomalous point
+    "ep_peak",      # peak score of the episode
+)
+N_SCALARS = len(SCALAR_FIELDS)
+FIELD = {name: i for i, name in enumerate(SCALAR_FIELDS)}
+I_COUNT = FIELD["count"]
+I_LAST_TS = FIELD["last_ts"]
 
 
 class SeriesState(NamedTuple):
-    count: np.ndarray        # int64: points scored
-    last_ts: np.ndarray      # timestamp of the last scored point (unix s)
-    first_ts: np.ndarray     # timestamp of the first point
-    step: np.ndarray         # inferred step (s), a running median of the gaps
-    rate_step: np.ndarray    # the step the EWMA rates were derived from
-    quantum: np.ndarray      # smallest non-zero change seen: the value's resolution
-    prev_x: np.ndarray       # last value
-    slow: np.ndarray         # slow level the seasonal profiles are learned against
-    short: np.ndarray        # short-window mean of the deviation from the baseline
-    short_scale: np.ndarray  # mean |short|: its normal size
-    long: np.ndarray         # longer-window mean of the deviation from the baseline
-    long_scale: np.ndarray   # mean |long|
-    run: np.ndarray          # int32: signed run of big same-sign residuals
-    model: np.ndarray        # int8: seasonal model in use (auto)
-    level: np.ndarray        # (N_MODELS,) fast level per model
-    base: np.ndarray         # (N_MODELS,) medium baseline per model
-    spread: np.ndarray       # (N_MODELS,) mean |one-step residual| per model
-    tail_q: np.ndarray       # (N_TAILS,) (1 - f) quantile of |z|
-    tail_xi: np.ndarray      # (N_TAILS,) Hill tail index beyond q
-    ep_open: np.ndarray      # int8: an episode is open
-    ep_quiet: np.ndarray     # int32: normal points in a row while open
-    ep_quiet_ts: np.ndarray  # timestamp of the first of those normal points
-    ep_start: np.ndarray     # timestamp of the episode's first anomalous point
-    ep_peak: np.ndarray      # peak score of the episode
-    daily: np.ndarray        # float32 (DAILY_BUCKETS,) daily profile (offset from slow level)
-    weekly: np.ndarray       # float32 (WEEKLY_BUCKETS,) weekly profile
+    scalars: np.ndarray     # float64 (capacity, N_SCALARS)
+    profiles: np.ndarray    # float32 (capacity, N_PROFILE): daily, then weekly offsets from slow
 
-
-_SHAPES: dict[str, tuple[np.dtype, tuple[int, ...]]] = {
-    "count": (np.dtype(np.int64), ()),
-    "last_ts": (np.dtype(np.float64), ()),
-    "first_ts": (np.dtype(np.float64), ()),
-    "step": (np.dtype(np.float64), ()),
-    "rate_step": (np.dtype(np.float64), ()),
-    "quantum": (np.dtype(np.float64), ()),
-    "prev_x": (np.dtype(np.float64), ()),
-    "slow": (np.dtype(np.float64), ()),
-    "short": (np.dtype(np.float64), ()),
-    "short_scale": (np.dtype(np.float64), ()),
-    "long": (np.dtype(np.float64), ()),
-    "long_scale": (np.dtype(np.float64), ()),
-    "run": (np.dtype(np.int32), ()),
-    "model": (np.dtype(np.int8), ()),
-    "level": (np.dtype(np.float64), (N_MODELS,)),
-    "base": (np.dtype(np.float64), (N_MODELS,)),
-    "spread": (np.dtype(np.float64), (N_MODELS,)),
-    "tail_q": (np.dtype(np.float64), (N_TAILS,)),
-    "tail_xi": (np.dtype(np.float64), (N_TAILS,)),
-    "ep_open": (np.dtype(np.int8), ()),
-    "ep_quiet": (np.dtype(np.int32), ()),
-    "ep_quiet_ts": (np.dtype(np.float64), ()),
-    "ep_start": (np.dtype(np.float64), ()),
-    "ep_peak": (np.dtype(np.float64), ()),
-    "daily": (np.dtype(np.float32), (DAILY_BUCKETS,)),
-    "weekly": (np.dtype(np.float32), (WEEKLY_BUCKETS,)),
-}
-assert tuple(_SHAPES) == SeriesState._fields
 
 # one series' state as a packed record: the snapshot format (see engine.snapshot)
-RECORD_DTYPE = np.dtype([(name, dt, shape) for name, (dt, shape) in _SHAPES.items()])
+RECORD_DTYPE = np.dtype([("scalars", np.float64, (N_SCALARS,)), ("profiles", np.float32, (N_PROFILE,))])
 
 
 def allocate(capacity: int) -> SeriesState:
     """Zeroed state for `capacity` slots; a slot with count 0 is empty (initialised by its first point)."""
-    return SeriesState(*(np.zeros((capacity, *shape), dtype=dt) for dt, shape in _SHAPES.values()))
+    return SeriesState(np.zeros((capacity, N_SCALARS)), np.zeros((capacity, N_PROFILE), np.float32))
 
 
 def grow(state: SeriesState, capacity: int) -> SeriesState:
     """A copy of `state` with `capacity` slots (>= the current), new slots empty."""
     fresh = allocate(capacity)
-    n = state.count.shape[0]
-    for old, new in zip(state, fresh, strict=True):
-        new[:n] = old
+    n = state.scalars.shape[0]
+    fresh.scalars[:n] = state.scalars
+    fresh.profiles[:n] = state.profiles
     return fresh
 
 
 def clear(state: SeriesState, slot: int) -> None:
     """Empty one slot."""
-    for arr in state:
-        arr[slot] = 0
+    state.scalars[slot] = 0.0
+    state.profiles[slot] = 0.0
 
 
 def to_record(state: SeriesState, slot: int) -> np.ndarray:
     """One slot as a RECORD_DTYPE scalar array."""
     rec = np.zeros((), dtype=RECORD_DTYPE)
-    for name, arr in zip(SeriesState._fields, state, strict=True):
-        rec[name] = arr[slot]
+    rec["scalars"] = state.scalars[slot]
+    rec["profiles"] = state.profiles[slot]
     return rec
 
 
 def from_record(state: SeriesState, slot: int, rec: np.ndarray) -> None:
     """Write a RECORD_DTYPE record into one slot."""
-    for name, arr in zip(SeriesState._fields, state, strict=True):
-        arr[slot] = rec[name]
+    state.scalars[slot] = rec["scalars"]
+    state.profiles[slot] = rec["profiles"]
 
 
 def bytes_per_series() -> int:
