@@ -28,26 +28,33 @@ def only_known(body: Mapping[str, Any], allowed: Iterable[str], prefix: str = ""
 def only_known_params(allowed: Iterable[str], tags: bool = False) -> None:
     """Rejects an unknown query parameter; `tag.<key>` is allowed when `tags` is true."""
     allowed = list(allowed)
-    for name in request.args:
+    for name, value in request.args.items(multi=True):
         if not (name in allowed or tags and name.startswith("tag.") and len(name) > 4):
             raise invalid(name, f"unknown query parameter {name}",
                           allowed=[*allowed, *(["tag.<key>"] if tags else [])])
+        string(value, name)
 
 
-def _utf8(text: str) -> bool:
-    # JSON may carry lone surrogates (\ud800) that no protobuf string accepts.
+def path_id(value: str, field: str) -> str:
+    """An id from the path; one no store could hold cannot exist (werkzeug already decoded it)."""
+    return string(value, field)
+
+
+def _storable(text: str) -> bool:
+    # JSON may carry lone surrogates (\ud800) that no protobuf string accepts, and NUL, which no
+    # PostgreSQL text accepts.
     try:
         text.encode("utf-8")
-        return True
     except UnicodeEncodeError:
         return False
+    return "\x00" not in text
 
 
 def string(value: Any, field: str) -> str:
     if not isinstance(value, str):
         raise invalid(field, f"{field} must be a string")
-    if not _utf8(value):
-        raise invalid(field, f"{field} is not valid UTF-8")
+    if not _storable(value):
+        raise invalid(field, f"{field} must be valid UTF-8 without NUL characters")
     return value
 
 
@@ -73,8 +80,8 @@ def boolean(value: Any, field: str) -> bool:
 def string_map(value: Any, field: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise invalid(field, f"{field} must be an object of string values")
-    if not all(_utf8(k) and _utf8(v) for k, v in value.items()):
-        raise invalid(field, f"{field} is not valid UTF-8")
+    if not all(_storable(k) and _storable(v) for k, v in value.items()):
+        raise invalid(field, f"{field} must be valid UTF-8 without NUL characters")
     return value
 
 

@@ -61,7 +61,8 @@ def anomaly_summary():
 @bp.get("/v1/anomalies/<anomaly_id>")
 @requires("read")
 def get_anomaly(anomaly_id: str):
-    answer = _call("GetAnomaly", anomalies_pb2.GetAnomalyRequest(anomaly_id=anomaly_id))
+    message = anomalies_pb2.GetAnomalyRequest(anomaly_id=fields.path_id(anomaly_id, "anomaly_id"))
+    answer = _call("GetAnomaly", message)
     return jsonify({"data": render.anomaly_detail(answer)})
 
 
@@ -75,9 +76,9 @@ def _note(body: dict) -> str:
 def acknowledge(anomaly_id: str):
     body = json_object(required=False)
     fields.only_known(body, ("note",))
-    answer = _call("AcknowledgeAnomaly", anomalies_pb2.AcknowledgeAnomalyRequest(anomaly_id=anomaly_id,
-                                                                                 note=_note(body)))
-    return jsonify({"data": render.anomaly(answer.anomaly)})
+    message = anomalies_pb2.AcknowledgeAnomalyRequest(anomaly_id=fields.path_id(anomaly_id, "anomaly_id"),
+                                                      note=_note(body))
+    return jsonify({"data": render.anomaly(_call("AcknowledgeAnomaly", message).anomaly)})
 
 
 @bp.post("/v1/anomalies/<anomaly_id>/resolve")
@@ -87,6 +88,6 @@ def resolve(anomaly_id: str):
     fields.only_known(body, ("note", "root_cause"))
     root_cause = body.get("root_cause")
     message = anomalies_pb2.ResolveAnomalyRequest(
-        anomaly_id=anomaly_id, note=_note(body),
+        anomaly_id=fields.path_id(anomaly_id, "anomaly_id"), note=_note(body),
         root_cause="" if root_cause is None else fields.string(root_cause, "root_cause"))
     return jsonify({"data": render.anomaly(_call("ResolveAnomaly", message).anomaly)})

@@ -98,7 +98,7 @@ def create_rule():
 @bp.get("/v1/anomalies/rules/<rule_id>")
 @requires("read")
 def get_rule(rule_id: str):
-    answer = _call("GetRule", anomalies_pb2.GetRuleRequest(rule_id=rule_id))
+    answer = _call("GetRule", anomalies_pb2.GetRuleRequest(rule_id=fields.path_id(rule_id, "rule_id")))
     return jsonify({"data": render.rule(answer.rule)})
 
 
@@ -111,12 +111,13 @@ def update_rule(rule_id: str):
     if "scope_tags" in typed:
         patch.set_scope = True
         patch.scope_tags.update(typed["scope_tags"])
-    answer = _call("UpdateRule", anomalies_pb2.UpdateRuleRequest(rule_id=rule_id, patch=patch))
+    message = anomalies_pb2.UpdateRuleRequest(rule_id=fields.path_id(rule_id, "rule_id"), patch=patch)
+    answer = _call("UpdateRule", message)
     return jsonify({"data": render.rule(answer.rule)})
 
 
 @bp.delete("/v1/anomalies/rules/<rule_id>")
 @requires("write")
 def delete_rule(rule_id: str):
-    _call("DeleteRule", anomalies_pb2.DeleteRuleRequest(rule_id=rule_id))
+    _call("DeleteRule", anomalies_pb2.DeleteRuleRequest(rule_id=fields.path_id(rule_id, "rule_id")))
     return "", 204

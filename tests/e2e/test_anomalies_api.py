@@ -365,3 +365,20 @@ def test_bad_action_bodies_are_400_or_415_and_change_nothing(world):
         answer = user.http.post(resolve, json=body, timeout=10)
         assert answer.status_code == 400 and error_of(answer)["details"]["field"] == "root_cause", body
     assert user.get(f"/v1/anomalies/{second}").json()["data"]["status"] == "active"
+
+
+def test_text_no_store_can_hold_is_400_not_a_server_error(world):
+    """NUL (PostgreSQL text refuses it) and lone surrogates (protobuf refuses them), in the path,
+    the query and the body."""
+    user, second = world["user"], world["second"]
+    for path in ("/v1/anomalies/anom_%00", "/v1/anomalies/anom_%00/acknowledge"):
+        answer = user.http.request("GET" if path.count("/") == 3 else "POST", user.url(path), timeout=10)
+        assert answer.status_code == 400 and error_of(answer)["details"]["field"] == "anomaly_id", path
+    for params in ({"metric": "a\x00b"}, {"tag.env": "\x00"}):
+        answer = user.get("/v1/anomalies", **params)
+        assert answer.status_code == 400, params
+    url = user.url(f"/v1/anomalies/{second}/acknowledge")
+    for raw in ('{"note": "a\\u0000b"}', '{"note": "\\ud800"}'):
+        answer = user.http.post(url, data=raw, headers={"Content-Type": "application/json"}, timeout=10)
+        assert answer.status_code == 400 and error_of(answer)["details"]["field"] == "note", raw
+    assert user.get(f"/v1/anomalies/{second}").json()["data"]["status"] == "active"

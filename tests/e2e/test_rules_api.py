@@ -230,3 +230,19 @@ def test_a_patched_threshold_takes_effect_on_the_next_point(user):
     user.patch(f"{RULES}/{rule['id']}", {"condition": {"threshold": 200}, "severity": "critical"})
     assert point(user, "moving.m", 150, offset=1)["anomaly_id"] is None
     assert point(user, "moving.m", 250, offset=2)["severity"] == "critical"
+
+
+def test_text_no_store_can_hold_is_400_not_a_server_error(user):
+    for raw, field in (
+        ('{"name": "a\\u0000", "condition": {"metric": "m", "operator": "equal", "threshold": 1}}', "name"),
+        (
+            '{"name": "n", "condition": {"metric": "m", "operator": "equal", "threshold": 1}, '
+            '"scope": {"tags": {"k": "\\ud800"}}}',
+            "scope.tags",
+        ),
+    ):
+        answer = user.http.post(
+            user.url(RULES), data=raw, headers={"Content-Type": "application/json"}, timeout=10
+        )
+        assert answer.status_code == 400 and error_of(answer)["details"]["field"] == field, raw
+    assert user.get(f"{RULES}/rule_%00").status_code == 400
