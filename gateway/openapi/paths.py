@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.openapi.responses import JSON, PAGING, error_ref, param_ref, rate_headers
+from gateway.openapi.responses import JSON, PAGING, error_ref, param_ref, query_param, rate_headers
 from gateway.openapi.schemas import ANOMALY_TYPES, SEVERITIES, STATUSES, obj, page_of, ref, single
 
 Operation = dict[str, Any]
@@ -22,10 +22,6 @@ def _path(name: str, description: str) -> dict[str, Any]:
         "description": description,
         "schema": {"type": "string", "minLength": 1},
     }
-
-
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
 def _ok(
@@ -55,8 +51,11 @@ def operation(
     any_key: bool = False,
 ) -> Operation:
     """An operation needing an API key with `scope` (or, with `any_key`, any valid key); every one
-    can also answer the AUTHED_ERRORS, and a body-taking one the BODY_ERRORS."""
+    can also answer the AUTHED_ERRORS, a body-taking one the BODY_ERRORS, and one with a path id 400
+    (an id no store can hold: NUL, invalid UTF-8)."""
     statuses = set(errors)
+    if any(p.get("in") == "path" for p in parameters or []):
+        statuses.add(400)
     if scope:
         statuses |= set(AUTHED_ERRORS)
     elif any_key:
@@ -183,15 +182,15 @@ def _ingest() -> dict[str, Any]:
 
 def _anomalies() -> dict[str, Any]:
     filters = [
-        _query(
+        query_param(
             "status",
             {"type": "string", "enum": [*STATUSES, "all", "open"]},
             "`open` means `active`; without it (or with `all`) every status.",
         ),
-        _query("severity", {"type": "string", "enum": SEVERITIES}, "Severity."),
-        _query("type", {"type": "string", "enum": ANOMALY_TYPES}, "Type."),
-        _query("metric", {"type": "string"}, "Exact metric name."),
-        _query("metric_id", {"type": "string"}, "Series id, `met_...`."),
+        query_param("severity", {"type": "string", "enum": SEVERITIES}, "Severity."),
+        query_param("type", {"type": "string", "enum": ANOMALY_TYPES}, "Type."),
+        query_param("metric", {"type": "string"}, "Exact metric name."),
+        query_param("metric_id", {"type": "string"}, "Series id, `met_...`."),
         param_ref("from"),
         param_ref("to"),
         *PAGING,
@@ -250,7 +249,7 @@ def _anomalies() -> dict[str, Any]:
                         "The anomaly with `history` and `baseline_history`.", single(ref("AnomalyDetail"))
                     )
                 },
-                not_found="ANOMALY_NOT_FOUND",
+                not_found="AnomalyNotFound",
                 errors=(404,),
                 parameters=[ANOMALY_ID],
             )
@@ -262,7 +261,7 @@ def _anomalies() -> dict[str, Any]:
                 "Acknowledge an anomaly",
                 "write",
                 {200: _ok("The anomaly after the action (unchanged when already acknowledged).", anomaly)},
-                not_found="ANOMALY_NOT_FOUND",
+                not_found="AnomalyNotFound",
                 errors=(404, 409),
                 parameters=[ANOMALY_ID],
                 body=ref("AcknowledgeRequest"),
@@ -279,7 +278,7 @@ def _anomalies() -> dict[str, Any]:
                 "Resolve an anomaly",
                 "write",
                 {200: _ok("The anomaly after the action.", anomaly)},
-                not_found="ANOMALY_NOT_FOUND",
+                not_found="AnomalyNotFound",
                 errors=(404, 409),
                 parameters=[ANOMALY_ID],
                 body=ref("ResolveRequest"),
@@ -322,7 +321,7 @@ def _rules() -> dict[str, Any]:
                 "One rule",
                 "read",
                 {200: _ok("The rule.", rule)},
-                not_found="RULE_NOT_FOUND",
+                not_found="RuleNotFound",
                 errors=(404,),
                 parameters=[RULE_ID],
             ),
@@ -332,7 +331,7 @@ def _rules() -> dict[str, Any]:
                 "Change a rule (merge)",
                 "write",
                 {200: _ok("The rule after the change.", rule)},
-                not_found="RULE_NOT_FOUND",
+                not_found="RuleNotFound",
                 errors=(404, 409),
                 parameters=[RULE_ID],
                 body=ref("RulePatch"),
@@ -344,7 +343,7 @@ def _rules() -> dict[str, Any]:
                 "Delete a rule (its anomalies are kept)",
                 "write",
                 {204: _ok("Deleted.")},
-                not_found="RULE_NOT_FOUND",
+                not_found="RuleNotFound",
                 errors=(404,),
                 parameters=[RULE_ID],
             ),
@@ -371,7 +370,7 @@ def _metrics() -> dict[str, Any]:
                 "read",
                 {200: _ok("A page of series.", page_of(ref("Metric")))},
                 errors=(400,),
-                parameters=[_query("name", {"type": "string"}, "Exact metric name."), *PAGING],
+                parameters=[query_param("name", {"type": "string"}, "Exact metric name."), *PAGING],
                 description=TAGS_TEXT,
             )
         },
@@ -382,7 +381,7 @@ def _metrics() -> dict[str, Any]:
                 "One series with its 24 h stats and freshness",
                 "read",
                 {200: _ok("The series.", single(ref("Metric")))},
-                not_found="METRIC_NOT_FOUND",
+                not_found="MetricNotFound",
                 errors=(404,),
                 parameters=[METRIC_ID],
             )
@@ -411,7 +410,7 @@ def _metrics() -> dict[str, Any]:
                         ),
                     )
                 },
-                not_found="METRIC_NOT_FOUND",
+                not_found="MetricNotFound",
                 errors=(400, 404),
                 parameters=[METRIC_ID, param_ref("from"), param_ref("to"), param_ref("pointsLimit")],
             )
@@ -429,7 +428,7 @@ def _metrics() -> dict[str, Any]:
                         config,
                     )
                 },
-                not_found="METRIC_NOT_FOUND",
+                not_found="ConfigTargetNotFound",
                 errors=(400, 404),
                 parameters=[name_or_id],
             ),
@@ -439,7 +438,7 @@ def _metrics() -> dict[str, Any]:
                 "Set anomaly configuration fields (merge)",
                 "write",
                 {200: _ok("The effective configuration after the change.", config)},
-                not_found="METRIC_NOT_FOUND",
+                not_found="ConfigTargetNotFound",
                 errors=(404,),
                 parameters=[name_or_id],
                 body=ref("AnomalyConfigUpdate"),
@@ -459,7 +458,7 @@ def _forecast() -> dict[str, Any]:
                 "Forecast a series with prediction intervals",
                 "forecast",
                 {200: _ok("One point per series step.", ref("Forecast"))},
-                not_found="METRIC_NOT_FOUND",
+                not_found="MetricNotFound",
                 errors=(404, 422),
                 body=ref("ForecastRequest"),
                 description="A model that is not available here is 400 `MODEL_UNAVAILABLE` naming the ones "
@@ -523,7 +522,7 @@ def _keys() -> dict[str, Any]:
                 "Revoke a key",
                 "admin",
                 {204: _ok("Revoked; refused everywhere within 1 s.")},
-                not_found="KEY_NOT_FOUND",
+                not_found="KeyNotFound",
                 errors=(404,),
                 parameters=[_path("key_id", "`key_...`")],
             )

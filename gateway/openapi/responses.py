@@ -27,12 +27,14 @@ ERROR_STATUSES: dict[int, tuple[str, str]] = {
     500: ("InternalError", "An unexpected failure; nothing internal is shown."),
     503: ("Unavailable", "A backing service is unavailable; retry shortly."),
 }
-# 404s of one resource carry only its own code.
+# 404s of one resource carry only its own code. A name_or_id that Flask's `path` converter cannot
+# match (a newline, which no metric name has) is an unknown route: NOT_FOUND.
 NOT_FOUND = {
-    "ANOMALY_NOT_FOUND": "AnomalyNotFound",
-    "METRIC_NOT_FOUND": "MetricNotFound",
-    "RULE_NOT_FOUND": "RuleNotFound",
-    "KEY_NOT_FOUND": "KeyNotFound",
+    "AnomalyNotFound": ["ANOMALY_NOT_FOUND"],
+    "MetricNotFound": ["METRIC_NOT_FOUND"],
+    "RuleNotFound": ["RULE_NOT_FOUND"],
+    "KeyNotFound": ["KEY_NOT_FOUND"],
+    "ConfigTargetNotFound": ["METRIC_NOT_FOUND", "NOT_FOUND"],
 }
 
 RATE_HEADERS = {
@@ -67,7 +69,7 @@ def _error_response(description: str, codes: list[str], status: int) -> dict[str
 
 
 def error_ref(status: int, not_found: str | None = None) -> dict[str, Any]:
-    name = NOT_FOUND[not_found] if status == 404 and not_found else ERROR_STATUSES[status][0]
+    name = not_found if status == 404 and not_found else ERROR_STATUSES[status][0]
     return {"$ref": f"#/components/responses/{name}"}
 
 
@@ -76,8 +78,8 @@ def components_responses() -> dict[str, Any]:
         name: _error_response(text, codes_for_status(status), status)
         for status, (name, text) in ERROR_STATUSES.items()
     }
-    for code, name in NOT_FOUND.items():
-        out[name] = _error_response(ERROR_STATUSES[404][1], [code], 404)
+    for name, codes in NOT_FOUND.items():
+        out[name] = _error_response(ERROR_STATUSES[404][1], codes, 404)
     return out
 
 
@@ -94,32 +96,43 @@ def components_headers() -> dict[str, Any]:
     return headers
 
 
-def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+def query_param(
+    name: str, schema: dict[str, Any], description: str, empty_is_absent: bool = True
+) -> dict[str, Any]:
+    """An optional query parameter; the gateway reads most of them empty (`?to=`) as absent."""
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "allowEmptyValue": empty_is_absent,
+        "schema": schema,
+        "description": description + (" Empty means absent." if empty_is_absent else ""),
+    }
 
 
 def components_parameters() -> dict[str, Any]:
     time_text = "ISO 8601 date or time (a date alone is midnight UTC, no zone means UTC); inclusive"
     return {
-        "limit": _query(
+        "limit": query_param(
             "limit",
             {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT},
             f"Page size; above {MAX_LIMIT} it is lowered to {MAX_LIMIT}.",
         ),
-        "offset": _query(
+        "offset": query_param(
             "offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET, "default": 0}, "Items to skip."
         ),
-        "page": _query(
+        "page": query_param(
             "page",
             {"type": "integer", "minimum": 1},
             "1-based page: `offset = (page-1)*limit` (an explicit `offset` wins).",
         ),
-        "from": _query("from", {"type": "string", "format": "date-time"}, f"Lower bound: {time_text}."),
-        "to": _query("to", {"type": "string", "format": "date-time"}, f"Upper bound: {time_text}."),
-        "pointsLimit": _query(
+        "from": query_param("from", {"type": "string", "format": "date-time"}, f"Lower bound: {time_text}."),
+        "to": query_param("to", {"type": "string", "format": "date-time"}, f"Upper bound: {time_text}."),
+        "pointsLimit": query_param(
             "limit",
             {"type": "integer", "minimum": 1, "default": 1000},
             f"At most this many points (lowered to {MAX_POINTS_PER_READ}).",
+            empty_is_absent=False,
         ),
     }
 

@@ -727,13 +727,15 @@ def components() -> dict[str, Schema]:
         "ApiKeyCreated": _api_key(created=True),
         "ApiKeyCreate": obj(
             {
-                "name": {"type": "string", "maxLength": 255},
+                "name": nullable({"type": "string", "maxLength": 255}),
                 "scopes": {"type": "array", "items": {"type": "string", "enum": list(SCOPES)}, "minItems": 1},
-                "environment": {
-                    "type": "string",
-                    "enum": ENVIRONMENTS,
-                    "description": "Defaults to the calling key's environment.",
-                },
+                "environment": nullable(
+                    {
+                        "type": "string",
+                        "enum": ENVIRONMENTS,
+                        "description": "Defaults to the calling key's environment.",
+                    }
+                ),
                 "expires_at": nullable({"type": "string", "description": "ISO 8601, in the future."}),
             },
             ["scopes"],

@@ -27,15 +27,18 @@ def create_key():
     body = json_object()
     for name in body:
         if name not in FIELDS:
-            raise ServiceError("VALIDATION_ERROR", f"unknown field {name}", {"field": name, "allowed": list(FIELDS)})
-    name, scopes = body.get("name") or "", body.get("scopes")
-    environment = body.get("environment") or current_principal().environment
+            raise ServiceError("VALIDATION_ERROR", f"unknown field {name}",
+                               {"field": name, "allowed": list(FIELDS)})
+    # null is absent; any other value must have the right type (0, [] or {} are not defaults)
+    name = "" if body.get("name") is None else body["name"]
+    scopes = body.get("scopes")
+    environment = current_principal().environment if body.get("environment") is None else body["environment"]
     if not isinstance(name, str):
         raise ServiceError("VALIDATION_ERROR", "name must be a string", {"field": "name"})
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise ServiceError("VALIDATION_ERROR", "scopes must be a list of scope names",
                            {"field": "scopes", "allowed": ["ingest", "read", "write", "forecast", "admin"]})
-    if environment not in _ENV:
+    if not isinstance(environment, str) or environment not in _ENV:
         raise ServiceError("VALIDATION_ERROR", "environment must be live or test", {"field": "environment"})
     message = accounts_pb2.CreateApiKeyRequest(name=name, scopes=scopes, environment=_ENV[environment])
     if body.get("expires_at") is not None:
@@ -54,7 +57,8 @@ def create_key():
 @requires("admin")
 def list_keys():
     answer = _call("ListApiKeys", accounts_pb2.ListApiKeysRequest(page=page_request()))
-    return jsonify({"data": [render.api_key(k) for k in answer.api_keys], "pagination": pagination(answer.page)})
+    return jsonify({"data": [render.api_key(k) for k in answer.api_keys],
+                    "pagination": pagination(answer.page)})
 
 
 @bp.delete("/v1/api-keys/<key_id>")
