@@ -1,6 +1,7 @@
 """One REST request is one trace through gateway, ingest, detect and catalog."""
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -25,6 +26,18 @@ def trace_ids(log_file) -> set[str]:
     return set(TRACE_ID.findall(log_file.read_text(errors="replace"))) if log_file.exists() else set()
 
 
+def spans(log_file) -> list[dict]:
+    """The console exporter's span objects in a service's log (JSON log lines are skipped)."""
+    text = log_file.read_text(errors="replace") if log_file.exists() else ""
+    decoder, found = json.JSONDecoder(), []
+    for start in (m.start() for m in re.finditer(r'^\{\n\s+"name"', text, re.MULTILINE)):
+        try:
+            found.append(decoder.raw_decode(text, start)[0])
+        except ValueError:
+            continue  # a span still being written
+    return found
+
+
 def test_one_trace_id_spans_every_service(traced):
     system, logs = traced
     _, key = system.new_key()
@@ -39,3 +52,8 @@ def test_one_trace_id_spans_every_service(traced):
             break
         time.sleep(1)
     assert common, {s: len(trace_ids(logs / f"{s}.log")) for s in services}
+    # catalog's SQL statements are spans of that same trace (the SQLAlchemy instrumentation)
+    trace = "0x" + common.pop()
+    sql = [s for s in spans(logs / "catalog.log")
+           if s["context"]["trace_id"] == trace and "db.system" in s.get("attributes", {})]
+    assert sql, "no SQL span in the request's trace"
