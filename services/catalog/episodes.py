@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from services.common.ids import new_id
 from services.common.timeutil import iso
+from services.catalog import series as series_registry
 from services.catalog.models import Anomaly, Rule, Series
 
 SEVERITY_RANK = {"info": 1, "warning": 2, "critical": 3}
@@ -111,8 +112,9 @@ def end_episode(episodes: dict[tuple[str, str], Anomaly], series_id: str, source
 def apply_detections(session: Session, detections: list[DetectionIn], now: float) -> list[str]:
     """Applies detect's verdicts in order; answers the anomaly id each one opened or extended."""
     series_ids = {d.series_id for d in detections}
-    series = {s.id: s for s in session.scalars(select(Series).where(Series.id.in_(series_ids)).with_for_update())}
+    series = series_registry.lock_by_ids(session, series_ids)  # plain rows: no ORM flush per series
     episodes = open_episodes(session, series_ids, (STATISTICAL, MISSING))
+    before = {sid: s.scored_until for sid, s in series.items()}
     answer: list[str] = []
     for d in detections:
         s = series.get(d.series_id)
@@ -129,6 +131,8 @@ def apply_detections(session: Session, detections: list[DetectionIn], now: float
             continue
         s.scored_until = d.ts
         answer.append(_apply_statistical(session, episodes, s, d, now))
+    series_registry.save_scored_until(session, [s for sid, s in series.items()
+                                                if s.scored_until != before[sid]])
     return answer
 
 

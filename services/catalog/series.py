@@ -49,11 +49,12 @@ class SeriesState:
     last_value: float | None
     point_count: int
     step_seconds: float
+    scored_until: float | None = None
 
 
 _STATE_COLUMNS = (Series.id, Series.account_id, Series.environment, Series.name, Series.tags_json,
                   Series.first_ts, Series.last_ts, Series.last_value, Series.point_count, Series.step_seconds,
-                  Series.series_key)
+                  Series.scored_until, Series.series_key)
 
 
 def _load(session: Session, scope: Scope, keys: Sequence[str]) -> dict[str, SeriesState]:
@@ -96,6 +97,20 @@ def resolve(session: Session, scope: Scope, wanted: Sequence[SeriesRequest], max
             session.execute(insert(SeriesTag).on_conflict_do_nothing(), tag_rows)
         found.update(created)
     return found
+
+
+def lock_by_ids(session: Session, ids: Iterable[str]) -> dict[str, SeriesState]:
+    """The series of these ids as plain rows, locked for the transaction (detect's progress)."""
+    rows = session.execute(select(*_STATE_COLUMNS[:-1]).where(Series.id.in_(list(ids))).with_for_update())
+    return {row[0]: SeriesState(*row) for row in rows}
+
+
+def save_scored_until(session: Session, changed: Iterable[SeriesState]) -> None:
+    rows = [{"sid": s.id, "scored_until": s.scored_until} for s in changed]
+    if rows:
+        table = Series.__table__
+        session.execute(update(table).where(table.c.id == bindparam("sid")).values(
+            scored_until=bindparam("scored_until")), rows)
 
 
 def save_progress(session: Session, changed: Iterable[SeriesState]) -> None:
