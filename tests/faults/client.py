@@ -58,15 +58,18 @@ class RetryingIngester:
     """Posts each batch until it is answered 2xx: a 503 or a connection error is retried after a
     short pause, anything else is a failure. Bounded by `deadline` seconds."""
 
-    def __init__(self, base_url: str, key: str, batches: list[list[dict]], pause: float = 0.02,
+    def __init__(self, base_url: str, key: str, batches: list[list[dict]], interval: float = 0.02,
                  deadline: float = 120.0, workers: int = 1):
         self.base_url, self.key, self.batches = base_url, key, batches
-        self.pause, self.deadline, self.workers = pause, deadline, workers
+        self.interval, self.deadline, self.workers = interval, deadline, workers
         self.outcome = Outcome()
         self.sent = 0  # batches acknowledged so far
         self._lock = threading.Lock()
         self._next = 0
         self._threads: list[threading.Thread] = []
+        self._open = threading.Event()  # cleared while paused
+        self._open.set()
+        self._in_flight = 0
 
     def run(self) -> Outcome:
         self.start()
@@ -89,6 +92,17 @@ class RetryingIngester:
             time.sleep(0.01)
         assert self.sent >= batches, f"only {self.sent} batches acknowledged in {timeout}s"
 
+    def pause(self, timeout: float = 30.0) -> None:
+        """Sends nothing more until resume(); returns once no request is in flight."""
+        self._open.clear()
+        deadline = time.monotonic() + timeout
+        while self._in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not self._in_flight, "a request is still in flight"
+
+    def resume(self) -> None:
+        self._open.set()
+
     def _take(self) -> list[dict] | None:
         with self._lock:
             if self._next >= len(self.batches):
@@ -102,6 +116,9 @@ class RetryingIngester:
         stop_at = time.monotonic() + self.deadline
         while (batch := self._take()) is not None:
             while True:
+                self._open.wait()
+                with self._lock:
+                    self._in_flight += 1
                 if time.monotonic() > stop_at:
                     self._record(failure=f"batch not acknowledged within {self.deadline}s")
                     return
@@ -121,10 +138,11 @@ class RetryingIngester:
                     continue
                 self._record(failure=f"{answer.status_code}: {answer.text[:300]}")
                 return
-            time.sleep(self.pause)
+            time.sleep(self.interval)
 
     def _record(self, batch=None, results=None, unavailable=False, connection_error=False, failure=None):
         with self._lock:
+            self._in_flight -= 1
             if batch is not None:
                 self.outcome.acknowledged.extend(batch)
                 self.outcome.answers.extend(results)
