@@ -8,6 +8,7 @@ from typing import Any
 from flask import request
 
 from anomalywatch.common.v1 import common_pb2
+from gateway.fields import string
 from services.common.errors import ServiceError
 from services.common.timeutil import parse_iso, to_timestamp
 
@@ -89,4 +90,4 @@ def time_param(name: str, into) -> None:
 def tag_filters(args: Mapping[str, str] | None = None) -> dict[str, str]:
     """`tag.<key>=<value>` query parameters."""
     args = request.args if args is None else args
-    return {k[4:]: v for k, v in args.items() if k.startswith("tag.") and len(k) > 4}
+    return {string(k, k)[4:]: string(v, k) for k, v in args.items() if k.startswith("tag.") and len(k) > 4}

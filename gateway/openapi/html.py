@@ -152,6 +152,13 @@ def _responses(op: dict[str, Any], doc: dict[str, Any]) -> str:
         body = "; ".join(
             f"<code>{html.escape(media)}</code> {_type(c['schema'])}" for media, c in content.items()
         )
+        links = ", ".join(
+            f'<a href="#op-{html.escape(link["operationId"])}">{html.escape(link["operationId"])}</a> '
+            f"<code>{html.escape(json.dumps(link['parameters']))}</code>"
+            for link in (answer.get("links") or {}).values()
+        )
+        if links:
+            body += f'<br><span class="muted">then:</span> {links}'
         rows.append(
             f"<tr><td><strong>{status}</strong></td><td>{_inline(answer['description'])}</td>"
             f"<td>{body or '<span class=muted>no body</span>'}</td></tr>"
@@ -174,7 +181,8 @@ def _operation(path: str, method: str, op: dict[str, Any], doc: dict[str, Any]) 
             f"<h4>Request body{' (optional)' if not body.get('required') else ''}</h4>{_schema_block(schema)}"
         )
     return (
-        f'<section class="op" id="{_anchor(method, path)}">{badge}<span class="method {method}">'
+        f'<section class="op" id="{_anchor(method, path)}"><a id="op-{html.escape(op["operationId"])}"></a>'
+        f'{badge}<span class="method {method}">'
         f'{method.upper()}</span><span class="path">{html.escape(path)}</span>'
         f"<h3>{html.escape(op['summary'])}</h3>{_inline(op.get('description', ''))}"
         f"{_parameters(op, doc)}{request}{_responses(op, doc)}</section>"

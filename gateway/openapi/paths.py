@@ -584,5 +584,33 @@ def _ops() -> dict[str, Any]:
     }
 
 
+def _links(targets: tuple[str, ...], parameter: str, expression: str) -> dict[str, Any]:
+    return {
+        target[0].upper() + target[1:]: {"operationId": target, "parameters": {parameter: expression}}
+        for target in targets
+    }
+
+
+# How an answer's ids feed the next calls (OpenAPI links: for readers, and for stateful fuzzing).
+RULE_OPS = ("getRule", "updateRule", "deleteRule")
+ANOMALY_OPS = ("getAnomaly", "acknowledgeAnomaly", "resolveAnomaly")
+SERIES_OPS = ("getMetric", "listPoints")
+LINKS = {
+    ("/v1/ingest", "post", "200"): {
+        **_links(SERIES_OPS, "metric_id", "$response.body#/metric_id"),
+        **_links(("getAnomalyConfig", "putAnomalyConfig"), "name_or_id", "$response.body#/metric_id"),
+        **_links(("getAnomaly",), "anomaly_id", "$response.body#/anomaly_id"),
+    },
+    ("/v1/metrics", "get", "200"): _links(SERIES_OPS, "metric_id", "$response.body#/data/0/id"),
+    ("/v1/anomalies", "get", "200"): _links(ANOMALY_OPS, "anomaly_id", "$response.body#/data/0/id"),
+    ("/v1/anomalies/rules", "get", "200"): _links(RULE_OPS, "rule_id", "$response.body#/data/0/id"),
+    ("/v1/anomalies/rules", "post", "201"): _links(RULE_OPS, "rule_id", "$response.body#/data/id"),
+    ("/v1/api-keys", "post", "201"): _links(("revokeApiKey",), "key_id", "$response.body#/data/id"),
+}
+
+
 def paths() -> dict[str, Any]:
-    return {**_ingest(), **_anomalies(), **_rules(), **_metrics(), **_forecast(), **_keys(), **_ops()}
+    out = {**_ingest(), **_anomalies(), **_rules(), **_metrics(), **_forecast(), **_keys(), **_ops()}
+    for (path, method, status), links in LINKS.items():
+        out[path][method]["responses"][status]["links"] = links
+    return out

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, g, jsonify
 
 from anomalywatch.catalog.v1 import accounts_pb2
 from anomalywatch.common.v1 import common_pb2
-from gateway import render
+from gateway import fields, render
 from gateway.auth import current_principal, requires
 from gateway.request_io import json_object, page_request, pagination
 from services.common.errors import ServiceError
@@ -64,5 +64,5 @@ def list_keys():
 @bp.delete("/v1/api-keys/<key_id>")
 @requires("admin")
 def revoke_key(key_id: str):
-    _call("RevokeApiKey", accounts_pb2.RevokeApiKeyRequest(key_id=key_id))
+    _call("RevokeApiKey", accounts_pb2.RevokeApiKeyRequest(key_id=fields.path_id(key_id, "key_id")))
     return "", 204

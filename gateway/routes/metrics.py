@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify, request
 
 from anomalywatch.catalog.v1 import metrics_pb2
-from gateway import render
+from gateway import fields, render
 from gateway.auth import requires
 from gateway.request_io import json_object, page_request, pagination, tag_filters, time_param
 from services.common.errors import ServiceError
@@ -23,14 +23,15 @@ def _call(method, message):
 @requires("read")
 def list_metrics():
     answer = _call("ListMetrics", metrics_pb2.ListMetricsRequest(
-        name=request.args.get("name", ""), tags=tag_filters(), page=page_request()))
+        name=fields.string(request.args.get("name", ""), "name"), tags=tag_filters(), page=page_request()))
     return jsonify({"data": [render.metric(m) for m in answer.metrics], "pagination": pagination(answer.page)})
 
 
 @bp.get("/v1/metrics/<metric_id>")
 @requires("read")
 def get_metric(metric_id: str):
-    answer = _call("GetMetric", metrics_pb2.GetMetricRequest(metric_id=metric_id))
+    message = metrics_pb2.GetMetricRequest(metric_id=fields.path_id(metric_id, "metric_id"))
+    answer = _call("GetMetric", message)
     return jsonify({"data": render.metric(answer.metric)})
 
 
@@ -41,7 +42,7 @@ def list_points(metric_id: str):
     if not raw_limit.isdigit() or int(raw_limit) < 1:
         raise ServiceError("VALIDATION_ERROR", "limit must be a positive integer", {"field": "limit"})
     limit = min(int(raw_limit), MAX_POINTS)
-    message = metrics_pb2.ListPointsRequest(metric_id=metric_id, limit=limit)
+    message = metrics_pb2.ListPointsRequest(metric_id=fields.path_id(metric_id, "metric_id"), limit=limit)
     time_param("from", message.start_time)
     time_param("to", message.end_time)
     answer = _call("ListPoints", message)
@@ -52,7 +53,8 @@ def list_points(metric_id: str):
 @bp.get("/v1/metrics/<path:name_or_id>/anomaly_config")
 @requires("read")
 def get_config(name_or_id: str):
-    answer = _call("GetAnomalyConfig", metrics_pb2.GetAnomalyConfigRequest(name_or_id=name_or_id))
+    message = metrics_pb2.GetAnomalyConfigRequest(name_or_id=fields.path_id(name_or_id, "name_or_id"))
+    answer = _call("GetAnomalyConfig", message)
     return jsonify({"data": render.anomaly_config(answer)})
 
 
@@ -67,7 +69,9 @@ def put_config(name_or_id: str):
                                {"field": name, "allowed": list(render.CONFIG_FIELDS)})
         if value is not None:
             _set_config_field(config, name, value)
-    answer = _call("UpdateAnomalyConfig", metrics_pb2.UpdateAnomalyConfigRequest(name_or_id=name_or_id, config=config))
+    message = metrics_pb2.UpdateAnomalyConfigRequest(name_or_id=fields.path_id(name_or_id, "name_or_id"),
+                                                     config=config)
+    answer = _call("UpdateAnomalyConfig", message)
     return jsonify({"data": render.anomaly_config(answer)})
 
 

@@ -110,3 +110,29 @@ def test_a_batch_of_only_invalid_points_is_207_with_each_rejected(system, api, c
     assert answer.status_code == 207
     result = contract.check(answer)
     assert result["status"] == "rejected" and [r["status"] for r in result["results"]] == [400, 400]
+
+
+NUL_REQUESTS = [
+    ("get", "/v1/metrics?name=a%00b", None),
+    ("get", "/v1/metrics?tag.host=a%00b", None),
+    ("get", "/v1/metrics?tag.a%00b=x", None),
+    ("get", "/v1/anomalies?tag.host=a%00b", None),
+    ("get", "/v1/metrics/met_%00", None),
+    ("get", "/v1/metrics/met_%00/points", None),
+    ("get", "/v1/metrics/a%00b/anomaly_config", None),
+    ("put", "/v1/metrics/a%00b/anomaly_config", {"enabled": True}),
+    ("delete", "/v1/api-keys/key_%00", None),
+    ("post", "/v1/ingest", {"metric": "fz.nul", "value": 1, "tags": {"host": "a\x00b"}}),
+    ("post", "/v1/ingest", {"metric": "fz.nul", "value": 1, "tags": {"a\x00b": "x"}}),
+    ("post", "/v1/ingest", {"metric": "fz.nul", "value": 1, "source": "a\x00b"}),
+]
+
+
+@pytest.mark.parametrize("method, path, body", NUL_REQUESTS, ids=[f"{m} {p}" for m, p, _ in NUL_REQUESTS])
+def test_a_nul_character_is_a_400_naming_the_field(system, api, contract, method, path, body):
+    """Found on PostgreSQL (which refuses NUL in text): `GET /v1/metrics?name=%00` was a 500."""
+    if body is not None and "metric" in body:
+        body = {**body, "timestamp": time.time()}
+    answer = api.request(method, f"{system.base_url}{path}", json=body, timeout=30)
+    assert answer.status_code == 400, answer.text
+    contract.check(answer)

@@ -91,6 +91,21 @@ def test_the_documented_scope_is_the_one_each_view_requires(app, doc):
             assert documented == [required] and op["x-required-scope"] == required, key
 
 
+def test_links_name_real_operations_and_their_parameters(doc):
+    by_id = {op["operationId"]: op for op in _doc_operations(doc).values()}
+    links = [
+        link
+        for op in by_id.values()
+        for answer in op["responses"].values()
+        for link in answer.get("links", {}).values()
+    ]
+    assert links
+    for link in links:
+        target = by_id[link["operationId"]]
+        declared = {p["name"] for p in target.get("parameters", []) if "name" in p}
+        assert set(link["parameters"]) <= declared, link
+
+
 def test_operation_ids_are_unique(doc):
     ids = [op["operationId"] for op in _doc_operations(doc).values()]
     assert len(ids) == len(set(ids))
@@ -180,6 +195,8 @@ def test_docs_renders_every_operation_and_schema_with_nothing_from_outside(app, 
             assert status in text
     for name in doc["components"]["schemas"]:
         assert f"schema-{name}" in page.ids, name
+    for op in _doc_operations(doc).values():
+        assert f"op-{op['operationId']}" in page.ids
     # every scope appears as a badge
     for scope in {op.get("x-required-scope") for op in _doc_operations(doc).values()} - {None}:
         assert f"scope {scope}" in text
