@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.ids import new_id
+from services.common.metrics import ANOMALIES_CREATED
 from services.common.timeutil import iso
 from services.catalog import series as series_registry
 from services.catalog.models import Anomaly, Rule, Series
@@ -75,6 +76,7 @@ def open_episodes(session: Session, series_ids: Iterable[str], sources: Iterable
 
 
 def _new(series: Series, source: str, kind: str, severity: str, ts: float, value: float, now: float) -> Anomaly:
+    ANOMALIES_CREATED.labels(kind).inc()  # the caller adds it to the session it commits
     return Anomaly(id=new_id("anom"), account_id=series.account_id, environment=series.environment,
                    series_id=series.id, metric=series.name, source=source, type=kind, severity=severity,
                    status="active", score=0.0, current_value=value, peak_value=value, detected_at=now,

@@ -83,6 +83,7 @@ class ErrorAndMetricsInterceptor(grpc.ServerInterceptor):
 
     def _wrap_stream(self, behaviour, method):
         def call(request, context):
+            started = time.perf_counter()
             try:
                 yield from behaviour(request, context)
             except Exception as error:  # noqa: BLE001
@@ -91,6 +92,8 @@ class ErrorAndMetricsInterceptor(grpc.ServerInterceptor):
                 self._fail(context, method, error)
             else:
                 RPC_REQUESTS.labels(self.service, method, "OK").inc()
+            finally:  # the whole stream, until its last message
+                RPC_LATENCY.labels(self.service, method).observe(time.perf_counter() - started)
         return call
 
 
