@@ -14,6 +14,7 @@ from services.catalog import accounts, convert, detector_state, episodes, points
 from services.catalog.db import Database
 
 MAX_WRITE, MAX_READ = 5000, 100_000
+PLAN_CACHE_SECONDS = 5.0
 EVENTS = {storage_pb2.EPISODE_EVENT_UNSPECIFIED: "none", storage_pb2.EPISODE_EVENT_OPEN: "open",
           storage_pb2.EPISODE_EVENT_CONTINUE: "continue", storage_pb2.EPISODE_EVENT_QUIET: "quiet",
           storage_pb2.EPISODE_EVENT_CLOSE: "close"}
@@ -24,6 +25,20 @@ OUTCOMES = {points.STORED: storage_pb2.WRITE_OUTCOME_STORED, points.DUPLICATE: s
 class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     def __init__(self, db: Database, plan_limits: Callable[[str], PlanLimits], clock: Callable[[], float] = time.time):
         self.db, self.plan_limits, self.clock = db, plan_limits, clock
+        self._plans: dict[str, tuple[float, str]] = {}  # account id -> (until when, plan)
+
+    def _plan(self, session, account_id: str) -> str:
+        """The account's plan; an account's plan is set when it is created, so it is looked up
+        once every PLAN_CACHE_SECONDS (ACCOUNT_NOT_FOUND is never remembered)."""
+        now = time.monotonic()
+        hit = self._plans.get(account_id)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        plan = accounts.get_account(session, account_id).plan
+        if len(self._plans) >= 10_000:
+            self._plans.clear()
+        self._plans[account_id] = (now + PLAN_CACHE_SECONDS, plan)
+        return plan
 
     def WritePoints(self, request, context):
         scope = convert.scope_from_proto(request.scope)
@@ -32,7 +47,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         batch = [points.PointIn(p.index, p.metric, dict(p.tags), from_timestamp(p.time), p.value, p.source)
                  for p in request.points]
         with self.db.transaction() as session:
-            plan = accounts.get_account(session, scope.account_id).plan
+            plan = self._plan(session, scope.account_id)
             result = points.write_points(session, scope, batch, self.plan_limits(plan).max_series, self.clock())
         return storage_pb2.WritePointsResponse(
             results=[_point_result(r) for r in result.points],
