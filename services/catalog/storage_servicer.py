@@ -123,11 +123,14 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
 
 
 def _point_result(r: points.PointOut) -> storage_pb2.PointWriteResult:
-    message = storage_pb2.PointWriteResult(
-        index=r.index, outcome=OUTCOMES[r.outcome], error=r.error, error_code=r.error_code,
-        metric_id=r.series_id, series_point_count=r.series_point_count,
-        rule_hits=[storage_pb2.RuleHit(anomaly_id=h.anomaly_id, rule_id=h.rule_id,
-                                       severity=convert.SEVERITY_TO_PROTO[h.severity]) for h in r.rule_hits])
+    message = storage_pb2.PointWriteResult(index=r.index, outcome=OUTCOMES[r.outcome], metric_id=r.series_id,
+                                           series_point_count=r.series_point_count)
+    if r.error:
+        message.error, message.error_code = r.error, r.error_code
+    if r.rule_hits:
+        message.rule_hits.extend(storage_pb2.RuleHit(anomaly_id=h.anomaly_id, rule_id=h.rule_id,
+                                                     severity=convert.SEVERITY_TO_PROTO[h.severity])
+                                 for h in r.rule_hits)
     if r.previous_ts is not None:
         message.previous_time.CopyFrom(to_timestamp(r.previous_ts))
     return message
