@@ -68,8 +68,10 @@ def describe_threshold(metric: str, value: float, rule: Rule) -> str:
 
 
 def open_episodes(session: Session, series_ids: Iterable[str], sources: Iterable[str] | None = None) -> dict[tuple[str, str], Anomaly]:
-    """Episodes not yet ended, by (series_id, source)."""
-    query = select(Anomaly).where(Anomaly.series_id.in_(list(series_ids)), Anomaly.ended_at.is_(None))
+    """Episodes not yet ended, by (series_id, source). A resolved one takes no more points: a person
+    closed it, so what is still anomalous afterwards opens a new anomaly."""
+    query = select(Anomaly).where(Anomaly.series_id.in_(list(series_ids)), Anomaly.ended_at.is_(None),
+                                  Anomaly.status != "resolved")
     if sources is not None:
         query = query.where(Anomaly.source.in_(list(sources)))
     return {(a.series_id, a.source): a for a in session.scalars(query.with_for_update())}

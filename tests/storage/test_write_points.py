@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import event, func, select
 
-from services.catalog import accounts, points
+from services.catalog import accounts, anomalies, points
 from services.catalog.configs import Scope
 from services.catalog.db import Database
 from services.catalog.models import Anomaly, PointRow, Rule, Series
@@ -111,6 +111,22 @@ def test_threshold_rules_open_extend_and_end_episodes(db, scope):
     assert (anomaly.started_at, anomaly.last_seen_at, anomaly.ended_at) == (T0 + 1, T0 + 2, T0 + 3)
     assert anomaly.peak_value == 99 and anomaly.current_value == 99
     assert "above the threshold 90 of rule hot" in anomaly.description
+
+
+def test_a_breach_that_lasts_past_its_resolution_opens_a_new_anomaly(db, scope):
+    with db.transaction() as session:
+        session.add(Rule(id="rule_hot", account_id=scope.account_id, environment="live", name="hot",
+                         metric="cpu", operator="greater_than", threshold=90.0, severity="warning",
+                         scope_tags_json="{}", enabled=True, created_at=T0, updated_at=T0))
+    first = write(db, scope, [p(0, T0, 95), p(1, T0 + 1, 96)]).points[1].rule_hits[0].anomaly_id
+    with db.transaction() as session:
+        anomalies.resolve(session, scope, first, "key_x", "fixed", "deployment", T0 + 2)
+    second = write(db, scope, [p(0, T0 + 3, 97)]).points[0].rule_hits[0].anomaly_id
+    assert second != first
+    with db.read() as session:
+        resolved, fresh = session.get(Anomaly, first), session.get(Anomaly, second)
+        assert (resolved.status, resolved.point_count, resolved.last_seen_at) == ("resolved", 2, T0 + 1)
+        assert (fresh.status, fresh.point_count, fresh.started_at) == ("active", 1, T0 + 3)
 
 
 def test_effective_configuration_is_returned_for_stored_series(db, scope):
