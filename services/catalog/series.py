@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -106,21 +106,27 @@ def lock_by_ids(session: Session, ids: Iterable[str]) -> dict[str, SeriesState]:
 
 
 def save_scored_until(session: Session, changed: Iterable[SeriesState]) -> None:
-    rows = [{"sid": s.id, "scored_until": s.scored_until} for s in changed]
-    if rows:
-        table = Series.__table__
-        session.execute(update(table).where(table.c.id == bindparam("sid")).values(
-            scored_until=bindparam("scored_until")), rows)
+    _update(session, ("scored_until",), [(s.scored_until, s.id) for s in changed])
 
 
 def save_progress(session: Session, changed: Iterable[SeriesState]) -> None:
     """Writes the advanced fields of the changed series back, one statement for all of them."""
-    rows = [{"sid": s.id, "first_ts": s.first_ts, "last_ts": s.last_ts, "last_value": s.last_value,
-             "point_count": s.point_count, "step_seconds": s.step_seconds} for s in changed]
-    if rows:
-        session.execute(update(Series.__table__).where(Series.__table__.c.id == bindparam("sid")).values(
-            first_ts=bindparam("first_ts"), last_ts=bindparam("last_ts"), last_value=bindparam("last_value"),
-            point_count=bindparam("point_count"), step_seconds=bindparam("step_seconds")), rows)
+    _update(session, _PROGRESS, [(s.first_ts, s.last_ts, s.last_value, s.point_count, s.step_seconds, s.id)
+                                 for s in changed])
+
+
+_PROGRESS = ("first_ts", "last_ts", "last_value", "point_count", "step_seconds")
+
+
+def _update(session: Session, columns: Sequence[str], rows: list[tuple]) -> None:
+    """UPDATE series SET <columns> WHERE id, one executemany at driver level (row = values..., id):
+    SQLAlchemy's per-row parameter processing cost more than the statement."""
+    if not rows:
+        return
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    assignments = ", ".join(f"{c} = {mark}" for c in columns)
+    connection.exec_driver_sql(f"UPDATE {Series.__tablename__} SET {assignments} WHERE id = {mark}", rows)
 
 
 def series_key_of(name: str, tags: Mapping[str, str], cache: dict[tuple, str]) -> str:
