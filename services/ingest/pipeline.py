@@ -3,6 +3,7 @@ and answer per point. Storing and scoring go through the coalescer, which shares
 and detect calls between concurrent batches."""
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from services.ingest.coalescer import Coalescer, Job
 from services.ingest.detect_router import DetectRouter, ToScore
 from services.ingest.validation import CheckedPoint, PointError, check_point
 
+log = logging.getLogger(__name__)
 MAX_POINTS = 500
 POINTS = MetricCounter("aw_ingest_points_total", "Points received by ingest, by outcome", ["outcome"])
 _ENV = {"live": common_pb2.ENVIRONMENT_LIVE, "test": common_pb2.ENVIRONMENT_TEST}
@@ -81,8 +83,9 @@ class IngestPipeline:
 
         def prepare(written: list[tuple[int, storage_pb2.PointWriteResult]], configs) -> list[ToScore]:
             """Runs on the coalescer's writer thread once the points are stored: the answers so far,
-            and what detect should score."""
+            and what detect should score (the stored points, then the catch-ups of repeats)."""
             to_score: list[ToScore] = []
+            repeated: dict[str, CheckedPoint] = {}  # series -> its latest exact repeat in this call
             for i, w in written:
                 result = results[i]
                 result.metric_id = w.metric_id
@@ -91,6 +94,7 @@ class IngestPipeline:
                     continue
                 if w.outcome == storage_pb2.WRITE_OUTCOME_DUPLICATE:
                     result.status = ingest_pb2.POINT_STATUS_DUPLICATE
+                    repeated[w.metric_id] = values[i]
                     continue
                 result.status = ingest_pb2.POINT_STATUS_INGESTED
                 config = configs[w.metric_id]
@@ -100,12 +104,33 @@ class IngestPipeline:
                 previous = from_timestamp(w.previous_time) if w.HasField("previous_time") else None
                 to_score.append(ToScore(w.metric_id, scope, p.ts, p.value, config, previous))
                 stored.append(result)
-            return to_score
+            return to_score + self._catch_ups(scope, repeated, configs, {t.series_id for t in to_score})
 
         job = self.coalescer.run(Job(scope, checked, prepare))
-        for result, verdict in zip(stored, job.verdicts, strict=True):
+        for result, verdict in zip(stored, job.verdicts[:len(stored)], strict=True):
             if verdict is not None and verdict.scored:
                 _apply_verdict(result, verdict)
+
+    def _catch_ups(self, scope, repeated: dict[str, CheckedPoint], configs,
+                   scoring: set[str]) -> list[ToScore]:
+        """A client repeats a point when it did not get the first answer, and the point may then
+        have been stored without reaching detect (ingest died in between). For each series with
+        only repeats in this call, its shard is asked to catch up to the latest one (previous
+        time = its own time): a shard behind scores the stored points up to it, one that is not
+        skips it, so nothing is scored twice. Series with a stored point catch up through it."""
+        waiting = {sid: p for sid, p in repeated.items() if sid not in scoring}
+        unknown = [sid for sid in waiting if sid not in configs]
+        if unknown:  # catalog sends the configs of stored series only
+            try:
+                found = self._call(self.storage.GetSeriesConfigs,
+                                   storage_pb2.GetSeriesConfigsRequest(metric_ids=unknown)).configs
+            except ServiceError:  # best effort: the repeats are stored, the answer stands
+                log.warning("no configs for repeated points; their series catch up on their next point",
+                            extra={"series": len(unknown)})
+                found = []
+            configs = {**configs, **{c.metric_id: c.config for c in found}}
+        return [ToScore(sid, scope, p.ts, p.value, configs[sid], p.ts)
+                for sid, p in waiting.items() if sid in configs]
 
 
 def _reject(result: ingest_pb2.PointResult, message: str, code: str) -> None:

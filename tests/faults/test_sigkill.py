@@ -8,7 +8,9 @@ import time
 
 import pytest
 import requests
+from sqlalchemy import create_engine, select, text
 
+from services.catalog.models import Series
 from tests.faults.client import (
     Dataset,
     RetryingIngester,
@@ -17,6 +19,7 @@ from tests.faults.client import (
     assert_stored_exactly_once,
     assert_unavailable,
     wait_detect_reachable,
+    wait_scored,
 )
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
@@ -64,3 +67,42 @@ def _check_while_down(api: requests.Session, base_url: str, victim: str) -> None
         assert_unavailable(api.post(f"{base_url}/v1/ingest", json=point, timeout=30))
     else:
         assert ready.status_code == 200
+
+
+def test_a_point_stored_as_ingest_died_is_scored_when_the_client_retries_it(fault_system, postgres_url):
+    """Catalog commits a batch whose ingest call was cut off by SIGKILL before it reached detect;
+    the client, answered 503, retries after the restart and is answered `duplicate`. The points
+    must still be scored, although no later point of the series may ever come."""
+    system, key = fault_system
+    data = Dataset.make("orphan", 300, series=1)
+    first = RetryingIngester(system.base_url, key, data.batches(0, 290)).run()
+    assert not first.failures
+    wait_scored(postgres_url, data, float(data.ts[289]))
+    last = data.batches(290)
+    engine = create_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            with connection.begin():  # WritePoints waits inside catalog for this lock
+                connection.execute(text("LOCK TABLE points IN SHARE MODE"))
+                cut = RetryingIngester(system.base_url, key, last, deadline=2.0).start()
+                time.sleep(0.5)
+                assert cut.sent == 0
+                ingest = system.local.process("ingest")
+                system.local.stop_process(ingest, signal.SIGKILL)
+            # The lock is gone: catalog commits what ingest can no longer send to detect.
+            deadline = time.monotonic() + 10
+            count = select(Series.point_count).where(Series.name == data.names[0])
+            while connection.execute(count).scalar() < 300:
+                assert time.monotonic() < deadline, "catalog did not commit the cut-off batch"
+                time.sleep(0.1)
+                connection.rollback()
+        outcome = cut.join()
+        assert outcome.unavailable > 0 and not outcome.acknowledged
+    finally:
+        engine.dispose()
+    system.local.start_process(ingest)
+    system.local.wait_ready(ingest)
+    retried = RetryingIngester(system.base_url, key, last).run()
+    assert not retried.failures
+    assert {a["outcome"] for a in retried.answers} == {"duplicate"}
+    assert_scored_exactly_once(postgres_url, data, 300)
