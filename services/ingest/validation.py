@@ -10,8 +10,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from services.common.timeutil import iso, parse_iso
 
@@ -21,12 +20,11 @@ FUTURE_TOLERANCE = 60.0
 POINT_FIELDS = ("metric", "value", "timestamp", "tags", "source")
 
 
-@dataclass(frozen=True)
-class CheckedPoint:
+class CheckedPoint(NamedTuple):  # a tuple: one is made per point, and cheaply
     metric: str
     value: float
     ts: float
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str]
     source: str = ""
 
 
@@ -62,6 +60,9 @@ def check_value(value: Any) -> float:
 
 
 def check_time(ts: float, shown: Any, now: float, retention_seconds: float) -> float:
+    """`shown`: how the message names the time (None: its ISO form, made only for a message)."""
+    if shown is None and not (math.isfinite(ts) and now - retention_seconds <= ts <= now + FUTURE_TOLERANCE):
+        shown = iso(ts) if math.isfinite(ts) else ts
     if not math.isfinite(ts):
         raise PointError(f"invalid timestamp - {shown}")
     if ts > now + FUTURE_TOLERANCE:
@@ -120,8 +121,6 @@ def check_point(metric: Any, value: Any, ts: float, tags: Any, source: Any, now:
     spelling of it for messages."""
     name = check_metric(metric)
     number = check_value(value)
-    if shown_time is None:
-        shown_time = iso(ts) if math.isfinite(ts) else ts
     when = check_time(ts, shown_time, now, retention_seconds)
     return CheckedPoint(name, number, when, check_tags(tags), check_source(source))
 
