@@ -83,13 +83,15 @@ class RefSeries:
     slow: float = 0.0
     stat: list[float] = field(default_factory=lambda: [0.0, 0.0])     # short, long
     scale: list[float] = field(default_factory=lambda: [0.0, 0.0])    # their normal sizes
+    drift_scale: float = 0.0
+    slow_base: float = 0.0
     run: int = 0
     model: int = 0
     level: list[float] = field(default_factory=lambda: [0.0] * 3)
     base: list[float] = field(default_factory=lambda: [0.0] * 3)
     spread: list[float] = field(default_factory=lambda: [0.0] * 3)
-    q: list[float] = field(default_factory=lambda: [0.0] * 6)
-    xi: list[float] = field(default_factory=lambda: [0.0] * 6)
+    q: list[float] = field(default_factory=lambda: [0.0] * 8)
+    xi: list[float] = field(default_factory=lambda: [0.0] * 8)
     ep_open: bool = False
     ep_quiet: int = 0
     ep_quiet_ts: float = 0.0
@@ -108,6 +110,7 @@ class RefSeries:
             "spread": 1.0 / max(1.0, min(tun.spread_points, 0.5 * w_pts)),
             "short": 1.0 / max(1.0, tun.short_points),
             "long": 1.0 / max(1.0, min(tun.long_points, 0.25 * w_pts)),
+            "drift": 1.0 / max(1.0, min(tun.drift_points, 0.5 * w_pts)),
             "q_up": math.exp(min(eta, 1.0) * (1.0 - f)),
             "q_dn": math.exp(-min(eta, 1.0) * f),
             "xi": min(1.0, eta),
@@ -134,8 +137,9 @@ class RefSeries:
             self.prev_x = self.slow = x
             self.level = [x] * 3
             self.base = [x] * 3
-            self.q = [3.0] * 6
-            self.xi = [0.3] * 6
+            self.q = [3.0] * 8
+            self.xi = [0.3] * 8
+            self.slow_base = x
             self.n = 1
             res.update(score=0.0, mean=x, std=0.0, lower=x, upper=x)
             return res
@@ -153,8 +157,8 @@ class RefSeries:
             self._rates(cfg, tun)
         r8 = self.rates
         inv_n = 1.0 / self.n
-        af, ab, asp, ash, alg = (max(gap_rate(r8[name], k), inv_n)
-                                 for name in ("fast", "base", "spread", "short", "long"))
+        af, ab, asp, ash, alg, adr = (max(gap_rate(r8[name], k), inv_n)
+                                      for name in ("fast", "base", "spread", "short", "long", "drift"))
 
         # seasonal offsets, linearly interpolated between bucket centres
         pd = (t - math.floor(t / DAY) * DAY) * (ND / DAY) - 0.5
@@ -178,13 +182,17 @@ class RefSeries:
         u = x - (self.base[m] + season[m])
         self.stat[0] += ash * (u - self.stat[0])
         self.stat[1] += alg * (u - self.stat[1])
+        drift = self.base[m] - self.slow_base
         z = [clip(r / spm, Z_CAP), clip(self.stat[0] / max(self.scale[0], floor), Z_CAP),
-             clip(self.stat[1] / max(self.scale[1], floor), Z_CAP)]
+             clip(self.stat[1] / max(self.scale[1], floor), Z_CAP),
+             clip(drift / max(self.drift_scale, floor), Z_CAP)]
         s = []
-        for j in range(3):
+        for j in range(4):
             side = 2 * j + (0 if z[j] >= 0.0 else 1)
             s.append(surprise(abs(z[j]), self.q[side], self.xi[side], ln_inv_f))
-        s_sustained = max(s[1], s[2])
+        if self.n * r8["drift"] < 1.0:      # the slow baseline has not seen its window yet
+            s[3] = 0.0
+        s_sustained = max(s[1], s[2], s[3])
         sv = max(s[0], s_sustained)
         score = 0.0 if learning else score_of_surprise(sv, tun.score_k)
 
@@ -238,6 +246,7 @@ class RefSeries:
         if d > 1e-9 * (abs(x) + abs(self.prev_x)) and (self.quantum == 0.0 or d < self.quantum):
             self.quantum = d
         warm = self.n >= 10
+        in_cluster = self.run != 0          # the previous point was big too
         if abs(z[0]) > tun.huber_clip and warm:
             if (z[0] > 0.0) == (self.run > 0):
                 self.run += 1 if self.run > 0 else -1
@@ -261,6 +270,10 @@ class RefSeries:
         for j in range(2):
             a = abs(self.stat[j])
             self.scale[j] += asp * ((min(a, cs * max(self.scale[j], floor)) if warm else a) - self.scale[j])
+        a = abs(drift)
+        a = min(a, cs * max(self.drift_scale, floor)) if warm else a
+        self.drift_scale += adr * (a - self.drift_scale)
+        self.slow_base += adr * (x - season[m] - self.slow_base)
         if accept or (warm and s_sustained >= tun.reset_surprise):
             self.base = list(self.level)
             self.stat = [0.0, 0.0]
@@ -282,12 +295,13 @@ class RefSeries:
         self.weekly[w1] = f32(float(self.weekly[w1]) + aw * ww * e)
 
         if self.n >= tun.tail_warmup:
-            for j in range(3):
+            for j in range(4):
                 up, dn = 2 * j, 2 * j + 1
                 side, other = (up, dn) if z[j] >= 0.0 else (dn, up)
                 zz = abs(z[j])
                 if zz > self.q[side]:
-                    self.xi[side] += r8["xi"] * (min(math.log(zz / self.q[side]), tun.xi_cap) - self.xi[side])
+                    a_xi = 0.0 if (j == 0 and in_cluster) else r8["xi"]    # declustered point tails
+                    self.xi[side] += a_xi * (min(math.log(zz / self.q[side]), tun.xi_cap) - self.xi[side])
                     self.xi[side] = min(max(self.xi[side], tun.xi_min), tun.xi_max)
                     self.q[side] *= r8["q_up"]
                 else:
@@ -309,6 +323,7 @@ class RefSeries:
             if best != self.model:
                 self.model = best
                 self.stat = [0.0, 0.0]
+                self.slow_base = self.base[best]
 
         self.n += 1
         self.last_ts = t

@@ -5,7 +5,9 @@ Per series and point (streaming: only earlier points and the point itself are us
      of the deseasonalised value plus the model's profile (learned online against a slow level);
   2. the point statistic z1 = residual / spread of the model in use;
   3. the short statistic z2 = short-window mean of the deviation from a medium baseline, divided
-     by its own normal size (catches level shifts, trends and outages that the fast level absorbs);
+     by its own normal size (catches level shifts, trends and outages that the fast level absorbs),
+     the same over a longer window (z3), and the drift statistic z4 = the medium baseline minus a
+     slow one, over its normal size (ramps and shifts too gradual for z2 and z3);
   4. each statistic goes through a per-series, per-side tail model (running (1 - f) quantile q and
      Hill index xi beyond it) giving a surprise S = -ln p; the score is 1 - p ** (1 / score_k),
      continued hyperbolically so that it never ties at 1.0;
@@ -91,6 +93,7 @@ _COUNT, _LAST_TS, _FIRST_TS, _STEP = FIELD["count"], FIELD["last_ts"], FIELD["fi
 _RATE_STEP, _QUANTUM, _PREV_X, _SLOW = FIELD["rate_step"], FIELD["quantum"], FIELD["prev_x"], FIELD["slow"]
 _SHORT, _SHORT_SCALE = FIELD["short"], FIELD["short_scale"]
 _LONG, _LONG_SCALE = FIELD["long"], FIELD["long_scale"]
+_DRIFT_SCALE, _SLOW_BASE = FIELD["drift_scale"], FIELD["slow_base"]
 _RUN, _MODEL, _LV, _BS, _SP = FIELD["run"], FIELD["model"], FIELD["lv0"], FIELD["bs0"], FIELD["sp0"]
 _Q, _XI = FIELD["q0"], FIELD["xi0"]
 _EP_OPEN, _EP_QUIET, _EP_QUIET_TS = FIELD["ep_open"], FIELD["ep_quiet"], FIELD["ep_quiet_ts"]
@@ -187,6 +190,8 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
     short_scale = row[_SHORT_SCALE]
     long = row[_LONG]
     long_scale = row[_LONG_SCALE]
+    drift_scale = row[_DRIFT_SCALE]
+    slow_base = row[_SLOW_BASE]
     run = int(row[_RUN])
     model = int(row[_MODEL])
     lv0, lv1, lv2 = row[_LV], row[_LV + 1], row[_LV + 2]
@@ -195,6 +200,8 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
     q0, q1, q2, q3, q4, q5 = row[_Q], row[_Q + 1], row[_Q + 2], row[_Q + 3], row[_Q + 4], row[_Q + 5]
     xi0, xi1, xi2 = row[_XI], row[_XI + 1], row[_XI + 2]
     xi3, xi4, xi5 = row[_XI + 3], row[_XI + 4], row[_XI + 5]
+    q6, q7 = row[_Q + 6], row[_Q + 7]
+    xi6, xi7 = row[_XI + 6], row[_XI + 7]
     ep_open = row[_EP_OPEN] != 0.0
     ep_quiet = int(row[_EP_QUIET])
     ep_quiet_ts = row[_EP_QUIET_TS]
@@ -208,7 +215,7 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
     # rates derived from the step; recomputed when the step estimate moves
     rate_step = row[_RATE_STEP]
     need_rates = True
-    a_fast = a_base = a_spread = a_short = a_long = a_min = 1.0
+    a_fast = a_base = a_spread = a_short = a_long = a_drift = a_min = 1.0
     q_up = q_dn = a_xi = 0.0
     prof_step = ad_full = aw_full = 0.0
     f_up = _range_factor(s_thr, 1.0, xi0 if xi0 > 0 else tun.xi_min, ln_inv_f)
@@ -244,8 +251,10 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
             lv0 = lv1 = lv2 = x
             bs0 = bs1 = bs2 = x
             sp0 = sp1 = sp2 = 0.0
-            q0 = q1 = q2 = q3 = q4 = q5 = 3.0
-            xi0 = xi1 = xi2 = xi3 = xi4 = xi5 = 0.3
+            q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = 3.0
+            xi0 = xi1 = xi2 = xi3 = xi4 = xi5 = xi6 = xi7 = 0.3
+            drift_scale = 0.0
+            slow_base = x
             f_up = f_dn = _range_factor(s_thr, 1.0, 0.3, ln_inv_f)
             short = short_scale = long = long_scale = 0.0
             quantum = 0.0
@@ -282,14 +291,15 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
             a_spread = 1.0 / max(1.0, min(tun.spread_points, 0.5 * w_pts))
             a_short = 1.0 / max(1.0, tun.short_points)
             a_long = 1.0 / max(1.0, min(tun.long_points, 0.25 * w_pts))
-            a_min = min(min(a_fast, a_base), min(min(a_spread, a_short), a_long))
+            a_drift = 1.0 / max(1.0, min(tun.drift_points, 0.5 * w_pts))
+            a_min = min(min(min(a_fast, a_base), min(a_spread, a_short)), min(a_long, a_drift))
             tail_pts = max(1.0, min(tun.tail_points, w_pts))
             eta = 1.0 / (f * tail_pts)
             q_up = math.exp(min(eta, 1.0) * (1.0 - f))
             q_dn = math.exp(-min(eta, 1.0) * f)
             a_xi = min(1.0, eta)
         if dt <= 1.5 * step and n * a_min >= 1.0:   # the usual case: a regular step, past the start
-            af, ab, asp, ash, alg = a_fast, a_base, a_spread, a_short, a_long
+            af, ab, asp, ash, alg, adr = a_fast, a_base, a_spread, a_short, a_long, a_drift
         else:
             k = dt / step
             inv_n = 1.0 / n
@@ -298,6 +308,7 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
             asp = max(_gap_rate(a_spread, k), inv_n)
             ash = max(_gap_rate(a_short, k), inv_n)
             alg = max(_gap_rate(a_long, k), inv_n)
+            adr = max(_gap_rate(a_drift, k), inv_n)
 
         # ---- predictions of the three models
         pd = (t - math.floor(t / DAY) * DAY) * (DAILY_BUCKETS / DAY) - 0.5
@@ -315,17 +326,21 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
 
         m = model if seas == 3 else seas
         if m == 1:
+            season = sd
             pred = lv1 + sd
             spm = sp1
-            bpred = bs1 + sd
+            bmed = bs1
         elif m == 2:
+            season = sw
             pred = lv2 + sw
             spm = sp2
-            bpred = bs2 + sw
+            bmed = bs2
         else:
+            season = 0.0
             pred = lv0
             spm = sp0
-            bpred = bs0
+            bmed = bs0
+        bpred = bmed + season
         floor = max(tun.quantum_floor * quantum, 1e-9 * abs(pred), 1e-300)
         spm = max(spm, floor)
         r = x - pred
@@ -336,12 +351,18 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
         z2 = _clip(short / max(short_scale, floor), Z_CAP)
         long += alg * (u - long)
         z3 = _clip(long / max(long_scale, floor), Z_CAP)
+        # drift: the medium baseline against a slow one (ramps and shifts too gradual for z2/z3)
+        drift = bmed - slow_base
+        z4 = _clip(drift / max(drift_scale, floor), Z_CAP)
 
         # ---- calibrated surprise and score
         s1 = _side_surprise(z1, q0, q1, xi0, xi1, ln_inv_f)
         s2 = _side_surprise(z2, q2, q3, xi2, xi3, ln_inv_f)
         s3 = _side_surprise(z3, q4, q5, xi4, xi5, ln_inv_f)
-        s2 = max(s2, s3)
+        s4 = _side_surprise(z4, q6, q7, xi6, xi7, ln_inv_f)
+        if n * a_drift < 1.0:           # the slow baseline has not seen its window yet
+            s4 = 0.0
+        s2 = max(max(s2, s3), s4)
         sv = max(s1, s2)
         score = score_of_surprise(sv, tun.score_k) if not learning else 0.0
 
@@ -413,6 +434,7 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
             quantum = d if quantum == 0.0 or d < quantum else quantum
         warm = n >= 10                  # before that, plain running means (spreads are unknown)
         big = abs(z1) > tun.huber_clip and warm
+        in_cluster = run != 0           # the previous point was big too: not a new tail event
         if big:
             if (z1 > 0.0) == (run > 0):
                 run += 1 if run > 0 else -1
@@ -447,6 +469,9 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
                               - short_scale)
         long_scale += asp * ((min(abs(long), cs * max(long_scale, floor)) if warm else abs(long))
                              - long_scale)
+        da = abs(drift)
+        drift_scale += adr * ((min(da, cs * max(drift_scale, floor)) if warm else da) - drift_scale)
+        slow_base += adr * (x - season - slow_base)
         if accept or (warm and s2 >= tun.reset_surprise):
             bs0 = lv0
             bs1 = lv1
@@ -488,9 +513,11 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
         if n >= tun.tail_warmup:
             xi_was_up = xi0
             xi_was_dn = xi1
-            q0, q1, xi0, xi1 = _tail_learn(z1, q0, q1, xi0, xi1, a_xi, q_up, q_dn, tun)
+            # declustered: the points of a burst after its first teach the quantile, not the index
+            q0, q1, xi0, xi1 = _tail_learn(z1, q0, q1, xi0, xi1, 0.0 if in_cluster else a_xi, q_up, q_dn, tun)
             q2, q3, xi2, xi3 = _tail_learn(z2, q2, q3, xi2, xi3, a_xi, q_up, q_dn, tun)
             q4, q5, xi4, xi5 = _tail_learn(z3, q4, q5, xi4, xi5, a_xi, q_up, q_dn, tun)
+            q6, q7, xi6, xi7 = _tail_learn(z4, q6, q7, xi6, xi7, a_xi, q_up, q_dn, tun)
             if xi0 != xi_was_up:        # the expected range moves with the point model's tails
                 f_up = _range_factor(s_thr, 1.0, xi0, ln_inv_f)
             if xi1 != xi_was_dn:
@@ -513,6 +540,7 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
                 model = best
                 short = 0.0
                 long = 0.0
+                slow_base = bs0 if best == 0 else (bs1 if best == 1 else bs2)
 
         n += 1
         last_ts = t
@@ -531,6 +559,8 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
     row[_SHORT_SCALE] = short_scale
     row[_LONG] = long
     row[_LONG_SCALE] = long_scale
+    row[_DRIFT_SCALE] = drift_scale
+    row[_SLOW_BASE] = slow_base
     row[_RUN] = run
     row[_MODEL] = model
     row[_LV], row[_LV + 1], row[_LV + 2] = lv0, lv1, lv2
@@ -539,6 +569,8 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
     row[_Q], row[_Q + 1], row[_Q + 2], row[_Q + 3], row[_Q + 4], row[_Q + 5] = q0, q1, q2, q3, q4, q5
     row[_XI], row[_XI + 1], row[_XI + 2] = xi0, xi1, xi2
     row[_XI + 3], row[_XI + 4], row[_XI + 5] = xi3, xi4, xi5
+    row[_Q + 6], row[_Q + 7] = q6, q7
+    row[_XI + 6], row[_XI + 7] = xi6, xi7
     row[_EP_OPEN] = 1.0 if ep_open else 0.0
     row[_EP_QUIET] = ep_quiet
     row[_EP_QUIET_TS] = ep_quiet_ts

@@ -15,7 +15,7 @@ N_MODELS = 3            # seasonal models: none, daily, weekly (codes.SEASONALIT
 DAILY_BUCKETS = 48      # 30-minute buckets, linearly interpolated
 WEEKLY_BUCKETS = 168    # 1-hour buckets, linearly interpolated
 N_PROFILE = DAILY_BUCKETS + WEEKLY_BUCKETS
-N_TAILS = 10            # tail models (up, down) of: point, short, long, volatility, drift statistics
+N_TAILS = 8             # tail models (up, down) of: point, short, long, drift statistics
 
 # scalar fields, in row order (the kernel reads them by these indices)
 SCALAR_FIELDS: tuple[str, ...] = (
@@ -31,11 +31,8 @@ SCALAR_FIELDS: tuple[str, ...] = (
     "short_scale",  # mean |short|: its normal size
     "long",         # longer-window mean of the deviation from the baseline
     "long_scale",   # mean |long|
-    "vol",          # short-window mean of |point z|: volatility relative to the spread
-    "vol_scale",    # its normal size
-    "drift",        # medium baseline minus the slow baseline (sustained drifts, ramps)
-    "drift_scale",  # mean |drift|
-    "slow_base",    # slow baseline of the model in use
+    "drift_scale",  # mean |medium baseline - slow baseline|: the normal size of drifts
+    "slow_base",    # slow baseline of the deseasonalised value (model in use)
     "run",          # signed run of big same-sign residuals
     "model",        # seasonal model in use (auto)
     "lv0", "lv1", "lv2",        # fast level per model

@@ -12,16 +12,17 @@ import numpy as np
 
 class Tunables(NamedTuple):
     fast_points: float = 8.0          # fast level: the one-step prediction follows local wander
-    base_points: float = 150.0        # medium baseline the short-window statistic compares with
-    spread_points: float = 200.0      # spread (mean |residual|) per seasonal model
-    short_points: float = 5.0         # short-window mean of the deviation from the baseline
+    base_points: float = 250.0        # medium baseline the short-window statistic compares with
+    spread_points: float = 300.0      # spread (mean |residual|) per seasonal model
+    short_points: float = 3.0         # short-window mean of the deviation from the baseline
     long_points: float = 40.0         # longer window of the same: slow shifts and trends add up
+    drift_points: float = 3000.0      # slow baseline the medium one is compared with (drifts, ramps)
     tail_points: float = 1000.0       # memory of the per-series tail models (calibration)
     slow_seconds: float = 86400.0     # slow level the seasonal profiles are learned against
     huber_clip: float = 3.0           # residuals beyond this many spreads are clipped in updates
     spread_clip: float = 4.0          # |residual| beyond this many spreads is clipped for the spread
     shift_run: float = 5.0            # this many big same-sign residuals in a row: accept a new level
-    tail_fraction: float = 0.02       # tail model threshold: the (1 - f) quantile of |z|
+    tail_fraction: float = 0.01       # tail model threshold: the (1 - f) quantile of |z|
     xi_min: float = 0.12              # lightest tail allowed (about Gaussian)
     xi_max: float = 1.5               # heaviest tail allowed
     xi_cap: float = 1.5               # cap of log(z / q) in tail updates (anomalies barely teach it)
