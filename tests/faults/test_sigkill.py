@@ -106,3 +106,24 @@ def test_a_point_stored_as_ingest_died_is_scored_when_the_client_retries_it(faul
     assert not retried.failures
     assert {a["outcome"] for a in retried.answers} == {"duplicate"}
     assert_scored_exactly_once(postgres_url, data, 300)
+
+
+def test_forecast_killed_is_503_and_back_after_a_restart(fault_system):
+    system, key = fault_system
+    api = system.session(key)
+    data = Dataset.make("fc", 300, series=1)
+    assert not RetryingIngester(system.base_url, key, data.batches()).run().failures
+    body = {"metric": data.names[0], "horizon": 10}
+    forecast = system.local.process("forecast")
+    system.local.stop_process(forecast, signal.SIGKILL)
+    assert_unavailable(api.post(f"{system.base_url}/v1/forecast", json=body, timeout=30))
+    assert_unavailable(api.get(f"{system.base_url}/v1/forecast/models", timeout=30))
+    assert requests.get(f"{system.base_url}/readyz", timeout=10).status_code == 200  # ingest goes on
+    system.local.start_process(forecast)
+    system.local.wait_ready(forecast)
+    deadline = time.monotonic() + 10  # the gateway reconnects within its backoff
+    while (answer := api.post(f"{system.base_url}/v1/forecast", json=body, timeout=60)).status_code == 503:
+        assert time.monotonic() < deadline, answer.text
+        time.sleep(0.3)
+    assert answer.status_code == 200, answer.text
+    assert len(answer.json()["forecast"]) == 10
