@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,7 @@ from services.ingest.validation import CheckedPoint
 
 log = logging.getLogger(__name__)
 MAX_GROUP = 5000  # catalog's WritePoints and detect's ScorePoints take at most 5000 points a call
+LINGER_SECONDS = 0.003  # how long the writer waits for more calls while others are in flight
 
 # (the written results of a call's points as (its index, result), the configs by series) -> what to score
 Prepare = Callable[[list[tuple[int, storage_pb2.PointWriteResult]], dict[str, Any]], list]
@@ -52,8 +54,10 @@ class Job:
 
 class Coalescer:
     def __init__(self, write: Callable[[storage_pb2.WritePointsRequest], storage_pb2.WritePointsResponse],
-                 score: Callable[[list], list], max_group: int = MAX_GROUP):
-        self._write, self._score, self._max = write, score, max_group
+                 score: Callable[[list], list], max_group: int = MAX_GROUP, linger: float = LINGER_SECONDS):
+        self._write, self._score, self._max, self._linger = write, score, max_group, linger
+        self._lock = threading.Lock()
+        self._in_flight = 0  # calls waiting here
         self._waiting: queue.SimpleQueue[Job] = queue.SimpleQueue()
         self._written: queue.SimpleQueue[list[Job]] = queue.SimpleQueue()
         self._carry: Job | None = None  # taken but did not fit in the last group (writer thread only)
@@ -62,21 +66,37 @@ class Coalescer:
 
     def run(self, job: Job) -> Job:
         """Stores and scores the job's points with whatever else is waiting; raises what failed."""
-        self._waiting.put(job)
-        job.done.wait()
+        with self._lock:
+            self._in_flight += 1
+        try:
+            self._waiting.put(job)
+            job.done.wait()
+        finally:
+            with self._lock:
+                self._in_flight -= 1
         if job.error is not None:
             raise job.error
         return job
 
     # ------------------------------------------------------------------ writer
-    def _take(self, source: queue.SimpleQueue, first, size: Callable[[Any], int]) -> tuple[list, Any]:
-        """`first` and whatever else waits in `source`, up to the group size; (taken, left over)."""
+    def _take(self, source: queue.SimpleQueue, first, size: Callable[[Any], int],
+              linger: float = 0.0) -> tuple[list, Any]:
+        """`first` and whatever else waits in `source`, up to the group size; (taken, left over).
+        With `linger`, waits that long for more while other calls are in flight (their callers
+        are about to send again), so a busy service writes fewer, larger groups."""
         taken, total = [first], size(first)
+        until = time.monotonic() + linger
         while total < self._max:
             try:
                 item = source.get_nowait()
             except queue.Empty:
-                return taken, None
+                left = until - time.monotonic()
+                if left <= 0 or self._in_flight <= len(taken):
+                    return taken, None
+                try:
+                    item = source.get(timeout=left)
+                except queue.Empty:
+                    return taken, None
             if total + size(item) > self._max:
                 return taken, item
             taken.append(item)
@@ -86,7 +106,7 @@ class Coalescer:
     def _write_loop(self) -> None:
         while True:
             first = self._carry or self._waiting.get()
-            jobs, self._carry = self._take(self._waiting, first, lambda j: len(j.checked))
+            jobs, self._carry = self._take(self._waiting, first, lambda j: len(j.checked), self._linger)
             by_scope: dict[tuple[str, int], list[Job]] = {}
             for job in jobs:
                 by_scope.setdefault((job.scope.account_id, job.scope.environment), []).append(job)
