@@ -49,9 +49,12 @@ def _type(schema: dict[str, Any]) -> str:
     if "$ref" in schema:
         name = _ref_name(schema["$ref"])
         return f'<a href="#schema-{_anchor(name)}">{html.escape(name)}</a>'
-    for key, joiner in (("oneOf", " | "), ("anyOf", " | "), ("allOf", " &amp; ")):
+    if "allOf" in schema:  # a named schema narrowed inline (an error's codes): the name says it
+        parts = [s for s in schema["allOf"] if "$ref" in s] or schema["allOf"]
+        return " &amp; ".join(_type(s) for s in parts)
+    for key in ("oneOf", "anyOf"):
         if key in schema:
-            return joiner.join(_type(s) for s in schema[key])
+            return " | ".join(_type(s) for s in schema[key])
     if "const" in schema:
         return f"<code>{html.escape(json.dumps(schema['const']))}</code>"
     kind = schema.get("type", "any")
@@ -149,8 +152,10 @@ def _responses(op: dict[str, Any], doc: dict[str, Any]) -> str:
         if "$ref" in answer:
             answer = doc["components"]["responses"][_ref_name(answer["$ref"])]
         content = answer.get("content") or {}
-        body = "; ".join(
-            f"<code>{html.escape(media)}</code> {_type(c['schema'])}" for media, c in content.items()
+        body = "; ".join(  # a success's inline wrapper ({"data": ...}) is spelled out
+            f"<code>{html.escape(media)}</code> {_type(c['schema'])}"
+            f"{_nested(c['schema']) if int(status) < 400 else ''}"
+            for media, c in content.items()
         )
         links = ", ".join(
             f'<a href="#op-{html.escape(link["operationId"])}">{html.escape(link["operationId"])}</a> '

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.openapi.responses import JSON, PAGING, error_ref, param_ref, query_param, rate_headers
+from gateway.openapi.responses import (
+    ERROR_STATUSES,
+    JSON,
+    PAGING,
+    error_ref,
+    error_response,
+    param_ref,
+    query_param,
+    rate_headers,
+)
 from gateway.openapi.schemas import ANOMALY_TYPES, SEVERITIES, STATUSES, obj, page_of, ref, single
 
 Operation = dict[str, Any]
@@ -44,6 +53,7 @@ def operation(
     *,
     errors: tuple[int, ...] = (),
     not_found: str | None = None,
+    codes: dict[int, list[str]] | None = None,
     description: str = "",
     parameters: list[dict[str, Any]] | None = None,
     body: dict[str, Any] | None = None,
@@ -52,7 +62,8 @@ def operation(
 ) -> Operation:
     """An operation needing an API key with `scope` (or, with `any_key`, any valid key); every one
     can also answer the AUTHED_ERRORS, a body-taking one the BODY_ERRORS, and one with a path id 400
-    (an id no store can hold: NUL, invalid UTF-8)."""
+    (an id no store can hold: NUL, invalid UTF-8). `codes` narrows or widens the error codes of a
+    status for this operation."""
     statuses = set(errors)
     if any(p.get("in") == "path" for p in parameters or []):
         statuses.add(400)
@@ -64,7 +75,10 @@ def operation(
         statuses |= set(BODY_ERRORS)
     responses: dict[str, Any] = {str(status): answer for status, answer in sorted(ok.items())}
     for status in sorted(statuses):
-        responses[str(status)] = error_ref(status, not_found)
+        if codes and status in codes:
+            responses[str(status)] = error_response(ERROR_STATUSES[status][1], codes[status], status)
+        else:
+            responses[str(status)] = error_ref(status, not_found)
     op: Operation = {
         "operationId": operation_id,
         "tags": [tag],
@@ -263,6 +277,7 @@ def _anomalies() -> dict[str, Any]:
                 {200: _ok("The anomaly after the action (unchanged when already acknowledged).", anomaly)},
                 not_found="AnomalyNotFound",
                 errors=(404, 409),
+                codes={409: ["ALREADY_RESOLVED"]},
                 parameters=[ANOMALY_ID],
                 body=ref("AcknowledgeRequest"),
                 body_required=False,
@@ -280,6 +295,7 @@ def _anomalies() -> dict[str, Any]:
                 {200: _ok("The anomaly after the action.", anomaly)},
                 not_found="AnomalyNotFound",
                 errors=(404, 409),
+                codes={409: ["ALREADY_RESOLVED"]},
                 parameters=[ANOMALY_ID],
                 body=ref("ResolveRequest"),
                 body_required=False,
@@ -309,6 +325,7 @@ def _rules() -> dict[str, Any]:
                 "write",
                 {201: _ok("The created rule.", rule)},
                 errors=(409,),
+                codes={409: ["CONFLICT"]},
                 body=ref("RuleCreate"),
                 description="A point that meets an enabled rule opens (or extends) a `threshold` "
                 "anomaly with the rule's severity. A taken name: 409 `CONFLICT`.",
@@ -333,6 +350,7 @@ def _rules() -> dict[str, Any]:
                 {200: _ok("The rule after the change.", rule)},
                 not_found="RuleNotFound",
                 errors=(404, 409),
+                codes={409: ["CONFLICT"]},
                 parameters=[RULE_ID],
                 body=ref("RulePatch"),
                 description='`{"condition": {"threshold": 150}}` keeps metric and operator.',
@@ -440,6 +458,7 @@ def _metrics() -> dict[str, Any]:
                 {200: _ok("The effective configuration after the change.", config)},
                 not_found="ConfigTargetNotFound",
                 errors=(404,),
+                codes={400: ["INVALID_THRESHOLD", "VALIDATION_ERROR"]},
                 parameters=[name_or_id],
                 body=ref("AnomalyConfigUpdate"),
                 description="A bad threshold is 400 `INVALID_THRESHOLD`. A change takes effect on "
@@ -460,6 +479,7 @@ def _forecast() -> dict[str, Any]:
                 {200: _ok("One point per series step.", ref("Forecast"))},
                 not_found="MetricNotFound",
                 errors=(404, 422),
+                codes={400: ["MODEL_UNAVAILABLE", "VALIDATION_ERROR"]},
                 body=ref("ForecastRequest"),
                 description="A model that is not available here is 400 `MODEL_UNAVAILABLE` naming the ones "
                 "that are "

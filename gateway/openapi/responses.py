@@ -57,7 +57,7 @@ def rate_headers() -> dict[str, Any]:
     return {name: {"$ref": f"#/components/headers/{name}"} for name in RATE_HEADERS}
 
 
-def _error_response(description: str, codes: list[str], status: int) -> dict[str, Any]:
+def error_response(description: str, codes: list[str], status: int) -> dict[str, Any]:
     headers = rate_headers()
     if status == 429:
         headers["Retry-After"] = {"$ref": "#/components/headers/Retry-After"}
@@ -74,12 +74,15 @@ def error_ref(status: int, not_found: str | None = None) -> dict[str, Any]:
 
 
 def components_responses() -> dict[str, Any]:
+    # A plain 400 is VALIDATION_ERROR; the operations that can also answer INVALID_THRESHOLD or
+    # MODEL_UNAVAILABLE say so themselves (`codes` of paths.operation), as do the 409s.
+    generic = {400: ["VALIDATION_ERROR"]}
     out = {
-        name: _error_response(text, codes_for_status(status), status)
+        name: error_response(text, generic.get(status) or codes_for_status(status), status)
         for status, (name, text) in ERROR_STATUSES.items()
     }
     for name, codes in NOT_FOUND.items():
-        out[name] = _error_response(ERROR_STATUSES[404][1], codes, 404)
+        out[name] = error_response(ERROR_STATUSES[404][1], codes, 404)
     return out
 
 

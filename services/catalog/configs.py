@@ -55,8 +55,10 @@ def validate(fields: Mapping[str, Any], retention_seconds: float) -> dict[str, A
                 raise ServiceError("VALIDATION_ERROR", "min_data_points must be an integer from 10 to 10000",
                                    {"field": name})
         elif name == "comparison_window":
+            # Stored as written but without surrounding whitespace, in a column of 16 characters.
+            value = value.strip() if isinstance(value, str) else value
             try:
-                seconds = parse_duration(value) if isinstance(value, str) else -1
+                seconds = parse_duration(value) if isinstance(value, str) and len(value) <= 16 else -1
             except ValueError:
                 seconds = -1
             if not 3600 <= seconds <= retention_seconds:

@@ -136,3 +136,17 @@ def test_a_nul_character_is_a_400_naming_the_field(system, api, contract, method
     answer = api.request(method, f"{system.base_url}{path}", json=body, timeout=30)
     assert answer.status_code == 400, answer.text
     contract.check(answer)
+
+
+def test_a_padded_comparison_window_is_stored_stripped_and_an_overlong_one_is_400(system, api, contract):
+    """Found on PostgreSQL: a valid duration padded with whitespace past the column's 16
+    characters (`" \\n\\v 40710.49\\r\\t\\n..."`) was a 500 (value too long for varchar(16))."""
+    url = f"{system.base_url}/v1/metrics/fz.window/anomaly_config"
+    padded = api.put(
+        url, json={"comparison_window": " \n\u000b \f24h\r\t\n\t\f\r\u000b\n\u000b\n   "}, timeout=10
+    )
+    assert padded.status_code == 200, padded.text
+    assert contract.check(padded)["data"]["comparison_window"] == "24h"
+    overlong = api.put(url, json={"comparison_window": "00000000000000000024h"}, timeout=10)
+    assert overlong.status_code == 400 and overlong.json()["error"]["details"]["field"] == "comparison_window"
+    contract.check(overlong)

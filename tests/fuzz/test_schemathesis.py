@@ -7,8 +7,10 @@ Bounded: MAX_EXAMPLES per operation and WORKFLOWS x STEPS calls (about a minute 
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
+from urllib.parse import urlsplit
 
 import pytest
 import schemathesis
@@ -27,8 +29,9 @@ from gateway.openapi import document
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-MAX_EXAMPLES = 30
-WORKFLOWS, STEPS = 40, 8
+# Longer runs: AW_FUZZ_EXAMPLES=500 AW_FUZZ_WORKFLOWS=300 .venv/bin/pytest tests/fuzz
+MAX_EXAMPLES = int(os.environ.get("AW_FUZZ_EXAMPLES", "30"))
+WORKFLOWS, STEPS = int(os.environ.get("AW_FUZZ_WORKFLOWS", "40")), 8
 SUPPRESSED = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture]
 ANSWERS: Counter[tuple[str, int]] = Counter()  # (operation, status) seen, printed at the end
 CHECKS = [
@@ -60,7 +63,18 @@ schema = schemathesis.openapi.from_dict(document(), config=schemathesis.Config.f
 def test_api_conforms_to_its_document(case, system, admin_key):
     response = case.call(base_url=system.base_url, headers=_auth(admin_key), timeout=30)
     ANSWERS[(case.operation.label, response.status_code)] += 1
+    if _refused_by_the_http_server(response):
+        return
     case.validate_response(response, checks=checks_for(case), headers=_auth(admin_key))
+
+
+def _refused_by_the_http_server(response) -> bool:
+    """gunicorn answers a request line over its limit (4094 bytes) with its own 414 page, before
+    the app; generated query strings can be that long. Anything else is the app's to answer."""
+    url = urlsplit(response.request.url)
+    target = url.path + (f"?{url.query}" if url.query else "")
+    line = f"{response.request.method} {target} HTTP/1.1"
+    return response.status_code == 414 and len(line) > 4094
 
 
 def test_workflows_along_the_links_conform(system, admin_key):
@@ -74,28 +88,32 @@ def test_workflows_along_the_links_conform(system, admin_key):
 
         def validate_response(self, response, case, additional_checks=None, **kwargs):
             ANSWERS[(f"workflow {case.operation.label}", response.status_code)] += 1
+            if _refused_by_the_http_server(response):
+                return
             case.validate_response(
                 response, checks=checks_for(case), headers=_auth(admin_key), transport_kwargs=kwargs
             )
 
     # A workflow depends on the server's state, so Hypothesis may see a replayed draw take another
-    # path (FlakyStrategyDefinition, a generation matter, not a failed check): as schemathesis' own
-    # runner does, start again, at most twice. Only generation: replaying or shrinking cannot work.
-    run = settings(
-        max_examples=WORKFLOWS,
+    # path (FlakyStrategyDefinition: a generation matter, not a failed check). As schemathesis' own
+    # runner does, such a run is ended and a new one started: the budget runs in chunks, and most
+    # chunks must complete. Only generation: replaying or shrinking cannot work here.
+    chunk = settings(
+        max_examples=10,
         stateful_step_count=STEPS,
         deadline=None,
         phases=[Phase.generate],
         database=None,
         suppress_health_check=SUPPRESSED,
     )
-    for attempt in range(3):
+    chunks = max(1, WORKFLOWS // 10)
+    flaky = 0
+    for _ in range(chunks):
         try:
-            Workflows.run(settings=run)
-            break
+            Workflows.run(settings=chunk)
         except FlakyStrategyDefinition:
-            if attempt == 2:
-                raise
+            flaky += 1
+    assert flaky <= chunks // 2, f"{flaky} of {chunks} workflow runs ended on inconsistent generation"
     print("\nanswers seen (operation, status: count):")
     for (label, status), count in sorted(ANSWERS.items()):
         print(f"  {label} {status}: {count}")
