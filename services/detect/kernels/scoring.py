@@ -98,6 +98,8 @@ _RUN, _MODEL, _LV, _BS, _SP = FIELD["run"], FIELD["model"], FIELD["lv0"], FIELD[
 _Q, _XI = FIELD["q0"], FIELD["xi0"]
 _EP_OPEN, _EP_QUIET, _EP_QUIET_TS = FIELD["ep_open"], FIELD["ep_quiet"], FIELD["ep_quiet_ts"]
 _EP_START, _EP_PEAK = FIELD["ep_start"], FIELD["ep_peak"]
+_RATES_STEP, _RATES_WINDOW, _A_FAST = FIELD["rates_step"], FIELD["rates_window"], FIELD["a_fast"]
+_RANGE_THR, _F_UP, _F_DN = FIELD["range_thr"], FIELD["f_up"], FIELD["f_dn"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -148,19 +150,24 @@ def score_batch(slots: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: ConfigAr
     """
     n_slots = st.scalars.shape[0]
     order, starts = group_by_slot(slots, n_slots)
+    ln_inv_f = -math.log(tun.tail_fraction)
+    s_thr = np.empty(thresholds.shape[0])          # surprise of the info threshold per sensitivity
+    for j in range(thresholds.shape[0]):
+        s_thr[j] = surprise_of_score(thresholds[j, 0], tun.score_k)
     # each series' points are scored together with its state in registers; inputs are read and
     # outputs written through `order` (arrival order interleaves series)
     for s in range(n_slots):
         a = starts[s]
         b = starts[s + 1]
         if b > a:
-            _score_series(s, order, a, b, ts, xs, cfg, st, tun, thresholds, out)
+            _score_series(s, order, a, b, ts, xs, cfg, st, tun, thresholds, s_thr[cfg.sensitivity[s]],
+                          ln_inv_f, out)
 
 
 @njit(cache=True, error_model="numpy")
 def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
                   cfg: ConfigArrays, st: SeriesState, tun: Tunables, thresholds: np.ndarray,
-                  out: Outputs) -> None:
+                  s_thr: float, ln_inv_f: float, out: Outputs) -> None:
     # ---- configuration of this series (effective for the whole batch)
     enabled = cfg.enabled[s] != 0
     spike_thr = cfg.spike_threshold[s]
@@ -173,8 +180,6 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
     thr_warn = thresholds[sens, 1]
     thr_crit = thresholds[sens, 2]
     f = tun.tail_fraction
-    ln_inv_f = -math.log(f)
-    s_thr = surprise_of_score(thr_info, tun.score_k)
 
     # ---- state into locals
     row = st.scalars[s]
@@ -214,12 +219,17 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
 
     # rates derived from the step; recomputed when the step estimate moves
     rate_step = row[_RATE_STEP]
-    need_rates = True
-    a_fast = a_base = a_spread = a_short = a_long = a_drift = a_min = 1.0
-    q_up = q_dn = a_xi = 0.0
+    need_rates = not (rate_step > 0.0 and row[_RATES_STEP] == rate_step and row[_RATES_WINDOW] == window)
+    a_fast, a_base, a_spread = row[_A_FAST], row[_A_FAST + 1], row[_A_FAST + 2]
+    a_short, a_long, a_drift, a_min = row[_A_FAST + 3], row[_A_FAST + 4], row[_A_FAST + 5], row[_A_FAST + 6]
+    q_up, q_dn, a_xi = row[_A_FAST + 7], row[_A_FAST + 8], row[_A_FAST + 9]
     prof_step = ad_full = aw_full = 0.0
-    f_up = _range_factor(s_thr, 1.0, xi0 if xi0 > 0 else tun.xi_min, ln_inv_f)
-    f_dn = _range_factor(s_thr, 1.0, xi1 if xi1 > 0 else tun.xi_min, ln_inv_f)
+    if n > 0 and row[_RANGE_THR] == s_thr:
+        f_up = row[_F_UP]
+        f_dn = row[_F_DN]
+    else:
+        f_up = _range_factor(s_thr, 1.0, xi0 if xi0 > 0 else tun.xi_min, ln_inv_f)
+        f_dn = _range_factor(s_thr, 1.0, xi1 if xi1 > 0 else tun.xi_min, ln_inv_f)
 
     for j in range(a, b):
         i = order[j]
@@ -571,6 +581,16 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
     row[_XI + 3], row[_XI + 4], row[_XI + 5] = xi3, xi4, xi5
     row[_Q + 6], row[_Q + 7] = q6, q7
     row[_XI + 6], row[_XI + 7] = xi6, xi7
+    if not need_rates:              # rates derived in this call (or loaded) are kept for the next
+        row[_RATES_STEP] = rate_step
+        row[_RATES_WINDOW] = window
+        row[_A_FAST], row[_A_FAST + 1], row[_A_FAST + 2] = a_fast, a_base, a_spread
+        row[_A_FAST + 3], row[_A_FAST + 4] = a_short, a_long
+        row[_A_FAST + 5], row[_A_FAST + 6] = a_drift, a_min
+        row[_A_FAST + 7], row[_A_FAST + 8], row[_A_FAST + 9] = q_up, q_dn, a_xi
+    row[_RANGE_THR] = s_thr
+    row[_F_UP] = f_up
+    row[_F_DN] = f_dn
     row[_EP_OPEN] = 1.0 if ep_open else 0.0
     row[_EP_QUIET] = ep_quiet
     row[_EP_QUIET_TS] = ep_quiet_ts

@@ -40,6 +40,13 @@ SCALAR_FIELDS: tuple[str, ...] = (
     "sp0", "sp1", "sp2",        # mean |one-step residual| per model
     *(f"q{j}" for j in range(N_TAILS)),     # (1 - f) quantile of |z| per tail model
     *(f"xi{j}" for j in range(N_TAILS)),    # Hill tail index beyond q
+    # derived constants cached with the inputs they were derived from (recomputing them for every
+    # series of every batch cost more than scoring a few points)
+    "rates_step", "rates_window",   # the rate_step and comparison window the rates below are for
+    "a_fast", "a_base", "a_spread", "a_short", "a_long", "a_drift", "a_min",    # EWMA rates
+    "q_up", "q_dn", "a_xi",         # tail model steps
+    "range_thr",    # the surprise threshold f_up / f_dn are for
+    "f_up", "f_dn",  # expected-range factors of the point tails
     "ep_open",      # an episode is open (0/1)
     "ep_quiet",     # normal points in a row while open
     "ep_quiet_ts",  # timestamp of the first of those normal points
