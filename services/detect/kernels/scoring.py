@@ -154,18 +154,47 @@ def score_batch(slots: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: ConfigAr
     s_thr = np.empty(thresholds.shape[0])          # surprise of the info threshold per sensitivity
     for j in range(thresholds.shape[0]):
         s_thr[j] = surprise_of_score(thresholds[j, 0], tun.score_k)
-    # each series' points are scored together with its state in registers; inputs are read and
-    # outputs written through `order` (arrival order interleaves series)
+    # arrival order interleaves series: gather each series' points together, score them with the
+    # series' state in registers, scatter the outputs back. Random access inside the dependent
+    # per-point loop stalls it; the separate gather and scatter loops are independent accesses.
+    n = slots.shape[0]
+    ts_g = np.empty(n)
+    xs_g = np.empty(n)
+    for j in range(n):
+        ts_g[j] = ts[order[j]]
+        xs_g[j] = xs[order[j]]
+    tmp = Outputs(np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
+                  np.empty(n, np.int8), np.empty(n, np.int8), np.empty(n, np.uint8),
+                  np.empty(n, np.uint8), np.empty(n, np.int8), np.empty(n), np.empty(n))
     for s in range(n_slots):
         a = starts[s]
         b = starts[s + 1]
         if b > a:
-            _score_series(s, order, a, b, ts, xs, cfg, st, tun, thresholds, s_thr[cfg.sensitivity[s]],
-                          ln_inv_f, out)
+            _score_series(s, a, b, ts_g, xs_g, cfg, st, tun, thresholds, s_thr[cfg.sensitivity[s]],
+                          ln_inv_f, tmp)
+    # one pass per output array: each pass writes one array, so its lines stay in cache
+    _scatter(order, tmp.score, out.score)
+    _scatter(order, tmp.mean, out.mean)
+    _scatter(order, tmp.std, out.std)
+    _scatter(order, tmp.lower, out.lower)
+    _scatter(order, tmp.upper, out.upper)
+    _scatter(order, tmp.end_ts, out.end_ts)
+    _scatter(order, tmp.peak, out.peak)
+    _scatter(order, tmp.type, out.type)
+    _scatter(order, tmp.severity, out.severity)
+    _scatter(order, tmp.learning, out.learning)
+    _scatter(order, tmp.skipped, out.skipped)
+    _scatter(order, tmp.event, out.event)
 
 
 @njit(cache=True, error_model="numpy")
-def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
+def _scatter(order: np.ndarray, src: np.ndarray, dst: np.ndarray) -> None:
+    for j in range(order.shape[0]):
+        dst[order[j]] = src[j]
+
+
+@njit(cache=True, error_model="numpy")
+def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
                   cfg: ConfigArrays, st: SeriesState, tun: Tunables, thresholds: np.ndarray,
                   s_thr: float, ln_inv_f: float, out: Outputs) -> None:
     # ---- configuration of this series (effective for the whole batch)
@@ -231,8 +260,7 @@ def _score_series(s: int, order: np.ndarray, a: int, b: int, ts: np.ndarray, xs:
         f_up = _range_factor(s_thr, 1.0, xi0 if xi0 > 0 else tun.xi_min, ln_inv_f)
         f_dn = _range_factor(s_thr, 1.0, xi1 if xi1 > 0 else tun.xi_min, ln_inv_f)
 
-    for j in range(a, b):
-        i = order[j]
+    for i in range(a, b):
         t = ts[i]
         x = xs[i]
         o_end_ts[i] = np.nan
