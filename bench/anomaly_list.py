@@ -1,10 +1,13 @@
 """Anomaly list/count/stats latency on a large catalog.
 
     .venv/bin/python -m bench.anomaly_list --count 1000000 [--postgres] [--explain]
+        [--sqlite-path var/bench/anomalies-1m.db] [--postgres-db aw_bench_1m]
 
 Fills a fresh database (SQLite in a temporary directory; with --postgres also a fresh PostgreSQL
 database, dropped afterwards) with N anomalies over many series of two accounts (80% / 20%), then
-prints the median latency of the catalog's own domain calls in milliseconds."""
+prints the median latency of the catalog's own domain calls in milliseconds. With --sqlite-path or
+--postgres-db the database is kept and a later run reuses it (filling takes minutes at 1M); each run
+migrates it first, so a reused database gets new migrations' indexes."""
 from __future__ import annotations
 
 import argparse
@@ -15,6 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from sqlalchemy import create_engine, insert, text
 
@@ -40,18 +44,32 @@ def pick(rng: random.Random, table) -> str:
     return rng.choices([v for v, _ in table], weights=[w for _, w in table])[0]
 
 
+def account_id(a: int) -> str:
+    return f"acct_bench{a:011d}"
+
+
+def series_id(a: int, i: int) -> str:
+    return f"met_{a}{i:015d}"
+
+
+def filled_scopes(series_per_account: int) -> list[tuple[Scope, list[str]]]:
+    """The scopes and series ids `fill` creates (they do not depend on the random draws)."""
+    return [(Scope(account_id(a), "live"), [series_id(a, i) for i in range(series_per_account)])
+            for a in range(2)]
+
+
 def fill(db: Database, count: int, series_per_account: int, seed: int = 7) -> list[tuple[Scope, list[str]]]:
     """Two accounts with their series and tags; `count` anomalies split 80/20 between them."""
     rng = random.Random(seed)
     scopes: list[tuple[Scope, list[str]]] = []
     with db.transaction() as session:
         for a in range(2):
-            account = f"acct_bench{a:011d}"
+            account = account_id(a)
             session.add(Account(id=account, name=f"bench{a}", plan="enterprise", created_at=T0))
             session.flush()
             series_rows, tag_rows, ids = [], [], []
             for i in range(series_per_account):
-                sid = f"met_{a}{i:015d}"
+                sid = series_id(a, i)
                 tags = {"host": f"h{i % 200}", "region": ("eu", "us", "ap")[i % 3]}
                 series_rows.append({"id": sid, "account_id": account, "environment": "live",
                                     "name": METRICS[i % len(METRICS)], "series_key": uuid.uuid4().hex,
@@ -120,12 +138,29 @@ def scenarios(count: int) -> dict[str, tuple[AnomalyFilters, int]]:
     }
 
 
+def fill_or_reuse(db: Database, count: int, series: int) -> list[tuple[Scope, list[str]]]:
+    """Fills an empty database; reuses one this bench filled with the same --count and --series."""
+    with db.read() as session:
+        anomaly_rows = session.execute(text("SELECT count(*) FROM anomalies")).scalar_one()
+        series_rows = session.execute(text("SELECT count(*) FROM series")).scalar_one()
+    if anomaly_rows == 0:
+        started = time.perf_counter()
+        scopes = fill(db, count, series)
+        print(f"  filled {count} anomalies over {2 * series} series in {time.perf_counter() - started:.1f} s")
+        return scopes
+    if (anomaly_rows, series_rows) != (count, 2 * series):
+        raise SystemExit(f"the kept database holds {anomaly_rows} anomalies over {series_rows} series, "
+                         f"not {count} over {2 * series}: pass the same --count/--series or another path")
+    print(f"  reusing {count} anomalies over {2 * series} series")
+    return filled_scopes(series)
+
+
 def run(url: str, count: int, series: int, repeat: int, explain: bool) -> None:
-    migrate(url)
-    db = Database(url)
     started = time.perf_counter()
-    scopes = fill(db, count, series)
-    print(f"  filled {count} anomalies over {2 * series} series in {time.perf_counter() - started:.1f} s")
+    migrate(url)
+    print(f"  migrated in {time.perf_counter() - started:.1f} s")
+    db = Database(url)
+    scopes = fill_or_reuse(db, count, series)
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("VACUUM ANALYZE"))
@@ -142,7 +177,7 @@ def run(url: str, count: int, series: int, repeat: int, explain: bool) -> None:
             page_ms = median_ms(lambda f=filters, o=offset: page_only(session, scope, f, o), repeat)
             print(f"  {name:<34} list {ms:8.2f} ms   plain OFFSET {page_ms:8.2f} ms   (total {total})")
             if explain:
-                print_plan(session, scope, filters, offset)
+                print_plan(session, scope, filters, offset, total)
         for name, call in (("counts by status (no filter)", lambda: counts_only(session, scope)),
                            ("stats all time", lambda: anomalies.stats(session, scope, None, None)),
                            ("stats last 7 days", lambda: anomalies.stats(session, scope, LAST_WEEK, None)),
@@ -160,15 +195,18 @@ def page_only(session, scope: Scope, filters: AnomalyFilters, offset: int):
 
 
 def counts_only(session, scope: Scope):
-    return anomalies.status_counts(session, anomalies.filtered_query(scope, AnomalyFilters()))
+    return anomalies.status_counts(session, scope, AnomalyFilters())
 
 
-def print_plan(session, scope: Scope, filters: AnomalyFilters, offset: int) -> None:
-    query = anomalies.page_query(scope, filters).offset(offset).limit(50)
-    compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
-    prefix = "EXPLAIN QUERY PLAN " if session.get_bind().dialect.name == "sqlite" else "EXPLAIN "
-    for row in session.execute(text(prefix + str(compiled))):
-        print("      " + " | ".join(str(c) for c in row))
+def print_plan(session, scope: Scope, filters: AnomalyFilters, offset: int, total: int) -> None:
+    """The plans of the list's queries: counts by status, then the page's ids."""
+    for title, query in (("counts", anomalies.status_counts_query(scope, filters)),
+                         ("page ids", anomalies.page_ids_query(scope, filters, offset, 50, total))):
+        compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+        prefix = "EXPLAIN QUERY PLAN " if session.get_bind().dialect.name == "sqlite" else "EXPLAIN "
+        print(f"    {title}:")
+        for row in session.execute(text(prefix + str(compiled))):
+            print("      " + " | ".join(str(c) for c in row))
 
 
 def main() -> None:
@@ -179,27 +217,45 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=9)
     parser.add_argument("--postgres", action="store_true", help="also on a fresh PostgreSQL database")
     parser.add_argument("--postgres-server", default="postgresql+psycopg://postgres@127.0.0.1:5432/")
-    parser.add_argument("--explain", action="store_true", help="print the page queries' plans")
+    parser.add_argument("--explain", action="store_true", help="print the queries' plans")
+    parser.add_argument("--sqlite-path", help="keep the SQLite database in this file and reuse it")
+    parser.add_argument("--postgres-db", help="keep the PostgreSQL database of this name and reuse it "
+                                              "(implies --postgres)")
+    parser.add_argument("--skip-sqlite", action="store_true", help="only PostgreSQL")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
+    if not args.skip_sqlite:
         print(f"SQLite, {args.count} anomalies")
-        run(f"sqlite:///{tmp}/bench.db", args.count, args.series, args.repeat, args.explain)
-    if args.postgres:
-        name = f"aw_bench_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(args.postgres_server + "postgres", isolation_level="AUTOCOMMIT")
-        try:
-            with admin.connect() as connection:
+        if args.sqlite_path:
+            Path(args.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+            run(f"sqlite:///{args.sqlite_path}", args.count, args.series, args.repeat, args.explain)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                run(f"sqlite:///{tmp}/bench.db", args.count, args.series, args.repeat, args.explain)
+    if args.postgres or args.postgres_db:
+        run_postgres(args)
+
+
+def run_postgres(args: argparse.Namespace) -> None:
+    """On a fresh database dropped afterwards, or on the kept --postgres-db (created when missing)."""
+    name = args.postgres_db or f"aw_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(args.postgres_server + "postgres", isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                        {"name": name}).first()
+            if not exists:
                 connection.execute(text(f'CREATE DATABASE "{name}"'))
-        except Exception as error:  # noqa: BLE001 - report and stop
-            print(f"PostgreSQL not reachable at {args.postgres_server}: {error}")
-            return
-        try:
-            print(f"PostgreSQL, {args.count} anomalies")
-            run(args.postgres_server + name, args.count, args.series, args.repeat, args.explain)
-        finally:
+    except Exception as error:  # noqa: BLE001 - report and stop
+        print(f"PostgreSQL not reachable at {args.postgres_server}: {error}")
+        return
+    try:
+        print(f"PostgreSQL, {args.count} anomalies")
+        run(args.postgres_server + name, args.count, args.series, args.repeat, args.explain)
+    finally:
+        if not args.postgres_db:
             with admin.connect() as connection:
                 connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        admin.dispose()
 
 
 if __name__ == "__main__":

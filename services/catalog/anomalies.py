@@ -41,6 +41,8 @@ DEFAULT_MARGIN_SECONDS = 600.0
 DAY, WEEK = 86400.0, 7 * 86400.0
 # by_metric lists the most frequent metrics only: an account may have very many names.
 MAX_BY_METRIC = 1000
+# A tag filter matching at most this many anomalies is paged by sorting them all (see page_ids_query).
+FEW_TO_SORT = 20_000
 
 
 @dataclass(frozen=True)
@@ -158,10 +160,33 @@ def page_query(scope: Scope, filters: AnomalyFilters) -> Select:
     return query.order_by(Anomaly.detected_at.desc(), Anomaly.id.desc())
 
 
-def status_counts(session: Session, query: Select) -> dict[str, int]:
-    """Every status with its count over `query` (zeros included)."""
-    counts = _counts(session, query, Anomaly.status)
-    return {status: int(counts.get(status, 0)) for status in STATUSES}
+def status_counts(session: Session, scope: Scope, filters: AnomalyFilters) -> dict[str, int]:
+    """Every status with its count over the anomalies matching `filters` but its status part (zeros
+    included): the `meta` of a list."""
+    query = status_counts_query(scope, filters)
+    if _scope_only(filters):
+        counted = {status: n for status, n in session.execute(query)}
+        return {status: int(counted.get(status, 0)) for status in STATUSES}
+    row = session.execute(query).first()
+    return {status: int(row[i]) if row else 0 for i, status in enumerate(STATUSES)}
+
+
+def status_counts_query(scope: Scope, filters: AnomalyFilters) -> Select:
+    """The query of status_counts. The whole scope: a GROUP BY status, which reads the (scope, status,
+    ...) index in order. Any other filter: one row of conditional counts, which the filter's index
+    answers alone since each carries status; a GROUP BY status there would make SQLite sort the
+    rows, or walk the status index and read the row of every anomaly of the scope. Grouped by the
+    scope (fixed by the filter), so one row, or none when nothing matches."""
+    query = filtered_query(scope, filters)
+    if _scope_only(filters):
+        return query.with_only_columns(Anomaly.status, func.count()).group_by(Anomaly.status)
+    return (query.with_only_columns(*(func.count().filter(Anomaly.status == status) for status in STATUSES))
+            .group_by(Anomaly.account_id, Anomaly.environment))
+
+
+def _scope_only(filters: AnomalyFilters) -> bool:
+    """Whether `filters` select the whole scope once their status part is left out."""
+    return filters == AnomalyFilters(status=filters.status)
 
 
 def list_anomalies(session: Session, scope: Scope, filters: AnomalyFilters, offset: int,
@@ -170,16 +195,28 @@ def list_anomalies(session: Session, scope: Scope, filters: AnomalyFilters, offs
     filter; and counts by status for the filter without its status part (the `meta` of a list)."""
     _check_filters(filters)
     status = normalize_status(filters.status)
-    counts = status_counts(session, filtered_query(scope, filters))
+    counts = status_counts(session, scope, filters)
     total = counts[status] if status else sum(counts.values())
     if offset >= total:
         return [], total, counts
-    # Deferred join: find the page's ids on the (scope, [status,] detected_at, id) index alone, then
-    # read just those rows; a deep offset then skips index entries instead of whole rows.
-    page_ids = page_query(scope, filters).with_only_columns(Anomaly.id).offset(offset).limit(limit)
+    # Deferred join: find the page's ids on an index alone, then read just those rows; a deep
+    # offset then skips index entries instead of whole rows.
+    page_ids = page_ids_query(scope, filters, offset, limit, total)
     rows = session.scalars(select(Anomaly).where(Anomaly.id.in_(page_ids.scalar_subquery()))
                            .order_by(Anomaly.detected_at.desc(), Anomaly.id.desc())).all()
     return list(rows), total, counts
+
+
+def page_ids_query(scope: Scope, filters: AnomalyFilters, offset: int, limit: int, total: int) -> Select:
+    """The ids of a page, from the (scope, [filter column,] detected_at, id) index that gives the
+    order. A tag filter has no such index (it matches several series): when it matches few
+    anomalies they are all read from the (scope, series_id, ...) index and sorted, where walking
+    the detected_at order would read the row of every anomaly of the scope for a rare tag. Ordering
+    by `detected_at + 0`, an expression no index is ordered by, makes both databases do that."""
+    query = page_query(scope, filters).with_only_columns(Anomaly.id)
+    if filters.tags and total <= FEW_TO_SORT:
+        query = query.order_by(None).order_by((Anomaly.detected_at + 0).desc(), Anomaly.id.desc())
+    return query.offset(offset).limit(limit)
 
 
 def tags_and_events(session: Session, rows: Iterable[Anomaly]) -> tuple[dict[str, dict[str, str]],
@@ -341,10 +378,9 @@ def stats(session: Session, scope: Scope, start: float | None, end: float | None
 def summary(session: Session, scope: Scope) -> AnomalySummary:
     """Counts by status and by type: two GROUP BYs that each read one (scope, column, ...) index
     alone, cheaper than one GROUP BY of both columns, which must read every row."""
-    base = select(Anomaly).where(*_scoped(scope))
-    by_status = status_counts(session, base)
+    by_status = status_counts(session, scope, AnomalyFilters())
     return AnomalySummary(total=sum(by_status.values()), by_status=by_status,
-                          by_type=_counts(session, base, Anomaly.type))
+                          by_type=_counts(session, select(Anomaly).where(*_scoped(scope)), Anomaly.type))
 
 
 def _set_time(message, name: str, seconds: float | None) -> None:

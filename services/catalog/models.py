@@ -119,8 +119,18 @@ class Anomaly(Base):
     root_cause: Mapped[str | None] = mapped_column(String(32), nullable=True)
     __table_args__ = (
         UniqueConstraint("series_id", "source", "started_at", name="uq_anomaly_episode"),
-        Index("ix_anomalies_scope_detected", "account_id", "environment", "detected_at"),
-        Index("ix_anomalies_scope_status_detected", "account_id", "environment", "status", "detected_at"),
+        # The list's indexes (migrations 0002, 0003): (scope, [filter column,] detected_at, id) is the
+        # page order; the trailing small columns let the counts by status read the index alone.
+        Index("ix_anomalies_scope_detected_counts", "account_id", "environment", "detected_at", "id",
+              "status", "severity", "type", "root_cause", "acknowledged_at", "resolved_at"),
+        Index("ix_anomalies_scope_status_detected_id", "account_id", "environment", "status", "detected_at",
+              "id"),
+        Index("ix_anomalies_scope_type_counts", "account_id", "environment", "type", "detected_at", "id",
+              "status", "severity"),
+        Index("ix_anomalies_scope_metric_counts", "account_id", "environment", "metric", "detected_at", "id",
+              "status", "severity", "type"),
+        Index("ix_anomalies_scope_series_counts", "account_id", "environment", "series_id", "detected_at",
+              "id", "status", "severity", "type"),
         Index("ix_anomalies_series_open", "series_id", "source", "ended_at"),
     )
 
