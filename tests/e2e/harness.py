@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import sys
+from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +17,18 @@ from cli.local_system import LocalSystem
 REPO = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# Listening ports are chosen below the kernel's ephemeral range (32768-60999 here), where
+# outgoing connections get theirs: a client socket cannot take a chosen port before the service
+# binds it. Random, so systems started at the same time by other runs rarely meet.
+LISTEN_PORTS = (20000, 32700)
+
+
+def free_port(avoid: Container[int] = ()) -> int:
+    for _ in range(500):
+        port = random.randrange(*LISTEN_PORTS)
+        if port not in avoid and _free(port):
+            return port
+    raise RuntimeError("no free port")
 
 
 @dataclass
@@ -47,9 +57,9 @@ class RunningSystem:
 
 def free_port_block(size: int = 20) -> int:
     """A base port whose next `size` ports are free now (the services' metrics ports)."""
-    for _ in range(100):
-        base = free_port()
-        if base + size < 65535 and all(_free(base + i) for i in range(1, size)):
+    for _ in range(500):
+        base = random.randrange(LISTEN_PORTS[0], LISTEN_PORTS[1] - size)
+        if all(_free(base + i) for i in range(size)):
             return base
     raise RuntimeError("no block of free ports")
 
@@ -64,7 +74,12 @@ def _free(port: int) -> bool:
 
 
 def system_env(tmp: Path, database_url: str, **extra: str) -> dict[str, str]:
-    ports = {name: free_port() for name in ("gateway", "catalog", "ingest", "detect", "forecast")}
+    metrics = free_port_block()
+    taken = set(range(metrics, metrics + 20))
+    ports = {}
+    for name in ("gateway", "catalog", "ingest", "detect", "forecast"):
+        ports[name] = free_port(avoid=taken)
+        taken.add(ports[name])
     return {
         "AW_DATABASE_URL": database_url,
         "AW_GATEWAY_ADDR": f"127.0.0.1:{ports['gateway']}",
@@ -72,7 +87,7 @@ def system_env(tmp: Path, database_url: str, **extra: str) -> dict[str, str]:
         "AW_INGEST_ADDR": f"127.0.0.1:{ports['ingest']}",
         "AW_DETECT_ADDRS": f"127.0.0.1:{ports['detect']}",
         "AW_FORECAST_ADDR": f"127.0.0.1:{ports['forecast']}",
-        "AW_METRICS_PORT_BASE": str(free_port_block()),
+        "AW_METRICS_PORT_BASE": str(metrics),
         "AW_GATEWAY_WORKERS": "2",
         "AW_LOG_DIR": str(tmp / "log"),
         "AW_SHUTDOWN_GRACE": "5",

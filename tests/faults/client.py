@@ -58,7 +58,7 @@ class RetryingIngester:
     """Posts each batch until it is answered 2xx: a 503 or a connection error is retried after a
     short pause, anything else is a failure. Bounded by `deadline` seconds."""
 
-    def __init__(self, base_url: str, key: str, batches: list[list[dict]], interval: float = 0.02,
+    def __init__(self, base_url: str, key: str, batches: list[list[dict]], interval: float = 0.05,
                  deadline: float = 120.0, workers: int = 1):
         self.base_url, self.key, self.batches = base_url, key, batches
         self.interval, self.deadline, self.workers = interval, deadline, workers

@@ -35,6 +35,7 @@ def test_sigkill_while_a_client_ingests_loses_and_doubles_nothing(fault_system, 
     client.wait_for(12)
     process = system.local.process(victim)
     system.local.stop_process(process, signal.SIGKILL)
+    assert client.sent < len(client.batches), "the client ended before the fault: it proves nothing"
     _check_while_down(api, system.base_url, victim)
     time.sleep(1.0)  # the client keeps sending meanwhile
     system.local.start_process(process)  # as the supervisor does: same command, same settings
