@@ -29,7 +29,7 @@ def _path(name: str, description: str) -> dict[str, Any]:
         "in": "path",
         "required": True,
         "description": description,
-        "schema": {"type": "string", "minLength": 1},
+        "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
     }
 
 
@@ -106,6 +106,8 @@ def operation(
 
 
 ANOMALY_ID = _path("anomaly_id", "`anom_...`; another account's id answers 404 like an unknown one.")
+# `/v1/anomalies/stats`, `/summary` and `/rules` are their own operations, not ids.
+ANOMALY_ID["schema"]["not"] = {"enum": ["stats", "summary", "rules"]}
 RULE_ID = _path("rule_id", "`rule_...`")
 METRIC_ID = _path("metric_id", "`met_...`")
 TAGS_TEXT = "Filter by tags with `tag.<key>=<value>` query parameters (any number; all must match)."

@@ -30,11 +30,9 @@ def create_key():
             raise ServiceError("VALIDATION_ERROR", f"unknown field {name}",
                                {"field": name, "allowed": list(FIELDS)})
     # null is absent; any other value must have the right type (0, [] or {} are not defaults)
-    name = "" if body.get("name") is None else body["name"]
+    name = "" if body.get("name") is None else fields.string(body["name"], "name")
     scopes = body.get("scopes")
     environment = current_principal().environment if body.get("environment") is None else body["environment"]
-    if not isinstance(name, str):
-        raise ServiceError("VALIDATION_ERROR", "name must be a string", {"field": "name"})
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise ServiceError("VALIDATION_ERROR", "scopes must be a list of scope names",
                            {"field": "scopes", "allowed": ["ingest", "read", "write", "forecast", "admin"]})

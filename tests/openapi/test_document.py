@@ -79,6 +79,26 @@ def test_path_parameters_are_declared_as_in_the_routes(doc):
         assert declared == set(re.findall(r"\{(\w+)\}", path)), (path, method)
 
 
+def test_a_path_parameter_never_admits_a_sibling_routes_literal_segment(doc):
+    """`/v1/anomalies/stats` is its own operation: `stats` must not be a valid anomaly id."""
+    from jsonschema import Draft202012Validator
+
+    templates = [t.split("/") for t in doc["paths"]]
+    for parts in templates:
+        for i, part in enumerate(parts):
+            if not part.startswith("{"):
+                continue
+            siblings = {
+                other[i]
+                for other in templates
+                if len(other) > i and other[:i] == parts[:i] and not other[i].startswith("{")
+            }
+            op = next(iter(doc["paths"]["/".join(parts)].values()))
+            schema = next(p["schema"] for p in op["parameters"] if p.get("name") == part[1:-1])
+            for literal in siblings:
+                assert not Draft202012Validator(schema).is_valid(literal), ("/".join(parts), literal)
+
+
 def test_the_documented_scope_is_the_one_each_view_requires(app, doc):
     operations = _doc_operations(doc)
     for key, view in _app_operations(app).items():
