@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import bindparam, create_engine, delete, insert, text, update
 
 from services.catalog import anomalies
 from services.catalog.anomalies import AnomalyFilters
@@ -38,6 +38,9 @@ SEVERITIES = (("info", 0.5), ("warning", 0.35), ("critical", 0.15))
 TYPES = (("spike", 0.4), ("drop", 0.3), ("level_shift", 0.1), ("trend", 0.08), ("threshold", 0.1),
          ("missing_data", 0.02))
 CHUNK = 20_000
+# The write measurement: new anomalies, in transactions of WRITE_BATCH like a batch of episodes.
+WRITES = 2_000
+WRITE_BATCH = 50
 
 
 def pick(rng: random.Random, table) -> str:
@@ -83,35 +86,71 @@ def fill(db: Database, count: int, series_per_account: int, seed: int = 7) -> li
     metric_of = {sid: METRICS[i % len(METRICS)] for _, ids in scopes for i, sid in enumerate(ids)}
     done = 0
     while done < count:
-        rows = []
-        for n in range(done, min(done + CHUNK, count)):
-            scope, ids = scopes[0] if rng.random() < 0.8 else scopes[1]
-            sid = rng.choice(ids)
-            detected = T0 + rng.random() * SPAN
-            status = pick(rng, STATUSES)
-            acked = None
-            if status != "active" and rng.random() < 0.8:
-                acked = detected + rng.expovariate(1 / 1800)
-            resolved = None
-            if status == "resolved":
-                resolved = (acked or detected) + rng.expovariate(1 / 7200)
-            rows.append({
-                "id": f"anom_{n:016d}", "account_id": scope.account_id, "environment": "live",
-                "series_id": sid,
-                "metric": metric_of[sid], "source": "stat", "type": pick(rng, TYPES),
-                "severity": pick(rng, SEVERITIES), "status": status, "score": rng.random(),
-                "current_value": 100.0, "peak_value": 120.0, "baseline_value": 50.0, "expected_lower": 40.0,
-                "expected_upper": 60.0, "deviation_percent": 100.0, "description": "bench",
-                "detected_at": detected, "started_at": detected - 1.0 + n * 1e-6, "last_seen_at": detected,
-                "ended_at": detected + 300.0, "point_count": 3,
-                "acknowledged_at": acked, "acknowledged_by": "key_bench" if acked else None,
-                "resolved_at": resolved, "resolved_by": "key_bench" if resolved else None,
-                "root_cause": rng.choice(anomalies.ROOT_CAUSES) if resolved else None, "note": None,
-                "rule_id": None})
+        rows = [anomaly_row(rng, n, scopes, metric_of) for n in range(done, min(done + CHUNK, count))]
         with db.transaction() as session:
             session.execute(insert(Anomaly), rows)
         done += len(rows)
     return scopes
+
+
+def anomaly_row(rng: random.Random, n: int, scopes: list[tuple[Scope, list[str]]],
+                metric_of: dict[str, str], prefix: str = "anom_") -> dict:
+    """The n-th bench anomaly: 80% in the first scope, statuses, severities and types as drawn."""
+    scope, ids = scopes[0] if rng.random() < 0.8 else scopes[1]
+    sid = rng.choice(ids)
+    detected = T0 + rng.random() * SPAN
+    status = pick(rng, STATUSES)
+    acked = None
+    if status != "active" and rng.random() < 0.8:
+        acked = detected + rng.expovariate(1 / 1800)
+    resolved = None
+    if status == "resolved":
+        resolved = (acked or detected) + rng.expovariate(1 / 7200)
+    return {
+        "id": f"{prefix}{n:016d}", "account_id": scope.account_id, "environment": "live",
+        "series_id": sid,
+        "metric": metric_of[sid], "source": "stat", "type": pick(rng, TYPES),
+        "severity": pick(rng, SEVERITIES), "status": status, "score": rng.random(),
+        "current_value": 100.0, "peak_value": 120.0, "baseline_value": 50.0, "expected_lower": 40.0,
+        "expected_upper": 60.0, "deviation_percent": 100.0, "description": "bench",
+        "detected_at": detected, "started_at": detected - 1.0 + n * 1e-6, "last_seen_at": detected,
+        "ended_at": detected + 300.0, "point_count": 3,
+        "acknowledged_at": acked, "acknowledged_by": "key_bench" if acked else None,
+        "resolved_at": resolved, "resolved_by": "key_bench" if resolved else None,
+        "root_cause": rng.choice(anomalies.ROOT_CAUSES) if resolved else None, "note": None,
+        "rule_id": None}
+
+
+def measure_writes(db: Database, scopes: list[tuple[Scope, list[str]]]) -> tuple[float, float]:
+    """Microseconds per anomaly to insert WRITES new active ones (the newest) in transactions of
+    WRITE_BATCH, and then to change each one's severity and its status (an escalation, an
+    acknowledge). They are deleted afterwards, so a kept database stays reusable."""
+    rng = random.Random(11)
+    metric_of = {sid: METRICS[i % len(METRICS)] for _, ids in scopes for i, sid in enumerate(ids)}
+    rows = []
+    for n in range(WRITES):
+        row = anomaly_row(rng, n, scopes, metric_of, prefix="anom_w")
+        row.update(status="active", detected_at=T0 + SPAN + n, acknowledged_at=None, acknowledged_by=None,
+                   resolved_at=None, resolved_by=None, root_cause=None, ended_at=None)
+        rows.append(row)
+    batches = [rows[i:i + WRITE_BATCH] for i in range(0, WRITES, WRITE_BATCH)]
+    started = time.perf_counter()
+    for batch in batches:
+        with db.transaction() as session:
+            session.execute(insert(Anomaly), batch)
+    inserted = time.perf_counter() - started
+    table = Anomaly.__table__
+    change = (update(table).where(table.c.id == bindparam("b_id"))
+              .values(severity=bindparam("b_severity"), status=bindparam("b_status")))
+    started = time.perf_counter()
+    for batch in batches:
+        with db.transaction() as session:
+            session.connection().execute(change, [
+                {"b_id": r["id"], "b_severity": "critical", "b_status": "acknowledged"} for r in batch])
+    changed = time.perf_counter() - started
+    with db.transaction() as session:
+        session.execute(delete(Anomaly).where(Anomaly.id.in_([r["id"] for r in rows])))
+    return inserted / WRITES * 1e6, changed / WRITES * 1e6
 
 
 def median_ms(call: Callable[[], object], repeat: int) -> float:
@@ -134,6 +173,11 @@ def scenarios(count: int) -> dict[str, tuple[AnomalyFilters, int]]:
         "filtered tag host=h7": (AnomalyFilters(tags={"host": "h7"}), 0),
         "filtered last 24h": (AnomalyFilters(start=T0 + SPAN - 86400, end=T0 + SPAN), 0),
         "filtered type=trend": (AnomalyFilters(type="trend"), 0),
+        "filtered severity=critical": (AnomalyFilters(severity="critical"), 0),
+        "filtered metric=api.requests": (AnomalyFilters(metric="api.requests"), 0),
+        "filtered metric_id": (AnomalyFilters(metric_id=series_id(0, 7)), 0),
+        "filtered status=active+type=spike": (AnomalyFilters(status="active", type="spike"), 0),
+        "filtered last 30 days": (AnomalyFilters(start=T0 + SPAN - 30 * 86400), 0),
         f"deep offset {deep}": (AnomalyFilters(), deep),
     }
 
@@ -187,6 +231,9 @@ def run(url: str, count: int, series: int, repeat: int, explain: bool) -> None:
         first_id = page_only(session, scope, AnomalyFilters(metric_id=one), 0)[0].id
         get_ms = median_ms(lambda: anomalies.get_anomaly(session, scope, first_id), repeat)
         print(f"  {'get_anomaly':<34} {get_ms:8.2f} ms")
+    insert_us, change_us = measure_writes(db, scopes)
+    print(f"  {'anomaly writes':<34} insert {insert_us:7.1f} us   severity+status update {change_us:7.1f} us"
+          f"   (per anomaly, {WRITE_BATCH} per transaction)")
     db.dispose()
 
 

@@ -3,6 +3,7 @@ index-friendly representation on SQLite and PostgreSQL; the API layer renders IS
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Float,
     ForeignKey,
@@ -133,6 +134,20 @@ class Anomaly(Base):
               "id", "status", "severity", "type"),
         Index("ix_anomalies_series_open", "series_id", "source", "ended_at"),
     )
+
+
+class AnomalyCount(Base):
+    """How many anomalies a scope has per status, severity and type: kept by triggers on anomalies
+    (migration 0004), so whole-scope counts need not read a million rows. A count is the sum over
+    `slot` (PostgreSQL: the backend that made the change, so concurrent writers share no row)."""
+    __tablename__ = "anomaly_counts"
+    account_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(8), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class AnomalyEvent(Base):
