@@ -63,6 +63,9 @@ schema = schemathesis.openapi.from_dict(document(), config=schemathesis.Config.f
     suppress_health_check=SUPPRESSED,
 )
 def test_api_conforms_to_its_document(case, system, admin_key):
+    if case.operation.path == "/flux/metric_data_post" and isinstance(case.body, dict):
+        if isinstance(case.body.get("key"), str):  # past Anomify's key check, into its metric rules
+            case.body["key"] = admin_key
     response = case.call(base_url=system.base_url, headers=_auth(admin_key), timeout=30)
     ANSWERS[(case.operation.label, response.status_code)] += 1
     if _refused_by_the_http_server(response) or _routed_elsewhere(case, response):
