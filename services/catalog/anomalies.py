@@ -1,7 +1,9 @@
 """Anomaly reads and the human lifecycle (acknowledge, resolve), scoped by account and environment.
 
-Lists, counts and statistics are SQL aggregates over the anomaly indexes; nothing here loads more
-rows than a page (or a chart's worth of points) into Python."""
+Lists, counts and statistics are SQL aggregates: over anomaly_counts (counts per scope, status,
+severity and type, kept by triggers) when the filter allows, else over the anomaly indexes, each of
+which also carries status. Nothing here loads more rows than a page (or a chart's worth of points)
+into Python."""
 from __future__ import annotations
 
 import json
@@ -353,28 +355,32 @@ def _fold(rows, *positions: int) -> list[dict[str, int]]:
 
 
 def stats(session: Session, scope: Scope, start: float | None, end: float | None) -> AnomalyStats:
-    """Aggregates over anomalies detected in [start, end] (None: unbounded), in two scans: one GROUP
-    BY over the small dimensions (at most 3 x 3 x 6 x 8 groups) with the time sums, one by metric."""
+    """Aggregates over anomalies detected in [start, end] (None: unbounded), in two scans: one row of
+    the time sums and a conditional count per status, severity, type and root cause, which the
+    (scope, detected_at, ...) index answers alone and without the sort a GROUP BY of those columns
+    needs; and one GROUP BY metric."""
     window = AnomalyFilters(start=start, end=end)
     _check_filters(window)
     base = filtered_query(scope, window)
-    dims = (Anomaly.status, Anomaly.severity, Anomaly.type, Anomaly.root_cause)
-    grouped = session.execute(base.with_only_columns(
-        *dims, func.sum(Anomaly.acknowledged_at - Anomaly.detected_at), func.count(Anomaly.acknowledged_at),
-        func.sum(Anomaly.resolved_at - Anomaly.detected_at), func.count(Anomaly.resolved_at), func.count())
-        .group_by(*dims)).all()
-    by_status, by_severity, by_type, by_root_cause = _fold(grouped, 0, 1, 2, 3)
-    ack_sum = sum(r[4] or 0.0 for r in grouped)
-    ack_count = sum(int(r[5]) for r in grouped)
-    res_sum = sum(r[6] or 0.0 for r in grouped)
-    res_count = sum(int(r[7]) for r in grouped)
+    dimensions = ((Anomaly.status, STATUSES), (Anomaly.severity, SEVERITIES), (Anomaly.type, TYPES),
+                  (Anomaly.root_cause, ROOT_CAUSES))
+    counted = [(column, value) for column, values in dimensions for value in values]
+    row = session.execute(base.with_only_columns(
+        func.sum(Anomaly.acknowledged_at - Anomaly.detected_at), func.count(Anomaly.acknowledged_at),
+        func.sum(Anomaly.resolved_at - Anomaly.detected_at), func.count(Anomaly.resolved_at),
+        *(func.count().filter(column == value) for column, value in counted))).one()
+    ack_sum, ack_count, res_sum, res_count = row[0] or 0.0, int(row[1]), row[2] or 0.0, int(row[3])
+    by: dict[str, dict[str, int]] = defaultdict(dict)
+    for (column, value), n in zip(counted, row[4:], strict=True):
+        if n:
+            by[column.key][value] = int(n)
+    by_status = {status: by["status"].get(status, 0) for status in STATUSES}
     by_metric_query = (base.with_only_columns(Anomaly.metric, func.count()).group_by(Anomaly.metric)
                        .order_by(func.count().desc(), Anomaly.metric).limit(MAX_BY_METRIC))
     return AnomalyStats(
-        total=sum(by_status.values()), by_status={s: by_status.get(s, 0) for s in STATUSES},
-        by_severity=by_severity, by_type=by_type,
+        total=sum(by_status.values()), by_status=by_status, by_severity=by["severity"], by_type=by["type"],
         by_metric={name: int(n) for name, n in session.execute(by_metric_query)},
-        by_root_cause=by_root_cause,
+        by_root_cause=by["root_cause"],
         mean_time_to_acknowledge=ack_sum / ack_count if ack_count else None, acknowledged_count=ack_count,
         mean_time_to_resolve=res_sum / res_count if res_count else None, resolved_count=res_count)
 
