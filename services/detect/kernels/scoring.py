@@ -193,7 +193,7 @@ def _scatter(order: np.ndarray, src: np.ndarray, dst: np.ndarray) -> None:
         dst[order[j]] = src[j]
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")      # no call (and argument refcounting) per series
 def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
                   cfg: ConfigArrays, st: SeriesState, tun: Tunables, thresholds: np.ndarray,
                   s_thr: float, ln_inv_f: float, out: Outputs) -> None:
