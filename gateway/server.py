@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable
@@ -27,7 +28,10 @@ def serve_wsgi(load_app: Callable[[], object], settings: Settings, name: str) ->
     """Serves the WSGI app `load_app()` returns under gunicorn with the gateway's settings (bench.load
     serves its bare ceiling route through this too, so both run under the same settings)."""
     # Must be set before prometheus_client is imported so every worker's counters are collected.
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="aw-gateway-metrics-"))
+    created = None
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        created = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="aw-gateway-metrics-")
+    arbiter = os.getpid()
     from gunicorn.app.base import BaseApplication
 
     from services.common.logs import setup_logging
@@ -60,7 +64,11 @@ def serve_wsgi(load_app: Callable[[], object], settings: Settings, name: str) ->
         from prometheus_client import multiprocess
         multiprocess.mark_process_dead(worker.pid)
 
-    GatewayServer().run()
+    try:
+        GatewayServer().run()
+    finally:  # the counter files belong to this run; workers leave through here too, so only the arbiter
+        if created and os.getpid() == arbiter:
+            shutil.rmtree(created, ignore_errors=True)
     return 0
 
 
