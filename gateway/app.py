@@ -31,7 +31,7 @@ class Gateway:
 def create_app(settings: Settings | None = None, clients: Clients | None = None) -> Flask:
     settings = settings or load_settings()
     clients = clients or Clients.connect(settings)
-    app = Flask("anomalywatch.gateway")
+    app = Flask("anomalywatch.gateway", static_folder=None)  # the API serves no static files
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["aw"] = Gateway(settings, clients, PrincipalCache(

@@ -25,6 +25,9 @@ def only_known(body: Mapping[str, Any], allowed: Iterable[str], prefix: str = ""
             raise invalid(f"{prefix}{name}", f"unknown field {prefix}{name}", allowed=allowed)
 
 
+PAGE_PARAMS = ("limit", "offset", "page")
+
+
 def only_known_params(allowed: Iterable[str], tags: bool = False) -> None:
     """Rejects an unknown query parameter; `tag.<key>` is allowed when `tags` is true."""
     allowed = list(allowed)

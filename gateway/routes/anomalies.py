@@ -16,7 +16,7 @@ STATUS_WORDS = {"active": anomalies_pb2.ANOMALY_STATUS_ACTIVE, "open": anomalies
                 "acknowledged": anomalies_pb2.ANOMALY_STATUS_ACKNOWLEDGED,
                 "resolved": anomalies_pb2.ANOMALY_STATUS_RESOLVED,
                 "all": anomalies_pb2.ANOMALY_STATUS_UNSPECIFIED}
-LIST_PARAMS = ("status", "severity", "type", "metric", "metric_id", "from", "to", "limit", "offset", "page")
+LIST_PARAMS = ("status", "severity", "type", "metric", "metric_id", "from", "to", *fields.PAGE_PARAMS)
 
 
 def _call(method, message):

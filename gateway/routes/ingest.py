@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 
 from anomalywatch.ingest.v1 import ingest_pb2
+from gateway import fields
 from gateway.auth import requires
 from gateway.render import point_result
 from gateway.request_io import json_body, page_request, pagination
@@ -103,6 +104,7 @@ def _batch(body: dict[str, Any]):
 @bp.get("/v1/ingest/test")
 @requires("ingest")
 def test_posts():
+    fields.only_known_params(fields.PAGE_PARAMS)
     aw = current_app.extensions["aw"]
     answer = aw.clients.call(aw.clients.ingest.ListTestPosts, ingest_pb2.ListTestPostsRequest(page=page_request()),
                              g.api_key)

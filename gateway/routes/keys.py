@@ -54,6 +54,7 @@ def create_key():
 @bp.get("/v1/api-keys")
 @requires("admin")
 def list_keys():
+    fields.only_known_params(fields.PAGE_PARAMS)
     answer = _call("ListApiKeys", accounts_pb2.ListApiKeysRequest(page=page_request()))
     return jsonify({"data": [render.api_key(k) for k in answer.api_keys],
                     "pagination": pagination(answer.page)})

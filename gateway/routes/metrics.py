@@ -22,6 +22,7 @@ def _call(method, message):
 @bp.get("/v1/metrics")
 @requires("read")
 def list_metrics():
+    fields.only_known_params(("name", *fields.PAGE_PARAMS), tags=True)
     answer = _call("ListMetrics", metrics_pb2.ListMetricsRequest(
         name=fields.string(request.args.get("name", ""), "name"), tags=tag_filters(), page=page_request()))
     return jsonify({"data": [render.metric(m) for m in answer.metrics], "pagination": pagination(answer.page)})
@@ -38,6 +39,7 @@ def get_metric(metric_id: str):
 @bp.get("/v1/metrics/<metric_id>/points")
 @requires("read")
 def list_points(metric_id: str):
+    fields.only_known_params(("from", "to", "limit"))
     raw_limit = request.args.get("limit", "1000")
     if not raw_limit.isdigit() or int(raw_limit) < 1:
         raise ServiceError("VALIDATION_ERROR", "limit must be a positive integer", {"field": "limit"})

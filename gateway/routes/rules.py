@@ -77,6 +77,7 @@ def _body(partial: bool) -> dict[str, Any]:
 @bp.get("/v1/anomalies/rules")
 @requires("read")
 def list_rules():
+    fields.only_known_params(fields.PAGE_PARAMS)
     answer = _call("ListRules", anomalies_pb2.ListRulesRequest(page=page_request()))
     return jsonify({"data": [render.rule(r) for r in answer.rules], "pagination": pagination(answer.page)})
 

@@ -17,8 +17,6 @@ from gateway.openapi.schemas import codes_for_status
 from services.common.errors import ERROR_CODES
 
 METHODS = {"get", "post", "put", "patch", "delete"}
-# Flask's own static-file route: no static folder exists, it answers 404 to everything; not API.
-NOT_API_ENDPOINTS = {"static"}
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +37,6 @@ def _app_operations(app) -> dict[tuple[str, str], object]:
     """(path template, method) -> view function, for every route of the app."""
     out = {}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in NOT_API_ENDPOINTS:
-            continue
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             out[(_flask_to_openapi(rule.rule), method.lower())] = app.view_functions[rule.endpoint]
     return out

@@ -1,0 +1,30 @@
+"""Every endpoint that reads query parameters refuses one it does not know (a typo such as
+`?stauts=active` must not silently widen the answer), in the envelope, naming it."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+LISTS = ["/v1/anomalies", "/v1/anomalies/stats", "/v1/anomalies/summary", "/v1/anomalies/rules",
+         "/v1/metrics", "/v1/api-keys", "/v1/ingest/test"]
+
+
+@pytest.mark.parametrize("path", LISTS)
+def test_an_unknown_query_parameter_is_400_naming_it(system, api, path):
+    answer = api.get(f"{system.base_url}{path}", params={"stauts": "active"}, timeout=10)
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert error["code"] == "VALIDATION_ERROR" and error["details"]["field"] == "stauts"
+
+
+def test_points_refuse_unknown_parameters_and_take_their_own(system, api):
+    answer = api.post(f"{system.base_url}/v1/ingest", json={"metric": "qp.m", "value": 1,
+                                                            "timestamp": time.time() - 1}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    points = f"{system.base_url}/v1/metrics/{answer.json()['metric_id']}/points"
+    assert api.get(points, params={"from": "2020-01-01", "to": "2100-01-01", "limit": 5}, timeout=10).ok
+    wrong = api.get(points, params={"offset": 5}, timeout=10)
+    assert wrong.status_code == 400 and wrong.json()["error"]["details"]["field"] == "offset"
