@@ -1,5 +1,5 @@
-"""Deletes points older than the retention window, in bounded batches, on a timer.
-Anomalies, rules and configs are kept."""
+"""Deletes points older than the retention window, in bounded batches, on a timer (which also folds
+anomaly_counts' slots). Anomalies, rules and configs are kept."""
 from __future__ import annotations
 
 import logging
@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from sqlalchemy import delete, select
 
+from services.catalog import anomaly_counts
 from services.catalog.db import Database
 from services.catalog.models import PointRow
 
@@ -51,5 +52,6 @@ class RetentionTimer:
                 removed = purge_once(self.db, self.retention, self.clock())
                 if removed:
                     log.info("purged points past retention", extra={"points": removed})
+                anomaly_counts.fold_slots(self.db)
             except Exception:  # noqa: BLE001 - a failed purge is retried on the next tick
                 log.exception("retention purge failed")
