@@ -4,7 +4,7 @@ Steps: validate the model and confidence; clean the history and require `MIN_POI
 points; infer the step and put the history on a regular grid (`services.forecast.grid`); choose
 seasons (`services.forecast.seasons`); parse the horizon; hold out the end of the history to choose
 (`auto`) and to calibrate intervals (`services.forecast.selection`, `.calibration`); fit on the
-whole history and continue the grid.
+whole history (reusing the holdout's fit) and continue the grid.
 
 The result's `model` is the model actually used: the requested name, or `auto(<chosen>)` for
 `auto` (`chosen_model` holds `<chosen>` alone).
@@ -16,14 +16,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from services.forecast import calibration
-from services.forecast.errors import (ForecastError, InsufficientData, ModelFailed,
-                                      ModelNotApplicable)
+from services.forecast.errors import ForecastError, InsufficientData, ModelFailed, ModelNotApplicable
 from services.forecast.grid import DEFAULT_MAX_POINTS, clean, infer_step, regularize
 from services.forecast.horizon import check_confidence, parse_horizon
 from services.forecast.registry import AUTO, Model, ModelRegistry, default_registry
 from services.forecast.seasons import choose_seasons, natural_seasons
-from services.forecast.selection import (AUTO_CANDIDATES, Holdout, evaluate, holdout_length,
-                                         rank)
+from services.forecast.selection import (
+    AUTO_CANDIDATES,
+    Holdout,
+    evaluate,
+    final_forecast,
+    holdout_length,
+    rank,
+)
 
 MIN_POINTS = 10  # observed points (after dropping non-finite ones and merging duplicates)
 
@@ -83,7 +88,7 @@ def forecast(
         _check_applicable(used, step, y.size, seasons)
         holdout = evaluate(used, y, length, hold_seasons)
         try:
-            fc = used.predict(y, h, seasons)
+            fc = final_forecast(used, holdout, y, h, seasons)
         except ForecastError:
             raise
         except Exception as exc:  # noqa: BLE001 - a library failure, reported without a trace
@@ -114,8 +119,8 @@ def _check_applicable(model: Model, step: float, n: int, seasons: list[int]) -> 
 
 def _auto(registry: ModelRegistry, y: np.ndarray, h: int, seasons: list[int], length: int,
           hold_seasons: list[int]):
-    """Evaluate every candidate on the holdout and refit the best; if its final fit fails, the
-    next best (the result names whichever produced the values)."""
+    """Evaluate every candidate on the holdout and forecast with the best from the whole history;
+    if that fails, the next best (the result names whichever produced the values)."""
     candidates = [registry.resolve(name) for name in AUTO_CANDIDATES]
     results = [r for m in candidates if (r := evaluate(m, y, length, hold_seasons)) is not None]
     by_name = {m.name: m for m in candidates}
@@ -127,7 +132,7 @@ def _auto(registry: ModelRegistry, y: np.ndarray, h: int, seasons: list[int], le
         if m.needs_season and not seasons:
             continue
         try:
-            return m, m.name, holdout, m.predict(y, h, seasons)
+            return m, m.name, holdout, final_forecast(m, holdout, y, h, seasons)
         except Exception as exc:  # noqa: BLE001 - try the next candidate
             last_error = exc
     raise InsufficientData(MIN_POINTS * 2, int(y.size), f"no model could be fitted: {last_error}")

@@ -1,8 +1,11 @@
 """Held-out evaluation, shared by `auto` (to choose) and by calibration (to size intervals).
 
 The last `H` grid points are held out (`holdout_length`): a model is fitted on the rest and
-forecasts them. `auto` fits each candidate this way, keeps the one with the smallest mean absolute
-error, and refits it on the whole history; the same held-out errors then calibrate its interval.
+forecasts them. `auto` fits each candidate this way and keeps the one with the smallest mean
+absolute error; the same held-out errors then calibrate its interval. The final forecast, from the
+whole history, reuses the holdout's fit (`final_forecast`): a statsforecast model keeps the
+parameters it found and only runs its states through the held-out points, instead of searching
+again.
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from services.forecast.models import PointForecast
+from services.forecast.models import PointForecast, StatsFit, StatsModel
 from services.forecast.registry import Model
 
 # candidates `auto` chooses from: fast, and together they cover smooth, seasonal and erratic series
@@ -25,6 +28,7 @@ class Holdout:
     model: str
     errors: np.ndarray  # actual - forecast on the held-out points
     sigma: np.ndarray  # the model's sigma for those points
+    fit: StatsFit | None = None  # the fit on the shortened history (None: not reusable)
 
     @property
     def mae(self) -> float:
@@ -47,14 +51,31 @@ def evaluate(model: Model, y: np.ndarray, length: int, seasons: list[int]) -> Ho
     if length <= 0 or (model.needs_season and not seasons):
         return None
     train, test = y[:-length], y[-length:]
+    fit = None
     try:
-        fc: PointForecast = model.predict(train, length, seasons)
+        if isinstance(model, StatsModel):
+            fit = model.fit(train, seasons)
+            fc: PointForecast = fit.predict(length)
+        else:
+            fc = model.predict(train, length, seasons)
     except Exception:  # noqa: BLE001 - a candidate that cannot fit is simply not chosen
         return None
     errors = test - fc.mean
     if not np.all(np.isfinite(errors)):
         return None
-    return Holdout(model=model.name, errors=errors, sigma=fc.sigma)
+    return Holdout(model=model.name, errors=errors, sigma=fc.sigma, fit=fit)
+
+
+def final_forecast(model: Model, holdout: Holdout | None, y: np.ndarray, h: int,
+                   seasons: list[int]) -> PointForecast:
+    """The forecast from the whole history `y`: the holdout's fit carried forward when it used
+    the same seasons, else (and if carrying it forward fails) a fresh fit."""
+    if holdout is not None and holdout.fit is not None and holdout.fit.seasons == seasons:
+        try:
+            return holdout.fit.forward(y, h)
+        except Exception:  # noqa: BLE001 - the fresh fit below reports its own failure
+            pass
+    return model.predict(y, h, seasons)
 
 
 def rank(results: list[Holdout]) -> list[Holdout]:
