@@ -98,7 +98,7 @@ def fill_gaps(y: np.ndarray, season: int | None) -> None:
     breaks = np.flatnonzero(np.diff(idx) > 1)
     starts = np.concatenate(([idx[0]], idx[breaks + 1]))
     ends = np.concatenate((idx[breaks] + 1, [idx[-1] + 1]))
-    for s, e in zip(starts, ends):
+    for s, e in zip(starts, ends, strict=True):
         left, right = s - 1, e  # observed neighbours
         length = e - s
         frac = np.arange(1, length + 1) / (length + 1)

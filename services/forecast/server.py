@@ -19,11 +19,13 @@ SERVICE_NAMES = (forecast_pb2.DESCRIPTOR.services_by_name["ForecastService"].ful
 
 def build_spec(settings: Settings, catalog: grpc.Channel | None = None) -> ServiceSpec:
     catalog = catalog or open_channel(settings.catalog_addr)
-    principals = PrincipalCache(remote_lookup(catalog, settings.rpc_timeout_seconds), ttl=settings.key_cache_seconds)
+    principals = PrincipalCache(remote_lookup(catalog, settings.rpc_timeout_seconds),
+                                ttl=settings.key_cache_seconds)
 
     def register(server) -> None:
         forecast_pb2_grpc.add_ForecastServiceServicer_to_server(ForecastServicer(
-            catalog, principals, settings.forecast_history_seconds, max(settings.rpc_timeout_seconds, 30.0)), server)
+            catalog, principals, settings.forecast_history_seconds,
+            max(settings.rpc_timeout_seconds, 30.0)), server)
 
     # Models are numba-compiled on first use: compile before reporting SERVING.
     return ServiceSpec(name="forecast", register=register, service_names=SERVICE_NAMES, warm_up=warm_up,

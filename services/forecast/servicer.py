@@ -20,8 +20,8 @@ MAX_HISTORY_POINTS = 100_000
 
 
 class ForecastServicer(forecast_pb2_grpc.ForecastServiceServicer):
-    def __init__(self, catalog: grpc.Channel, principals: PrincipalCache, history_seconds: float, timeout: float,
-                 run_forecast: Callable = forecast):
+    def __init__(self, catalog: grpc.Channel, principals: PrincipalCache, history_seconds: float,
+                 timeout: float, run_forecast: Callable = forecast):
         self.metrics = metrics_pb2_grpc.MetricServiceStub(catalog)
         self.storage = storage_pb2_grpc.StorageServiceStub(catalog)
         self.principals, self.history, self.timeout = principals, history_seconds, timeout
@@ -36,9 +36,11 @@ class ForecastServicer(forecast_pb2_grpc.ForecastServiceServicer):
 
     def _series(self, request, key: str) -> metrics_pb2.Metric:
         if request.metric_id:
-            return self._call(self.metrics.GetMetric, metrics_pb2.GetMetricRequest(metric_id=request.metric_id), key).metric
+            return self._call(self.metrics.GetMetric,
+                              metrics_pb2.GetMetricRequest(metric_id=request.metric_id), key).metric
         if not request.metric:
-            raise ServiceError("VALIDATION_ERROR", "give `metric` (a name) or `metric_id`", {"field": "metric"})
+            raise ServiceError("VALIDATION_ERROR", "give `metric` (a name) or `metric_id`",
+                               {"field": "metric"})
         found = self._call(self.metrics.ListMetrics, metrics_pb2.ListMetricsRequest(
             name=request.metric, tags=dict(request.tags)), key)
         if not found.metrics:
@@ -71,8 +73,10 @@ class ForecastServicer(forecast_pb2_grpc.ForecastServiceServicer):
         return forecast_pb2.ForecastResponse(
             forecast=[forecast_pb2.ForecastPoint(time=to_timestamp(float(t)), value=float(v), lower=float(lo),
                                                  upper=float(hi))
-                      for t, v, lo, hi in zip(result.timestamps, result.values, result.lower, result.upper, strict=True)],
-            model=result.model, confidence=result.confidence, metric_id=series.id, step_seconds=result.step_seconds)
+                      for t, v, lo, hi in zip(result.timestamps, result.values, result.lower, result.upper,
+                                              strict=True)],
+            model=result.model, confidence=result.confidence, metric_id=series.id,
+            step_seconds=result.step_seconds)
 
     def ListForecastModels(self, request, context):
         self.principals.from_context(context)

@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from services.forecast.errors import (InsufficientData, InvalidConfidence, InvalidHorizon,
-                                      ModelNotApplicable, ModelUnavailable, UnknownModel)
+from services.forecast.errors import (
+    InsufficientData,
+    InvalidConfidence,
+    InvalidHorizon,
+    ModelNotApplicable,
+    ModelUnavailable,
+    UnknownModel,
+)
 from services.forecast.forecaster import MIN_POINTS, forecast
 from services.forecast.registry import ModelRegistry, list_models
 from services.forecast.selection import AUTO_CANDIDATES
@@ -96,7 +102,7 @@ def test_intervals_widen_with_confidence():
     for c in (0.5, 0.8, 0.95, 0.999):
         r = forecast(t, y, 48, model="mstl", confidence=c)
         widths.append(np.mean(r.upper - r.lower))
-    assert all(a < b for a, b in zip(widths, widths[1:]))
+    assert all(a < b for a, b in zip(widths, widths[1:], strict=False))
 
 
 def test_coverage_on_synthetic_seasonal_data():
