@@ -23,10 +23,12 @@ from services.forecast.registry import AUTO, Model, ModelRegistry, default_regis
 from services.forecast.seasons import choose_seasons, natural_seasons
 from services.forecast.selection import (
     AUTO_CANDIDATES,
+    AUTO_SLOW_CANDIDATES,
     Holdout,
     evaluate,
     final_forecast,
     holdout_length,
+    needs_slow_candidates,
     rank,
 )
 
@@ -119,10 +121,15 @@ def _check_applicable(model: Model, step: float, n: int, seasons: list[int]) -> 
 
 def _auto(registry: ModelRegistry, y: np.ndarray, h: int, seasons: list[int], length: int,
           hold_seasons: list[int]):
-    """Evaluate every candidate on the holdout and forecast with the best from the whole history;
-    if that fails, the next best (the result names whichever produced the values)."""
+    """Evaluate the fast candidates on the holdout (the slow ones too when the fast ones did
+    poorly) and forecast with the best from the whole history; if that fails, the next best (the
+    result names whichever produced the values)."""
     candidates = [registry.resolve(name) for name in AUTO_CANDIDATES]
     results = [r for m in candidates if (r := evaluate(m, y, length, hold_seasons)) is not None]
+    if results and needs_slow_candidates(rank(results)[0], y, length, hold_seasons):
+        slow = [registry.resolve(name) for name in AUTO_SLOW_CANDIDATES]
+        candidates += slow
+        results += [r for m in slow if (r := evaluate(m, y, length, hold_seasons)) is not None]
     by_name = {m.name: m for m in candidates}
     order: list[tuple[Model, Holdout | None]] = [(by_name[r.model], r) for r in rank(results)]
     # no usable holdout (short history): candidates in their listed order, uncalibrated

@@ -17,8 +17,9 @@ from services.forecast.foundation import FoundationModel, foundation_models
 from services.forecast.models import STATS_MODELS, PointForecast
 
 AUTO = "auto"
-AUTO_DESCRIPTION = ("Chooses per series among the fast statistical models by their error on the "
-                    "held-out end of the history; reported as auto(<model>).")
+AUTO_DESCRIPTION = ("Chooses per series among the fast statistical models (and arima when those "
+                    "all do poorly) by their error on the held-out end of the history; reported "
+                    "as auto(<model>).")
 
 
 class Model(Protocol):

@@ -6,7 +6,14 @@ import pytest
 from services.forecast import models
 from services.forecast.forecaster import forecast
 from services.forecast.models import STATS_MODELS, THETA_MAX_POINTS
-from services.forecast.selection import AUTO_CANDIDATES, Holdout, evaluate, final_forecast
+from services.forecast.selection import (
+    AUTO_CANDIDATES,
+    AUTO_SLOW_CANDIDATES,
+    Holdout,
+    evaluate,
+    final_forecast,
+    needs_slow_candidates,
+)
 
 T0 = 1_700_000_000.0
 
@@ -87,3 +94,21 @@ def test_final_forecast_fits_afresh_when_it_cannot_reuse():
     np.testing.assert_allclose(final_forecast(spec, other, y, 24, [24, 168]).mean,
                                spec.predict(y, 24, [24, 168]).mean)
     np.testing.assert_allclose(final_forecast(spec, None, y, 24, [24]).mean, fresh.mean)
+
+
+def test_auto_tries_arima_only_when_the_fast_candidates_forecast_the_holdout_poorly(fit_calls):
+    t, y = hourly(24 * 16)
+    forecast(t, y, 24)
+    assert "arima" not in fit_calls  # a clean daily cycle: the fast candidates do well
+    fit_calls.clear()
+    y = y.copy()
+    y[-24:] += 15 * np.sin(np.arange(24) / 3.0)  # the held-out day breaks away from the cycle
+    r = forecast(t, y, 24)
+    assert "arima" in fit_calls and r.chosen_model in (*AUTO_CANDIDATES, *AUTO_SLOW_CANDIDATES)
+
+
+def test_needs_slow_candidates_compares_with_seasonal_differences():
+    y = np.tile([0.0, 2.0], 20)  # seasonal differences at lag 2 are 0, at lag 1 they are 2
+    good = Holdout("x", np.full(4, 0.5), np.ones(4))
+    assert needs_slow_candidates(good, y, 4, [2])
+    assert not needs_slow_candidates(good, y, 4, [])
