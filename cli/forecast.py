@@ -29,7 +29,7 @@ def register(subparsers: Any) -> None:
 
 def parse_timestamp(text: str) -> float:
     """Unix seconds from unix seconds or ISO 8601 (no zone means UTC; a space may replace T)."""
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
     s = text.strip()
     try:
@@ -44,14 +44,14 @@ def parse_timestamp(text: str) -> float:
     except ValueError:
         raise ValueError(f"timestamp {text!r} is neither ISO 8601 nor unix seconds") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 
 def format_timestamp(seconds: float) -> str:
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
-    dt = datetime.fromtimestamp(round(seconds, 6), tz=timezone.utc)
+    dt = datetime.fromtimestamp(round(seconds, 6), tz=UTC)
     text = dt.isoformat(timespec="milliseconds" if dt.microsecond else "seconds")
     return text.replace("+00:00", "Z")
 
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     out = csv.writer(sys.stdout, lineterminator="\n")
     out.writerow(["timestamp", "value", "lower", "upper"])
-    for t, v, lo, hi in zip(result.timestamps, result.values, result.lower, result.upper):
+    for t, v, lo, hi in zip(result.timestamps, result.values, result.lower, result.upper, strict=True):
         out.writerow([format_timestamp(float(t)), f"{v:.10g}", f"{lo:.10g}", f"{hi:.10g}"])
     print(f"model {result.model}, step {result.step_seconds:g} s, confidence {result.confidence}",
           file=sys.stderr)

@@ -30,8 +30,10 @@ def create_key(args: argparse.Namespace) -> int:
     from services.common.timeutil import parse_iso, to_timestamp
 
     request = accounts_pb2.CreateApiKeyRequest(
-        account_id=args.account, name=args.name, scopes=[s.strip() for s in args.scopes.split(",") if s.strip()],
-        environment=common_pb2.ENVIRONMENT_LIVE if args.environment == "live" else common_pb2.ENVIRONMENT_TEST,
+        account_id=args.account, name=args.name,
+        scopes=[s.strip() for s in args.scopes.split(",") if s.strip()],
+        environment=(common_pb2.ENVIRONMENT_LIVE if args.environment == "live"
+                     else common_pb2.ENVIRONMENT_TEST),
         operator=True)
     if args.expires_at:
         request.expire_time.CopyFrom(to_timestamp(parse_iso(args.expires_at)))
@@ -50,8 +52,9 @@ def list_keys(args: argparse.Namespace) -> int:
     from services.common.timeutil import iso_of
 
     stub, timeout = account_stub()
-    response = call(lambda: stub.ListApiKeys(accounts_pb2.ListApiKeysRequest(
-        account_id=args.account, operator=True, page=common_pb2.PageRequest(page_size=1000)), timeout=timeout))
+    request = accounts_pb2.ListApiKeysRequest(
+        account_id=args.account, operator=True, page=common_pb2.PageRequest(page_size=1000))
+    response = call(lambda: stub.ListApiKeys(request, timeout=timeout))
     print("id\tprefix\tenvironment\tscopes\tname\tcreated\trevoked")
     for key in response.api_keys:
         env = "live" if key.environment == common_pb2.ENVIRONMENT_LIVE else "test"
@@ -66,7 +69,7 @@ def revoke_key(args: argparse.Namespace) -> int:
     from cli.catalog_client import account_stub, call
 
     stub, timeout = account_stub()
-    response = call(lambda: stub.RevokeApiKey(accounts_pb2.RevokeApiKeyRequest(key_id=args.key_id, operator=True),
-                                              timeout=timeout))
+    request = accounts_pb2.RevokeApiKeyRequest(key_id=args.key_id, operator=True)
+    response = call(lambda: stub.RevokeApiKey(request, timeout=timeout))
     print(f"revoked {response.api_key.id}")
     return 0

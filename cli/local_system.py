@@ -52,8 +52,10 @@ class LocalSystem:
             plan.append(Process(f"detect-{shard}", {"AW_DETECT_SHARD": str(shard),
                                                     "AW_METRICS_ADDR": f"{host}:{base + 10 + shard}"},
                                 "grpc", address))
-        plan.append(Process("forecast", {"AW_METRICS_ADDR": f"{host}:{base + 4}"}, "grpc", settings.forecast_addr))
-        plan.append(Process("ingest", {"AW_METRICS_ADDR": f"{host}:{base + 2}"}, "grpc", settings.ingest_addr))
+        plan.append(Process("forecast", {"AW_METRICS_ADDR": f"{host}:{base + 4}"}, "grpc",
+                            settings.forecast_addr))
+        plan.append(Process("ingest", {"AW_METRICS_ADDR": f"{host}:{base + 2}"}, "grpc",
+                            settings.ingest_addr))
         plan.append(Process("gateway", {}, "http", settings.gateway_addr))
         return plan
 
@@ -79,11 +81,13 @@ class LocalSystem:
         while time.monotonic() < deadline:
             code = process.popen.poll()
             if code is not None:
-                raise RuntimeError(f"{process.name} exited with code {code}; see {self.log_dir}/{process.name}.log")
+                raise RuntimeError(f"{process.name} exited with code {code}; "
+                                   f"see {self.log_dir}/{process.name}.log")
             if self._ready(process):
                 return
             time.sleep(0.2)
-        raise RuntimeError(f"{process.name} not ready after {timeout:.0f}s; see {self.log_dir}/{process.name}.log")
+        raise RuntimeError(f"{process.name} not ready after {timeout:.0f}s; "
+                           f"see {self.log_dir}/{process.name}.log")
 
     @staticmethod
     def _ready(process: Process) -> bool:

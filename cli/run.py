@@ -37,7 +37,8 @@ def dev_admin_key(catalog_addr: str, timeout: float) -> str:
     account = stub.CreateAccount(accounts_pb2.CreateAccountRequest(name="development", plan="enterprise"),
                                  timeout=timeout).account
     created = stub.CreateApiKey(accounts_pb2.CreateApiKeyRequest(
-        account_id=account.id, name="development admin", scopes=["ingest", "read", "write", "forecast", "admin"],
+        account_id=account.id, name="development admin",
+        scopes=["ingest", "read", "write", "forecast", "admin"],
         environment=common_pb2.ENVIRONMENT_LIVE, operator=True), timeout=timeout)
     DEV_KEY_FILE.parent.mkdir(parents=True, exist_ok=True)
     DEV_KEY_FILE.write_text(created.key + "\n")

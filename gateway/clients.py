@@ -36,7 +36,8 @@ class Clients:
         self.ingest = ingest_pb2_grpc.IngestServiceStub(self.ingest_channel)
         self.forecast = forecast_pb2_grpc.ForecastServiceStub(self.forecast_channel)
 
-    def call(self, method: Callable[..., Any], request: Any, key: str | None = None, timeout: float | None = None) -> Any:
+    def call(self, method: Callable[..., Any], request: Any, key: str | None = None,
+             timeout: float | None = None) -> Any:
         metadata = (("authorization", f"Bearer {key}"),) if key else ()
         try:
             return method(request, timeout=timeout or self.timeout, metadata=metadata)

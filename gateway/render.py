@@ -54,7 +54,8 @@ def metric(m: Any) -> dict[str, Any]:
                          "last_timestamp": time_of(s, "last_time")}
     if m.HasField("freshness"):
         f = m.freshness
-        body["freshness"] = {"status": f.status, "expected_interval_seconds": f.expected_interval_seconds or None,
+        body["freshness"] = {"status": f.status,
+                             "expected_interval_seconds": f.expected_interval_seconds or None,
                              "last_seen_at": time_of(f, "last_seen_time")}
     return body
 
@@ -66,7 +67,8 @@ CONFIG_FIELDS = ("enabled", "spike_threshold", "drop_threshold", "min_data_point
 def anomaly_config(answer: Any) -> dict[str, Any]:
     body = {"metric": answer.metric, "metric_id": answer.metric_id or None}
     body.update({f: optional(answer.effective, f) for f in CONFIG_FIELDS})
-    body["overrides"] = {f: getattr(answer.overrides, f) for f in CONFIG_FIELDS if answer.overrides.HasField(f)}
+    body["overrides"] = {f: getattr(answer.overrides, f) for f in CONFIG_FIELDS
+                         if answer.overrides.HasField(f)}
     return body
 
 

@@ -45,7 +45,8 @@ def _integer(name: str) -> int | None:
     try:
         value = int(raw)
     except ValueError:
-        raise ServiceError("VALIDATION_ERROR", f"{name} must be a non-negative integer", {"field": name}) from None
+        raise ServiceError("VALIDATION_ERROR", f"{name} must be a non-negative integer",
+                           {"field": name}) from None
     if value < 0:
         raise ServiceError("VALIDATION_ERROR", f"{name} must be a non-negative integer", {"field": name})
     if value > MAX_OFFSET:

@@ -68,7 +68,8 @@ def ingest():
     if isinstance(body, dict) and "points" in body:
         return _batch(body)
     if not isinstance(body, dict):
-        raise ServiceError("VALIDATION_ERROR", "body must be a point object or {\"points\": [...]}", {"field": "body"})
+        raise ServiceError("VALIDATION_ERROR", "body must be a point object or {\"points\": [...]}",
+                           {"field": "body"})
     outcome = ingest_points([body])
     if outcome.errors[0] is not None:
         raise ServiceError("VALIDATION_ERROR", outcome.errors[0], {"index": 0, "reason": outcome.codes[0]})
@@ -78,12 +79,14 @@ def ingest():
 def _batch(body: dict[str, Any]):
     extra = sorted(set(body) - {"points"})
     if extra:
-        raise ServiceError("VALIDATION_ERROR", f"Invalid parameter received - {extra[0]}", {"field": extra[0]})
+        raise ServiceError("VALIDATION_ERROR", f"Invalid parameter received - {extra[0]}",
+                           {"field": extra[0]})
     points = body["points"]
     if not isinstance(points, list) or not points:
         raise ServiceError("VALIDATION_ERROR", "points must be a non-empty list", {"field": "points"})
     if len(points) > MAX_POINTS:
-        raise ServiceError("VALIDATION_ERROR", f"too many points - at most {MAX_POINTS} per request, got {len(points)}",
+        raise ServiceError("VALIDATION_ERROR",
+                           f"too many points - at most {MAX_POINTS} per request, got {len(points)}",
                            {"field": "points", "suggestion": "split the batch"})
     outcome = ingest_points(points)
     errors = outcome.errors
@@ -106,7 +109,8 @@ def _batch(body: dict[str, Any]):
 def test_posts():
     fields.only_known_params(fields.PAGE_PARAMS)
     aw = current_app.extensions["aw"]
-    answer = aw.clients.call(aw.clients.ingest.ListTestPosts, ingest_pb2.ListTestPostsRequest(page=page_request()),
-                             g.api_key)
-    return jsonify({"data": [{"metric": p.metric, "count": p.count, "last_posted_at": iso_of(p.last_post_time)}
-                             for p in answer.posts], "pagination": pagination(answer.page)})
+    answer = aw.clients.call(aw.clients.ingest.ListTestPosts,
+                             ingest_pb2.ListTestPostsRequest(page=page_request()), g.api_key)
+    posts = [{"metric": p.metric, "count": p.count, "last_posted_at": iso_of(p.last_post_time)}
+             for p in answer.posts]
+    return jsonify({"data": posts, "pagination": pagination(answer.page)})

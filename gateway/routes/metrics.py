@@ -25,7 +25,8 @@ def list_metrics():
     fields.only_known_params(("name", *fields.PAGE_PARAMS), tags=True)
     answer = _call("ListMetrics", metrics_pb2.ListMetricsRequest(
         name=fields.string(request.args.get("name", ""), "name"), tags=tag_filters(), page=page_request()))
-    return jsonify({"data": [render.metric(m) for m in answer.metrics], "pagination": pagination(answer.page)})
+    return jsonify({"data": [render.metric(m) for m in answer.metrics],
+                    "pagination": pagination(answer.page)})
 
 
 @bp.get("/v1/metrics/<metric_id>")
@@ -48,8 +49,8 @@ def list_points(metric_id: str):
     time_param("from", message.start_time)
     time_param("to", message.end_time)
     answer = _call("ListPoints", message)
-    return jsonify({"data": [{"timestamp": render.time_of(p, "time"), "value": p.value} for p in answer.points],
-                    "pagination": {"limit": limit, "has_more": answer.has_more}})
+    points = [{"timestamp": render.time_of(p, "time"), "value": p.value} for p in answer.points]
+    return jsonify({"data": points, "pagination": {"limit": limit, "has_more": answer.has_more}})
 
 
 @bp.get("/v1/metrics/<path:name_or_id>/anomaly_config")
@@ -81,7 +82,8 @@ def _set_config_field(config: metrics_pb2.AnomalyConfig, name: str, value) -> No
     """Type checks that protobuf would otherwise turn into a 500; range checks are catalog's."""
     code = "INVALID_THRESHOLD" if name.endswith("_threshold") else "VALIDATION_ERROR"
     expected = {"enabled": bool, "spike_threshold": (int, float), "drop_threshold": (int, float),
-                "min_data_points": int, "comparison_window": str, "sensitivity": str, "seasonality": str}[name]
+                "min_data_points": int, "comparison_window": str, "sensitivity": str,
+                "seasonality": str}[name]
     if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
         raise ServiceError(code, f"{name} has the wrong type", {"field": name})
     try:

@@ -25,7 +25,8 @@ def readyz():
                           ("forecast", clients.forecast_channel)):
         try:
             answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-            checks[name] = "serving" if answer.status == health_pb2.HealthCheckResponse.SERVING else "not_serving"
+            serving = answer.status == health_pb2.HealthCheckResponse.SERVING
+            checks[name] = "serving" if serving else "not_serving"
         except grpc.RpcError:
             checks[name] = "unreachable"
     ready = checks["catalog"] == "serving" and checks["ingest"] == "serving"
