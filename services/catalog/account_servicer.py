@@ -5,13 +5,13 @@ import time
 from collections.abc import Callable
 
 from anomalywatch.catalog.v1 import accounts_pb2, accounts_pb2_grpc
+from services.catalog import accounts, convert
+from services.catalog.configs import Scope
+from services.catalog.db import Database
 from services.common import paging
 from services.common.auth import Principal, PrincipalCache
 from services.common.errors import ServiceError
 from services.common.timeutil import from_timestamp, to_timestamp
-from services.catalog import accounts, convert
-from services.catalog.configs import Scope
-from services.catalog.db import Database
 
 
 def lookup_principal(db: Database, clock: Callable[[], float] = time.time) -> Callable[[str], Principal]:
@@ -40,7 +40,8 @@ class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
         with self.db.transaction() as session:
             account = accounts.create_account(session, request.name, request.plan, self.plans, self.clock())
         return accounts_pb2.CreateAccountResponse(account=accounts_pb2.Account(
-            id=account.id, name=account.name, plan=account.plan, create_time=to_timestamp(account.created_at)))
+            id=account.id, name=account.name, plan=account.plan,
+            create_time=to_timestamp(account.created_at)))
 
     def CreateApiKey(self, request, context):
         principal = self._admin(context, request.operator)
@@ -74,5 +75,6 @@ class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
     def AuthenticateApiKey(self, request, context):
         principal = self.principals.from_context(context)
         return accounts_pb2.AuthenticateApiKeyResponse(principal=accounts_pb2.Principal(
-            key_id=principal.key_id, scope=convert.scope_to_proto(Scope(principal.account_id, principal.environment)),
+            key_id=principal.key_id,
+            scope=convert.scope_to_proto(Scope(principal.account_id, principal.environment)),
             scopes=sorted(principal.scopes), plan=principal.plan))

@@ -4,10 +4,18 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.common.auth import ENVIRONMENTS, PREFIX_LENGTH, SCOPES, Principal, generate_key, hash_key, same_hash
+from services.catalog.models import Account, ApiKey
+from services.common.auth import (
+    ENVIRONMENTS,
+    PREFIX_LENGTH,
+    SCOPES,
+    Principal,
+    generate_key,
+    hash_key,
+    same_hash,
+)
 from services.common.errors import ServiceError
 from services.common.ids import new_id
-from services.catalog.models import Account, ApiKey
 
 # Writing last_used_at on every call would turn every read into a write; once a minute is enough.
 LAST_USED_RESOLUTION = 60.0

@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
+from services.catalog.models import AnomalyConfigRow
 from services.common.durations import parse_duration
 from services.common.errors import ServiceError
-from services.catalog.models import AnomalyConfigRow
 
 FIELDS = ("enabled", "spike_threshold", "drop_threshold", "min_data_points", "comparison_window",
           "sensitivity", "seasonality")
@@ -34,7 +34,8 @@ def validate(fields: Mapping[str, Any], retention_seconds: float) -> dict[str, A
     clean: dict[str, Any] = {}
     for name, value in fields.items():
         if name not in FIELDS:
-            raise ServiceError("VALIDATION_ERROR", f"unknown field {name}", {"field": name, "allowed": list(FIELDS)})
+            raise ServiceError("VALIDATION_ERROR", f"unknown field {name}",
+                               {"field": name, "allowed": list(FIELDS)})
         if value is None:
             continue
         if name == "enabled":
@@ -89,7 +90,8 @@ def merge(*levels: Mapping[str, Any]) -> dict[str, Any]:
     return effective
 
 
-def load_rows(session: Session, scope: Scope, targets: Iterable[tuple[str, str]]) -> dict[tuple[str, str], AnomalyConfigRow]:
+def load_rows(session: Session, scope: Scope,
+              targets: Iterable[tuple[str, str]]) -> dict[tuple[str, str], AnomalyConfigRow]:
     """The configuration rows of (kind, target) pairs, in one query."""
     targets = list(set(targets))
     if not targets:
@@ -101,7 +103,8 @@ def load_rows(session: Session, scope: Scope, targets: Iterable[tuple[str, str]]
     return {(r.target_kind, r.target): r for r in rows}
 
 
-def effective_for_series(session: Session, scope: Scope, series: Iterable[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+def effective_for_series(session: Session, scope: Scope,
+                         series: Iterable[tuple[str, str]]) -> dict[str, dict[str, Any]]:
     """Effective configuration of each (series_id, name)."""
     series = list(series)
     rows = load_rows(session, scope, [("name", n) for _, n in series] + [("series", s) for s, _ in series])
@@ -109,7 +112,8 @@ def effective_for_series(session: Session, scope: Scope, series: Iterable[tuple[
             for sid, name in series}
 
 
-def upsert(session: Session, scope: Scope, kind: str, target: str, fields: Mapping[str, Any], now: float) -> AnomalyConfigRow:
+def upsert(session: Session, scope: Scope, kind: str, target: str, fields: Mapping[str, Any],
+           now: float) -> AnomalyConfigRow:
     row = session.get(AnomalyConfigRow, (scope.account_id, scope.environment, kind, target))
     if row is None:
         row = AnomalyConfigRow(account_id=scope.account_id, environment=scope.environment,

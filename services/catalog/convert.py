@@ -5,12 +5,12 @@ from typing import Any
 
 from anomalywatch.catalog.v1 import accounts_pb2, metrics_pb2
 from anomalywatch.common.v1 import common_pb2
-from services.common.errors import ServiceError
-from services.common.timeutil import to_timestamp
 from services.catalog import configs
 from services.catalog.configs import Scope
 from services.catalog.models import ApiKey, Series
 from services.catalog.series import tags_of
+from services.common.errors import ServiceError
+from services.common.timeutil import to_timestamp
 
 ENV_TO_PROTO = {"live": common_pb2.ENVIRONMENT_LIVE, "test": common_pb2.ENVIRONMENT_TEST}
 ENV_FROM_PROTO = {v: k for k, v in ENV_TO_PROTO.items()}
@@ -26,7 +26,8 @@ TYPE_FROM_PROTO = {v: k for k, v in TYPE_TO_PROTO.items()}
 
 def scope_from_proto(scope: common_pb2.Scope) -> Scope:
     if not scope.account_id or scope.environment not in ENV_FROM_PROTO:
-        raise ServiceError("VALIDATION_ERROR", "scope needs an account and an environment", {"field": "scope"})
+        raise ServiceError("VALIDATION_ERROR", "scope needs an account and an environment",
+                           {"field": "scope"})
     return Scope(scope.account_id, ENV_FROM_PROTO[scope.environment])
 
 

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.common.sharding import shard_of
 from services.catalog import configs
 from services.catalog.configs import Scope
-from services.catalog.models import Anomaly, Checkpoint, PointRow, Series
 from services.catalog.episodes import MISSING
+from services.catalog.models import Anomaly, Checkpoint, PointRow, Series
+from services.common.sharding import shard_of
 
 
 def save_checkpoints(session: Session, checkpoints: Sequence[tuple[str, bytes, float]], now: float) -> None:
@@ -36,11 +36,13 @@ class ShardSeriesRow:
     missing_data_open: bool
 
 
-def shard_series(session: Session, shard_index: int, shard_count: int, batch: int = 1000) -> Iterator[ShardSeriesRow]:
+def shard_series(session: Session, shard_index: int, shard_count: int,
+                 batch: int = 1000) -> Iterator[ShardSeriesRow]:
     """Every series the shard owns, with its checkpoint and effective configuration."""
     last_id = ""
     while True:
-        rows = session.scalars(select(Series).where(Series.id > last_id).order_by(Series.id).limit(batch)).all()
+        rows = session.scalars(
+            select(Series).where(Series.id > last_id).order_by(Series.id).limit(batch)).all()
         if not rows:
             return
         last_id = rows[-1].id
@@ -48,7 +50,8 @@ def shard_series(session: Session, shard_index: int, shard_count: int, batch: in
         if not owned:
             continue
         ids = [s.id for s in owned]
-        checkpoints = {c.series_id: c for c in session.scalars(select(Checkpoint).where(Checkpoint.series_id.in_(ids)))}
+        checkpoints = {c.series_id: c
+                       for c in session.scalars(select(Checkpoint).where(Checkpoint.series_id.in_(ids)))}
         missing_open = set(session.scalars(select(Anomaly.series_id).where(
             Anomaly.series_id.in_(ids), Anomaly.source == MISSING, Anomaly.ended_at.is_(None))))
         by_scope: dict[tuple[str, str], list[Series]] = {}
@@ -79,5 +82,6 @@ def series_configs(session: Session, series_ids: Sequence[str]) -> dict[str, dic
     rows = session.scalars(select(Series).where(Series.id.in_(list(series_ids)))).all()
     result: dict[str, dict] = {}
     for s in rows:
-        result.update(configs.effective_for_series(session, Scope(s.account_id, s.environment), [(s.id, s.name)]))
+        scope = Scope(s.account_id, s.environment)
+        result.update(configs.effective_for_series(session, scope, [(s.id, s.name)]))
     return result

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.catalog import series as series_registry
+from services.catalog.models import Anomaly, Rule, Series
 from services.common.ids import new_id
 from services.common.metrics import ANOMALIES_CREATED
 from services.common.timeutil import iso
-from services.catalog import series as series_registry
-from services.catalog.models import Anomaly, Rule, Series
 
 SEVERITY_RANK = {"info": 1, "warning": 2, "critical": 3}
 STATISTICAL, MISSING = "stat", "missing"
@@ -67,7 +67,8 @@ def describe_threshold(metric: str, value: float, rule: Rule) -> str:
             f"{fmt(rule.threshold)} of rule {rule.name}")
 
 
-def open_episodes(session: Session, series_ids: Iterable[str], sources: Iterable[str] | None = None) -> dict[tuple[str, str], Anomaly]:
+def open_episodes(session: Session, series_ids: Iterable[str],
+                  sources: Iterable[str] | None = None) -> dict[tuple[str, str], Anomaly]:
     """Episodes not yet ended, by (series_id, source). A resolved one takes no more points: a person
     closed it, so what is still anomalous afterwards opens a new anomaly."""
     query = select(Anomaly).where(Anomaly.series_id.in_(list(series_ids)), Anomaly.ended_at.is_(None),
@@ -77,7 +78,8 @@ def open_episodes(session: Session, series_ids: Iterable[str], sources: Iterable
     return {(a.series_id, a.source): a for a in session.scalars(query.with_for_update())}
 
 
-def _new(series: Series, source: str, kind: str, severity: str, ts: float, value: float, now: float) -> Anomaly:
+def _new(series: Series, source: str, kind: str, severity: str, ts: float, value: float,
+         now: float) -> Anomaly:
     ANOMALIES_CREATED.labels(kind).inc()  # the caller adds it to the session it commits
     return Anomaly(id=new_id("anom"), account_id=series.account_id, environment=series.environment,
                    series_id=series.id, metric=series.name, source=source, type=kind, severity=severity,

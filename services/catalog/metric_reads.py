@@ -9,10 +9,10 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.common.errors import ServiceError
 from services.catalog import configs
 from services.catalog.configs import Scope
 from services.catalog.models import Anomaly, PointRow, Series, SeriesTag
+from services.common.errors import ServiceError
 
 DAY = 86400.0
 
@@ -62,7 +62,8 @@ def stats_24h(session: Session, s: Series, now: float) -> SeriesStats:
     if s.last_ts is None:
         return SeriesStats(anomalies, dict.fromkeys(names), None)
     values = np.array(session.scalars(select(PointRow.value).where(
-        PointRow.series_id == s.id, PointRow.ts > s.last_ts - DAY, PointRow.ts <= s.last_ts)).all(), dtype=float)
+        PointRow.series_id == s.id, PointRow.ts > s.last_ts - DAY, PointRow.ts <= s.last_ts)).all(),
+        dtype=float)
     if values.size == 0:
         return SeriesStats(anomalies, dict.fromkeys(names), s.last_ts)
     p50, p95, p99 = np.percentile(values, [50, 95, 99])

@@ -6,15 +6,15 @@ from collections.abc import Callable
 
 from anomalywatch.catalog.v1 import metrics_pb2, metrics_pb2_grpc
 from anomalywatch.common.v1 import common_pb2
+from services.catalog import configs, convert, metric_reads
+from services.catalog.configs import Scope
+from services.catalog.db import Database
 from services.common import paging
 from services.common.auth import PrincipalCache
 from services.common.errors import ServiceError
 from services.common.ids import has_prefix
 from services.common.steps import stale_after
 from services.common.timeutil import from_timestamp, to_timestamp
-from services.catalog import configs, convert, metric_reads
-from services.catalog.configs import Scope
-from services.catalog.db import Database
 
 MAX_POINTS = 10_000
 
@@ -40,9 +40,11 @@ class MetricServicer(metrics_pb2_grpc.MetricServiceServicer):
         scope = self._series_scope(context)
         offset, limit = paging.bounds(request.page)
         with self.db.read() as session:
-            rows, total = metric_reads.list_series(session, scope, request.name, dict(request.tags), offset, limit)
+            rows, total = metric_reads.list_series(session, scope, request.name, dict(request.tags),
+                                                   offset, limit)
             effective = configs.effective_for_series(session, scope, [(s.id, s.name) for s in rows])
-        metrics = [convert.metric(s, (s.point_count or 0) <= effective[s.id]["min_data_points"]) for s in rows]
+        metrics = [convert.metric(s, (s.point_count or 0) <= effective[s.id]["min_data_points"])
+                   for s in rows]
         return metrics_pb2.ListMetricsResponse(metrics=metrics, page=paging.info(offset, limit, total))
 
     def GetMetric(self, request, context):
@@ -87,7 +89,8 @@ class MetricServicer(metrics_pb2_grpc.MetricServiceServicer):
         return "name", name_or_id, name_or_id, ""
 
     def _answer(self, session, scope, kind, target, name, series_id, response_type):
-        rows = configs.load_rows(session, scope, [("name", name)] + ([("series", series_id)] if series_id else []))
+        targets = [("name", name)] + ([("series", series_id)] if series_id else [])
+        rows = configs.load_rows(session, scope, targets)
         name_fields = configs.overrides_of(rows.get(("name", name)))
         own = configs.overrides_of(rows.get((kind, target)))
         series_fields = configs.overrides_of(rows.get(("series", series_id))) if series_id else {}
@@ -99,7 +102,8 @@ class MetricServicer(metrics_pb2_grpc.MetricServiceServicer):
         scope = self._scope(context, "read")
         with self.db.read() as session:
             kind, target, name, series_id = self._target(session, scope, request.name_or_id)
-            return self._answer(session, scope, kind, target, name, series_id, metrics_pb2.GetAnomalyConfigResponse)
+            return self._answer(session, scope, kind, target, name, series_id,
+                                metrics_pb2.GetAnomalyConfigResponse)
 
     def UpdateAnomalyConfig(self, request, context):
         scope = self._scope(context, "write")

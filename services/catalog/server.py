@@ -3,17 +3,25 @@ from __future__ import annotations
 
 import sys
 
-from anomalywatch.catalog.v1 import accounts_pb2, accounts_pb2_grpc, metrics_pb2, metrics_pb2_grpc
-from anomalywatch.catalog.v1 import anomalies_pb2, anomalies_pb2_grpc, storage_pb2, storage_pb2_grpc
-from services.common.auth import PrincipalCache
-from services.common.config import Settings, load_settings
-from services.common.grpc_server import ServiceSpec, run
+from anomalywatch.catalog.v1 import (
+    accounts_pb2,
+    accounts_pb2_grpc,
+    anomalies_pb2,
+    anomalies_pb2_grpc,
+    metrics_pb2,
+    metrics_pb2_grpc,
+    storage_pb2,
+    storage_pb2_grpc,
+)
 from services.catalog.account_servicer import AccountServicer, lookup_principal
 from services.catalog.anomaly_servicer import AnomalyServicer, RuleServicer
 from services.catalog.db import Database, migrate
 from services.catalog.metric_servicer import MetricServicer
 from services.catalog.retention import RetentionTimer
 from services.catalog.storage_servicer import StorageServicer
+from services.common.auth import PrincipalCache
+from services.common.config import Settings, load_settings
+from services.common.grpc_server import ServiceSpec, run
 
 SERVICE_NAMES = (
     accounts_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,

@@ -6,24 +6,26 @@ from collections.abc import Callable
 
 from anomalywatch.catalog.v1 import storage_pb2, storage_pb2_grpc
 from anomalywatch.common.v1 import common_pb2
+from services.catalog import accounts, convert, detector_state, episodes, points, trial_posts
+from services.catalog.db import Database
 from services.common import paging
 from services.common.config import PlanLimits
 from services.common.errors import ServiceError
 from services.common.timeutil import from_timestamp, to_timestamp
-from services.catalog import accounts, convert, detector_state, episodes, points, trial_posts
-from services.catalog.db import Database
 
 MAX_WRITE, MAX_READ = 5000, 100_000
 PLAN_CACHE_SECONDS = 5.0
 EVENTS = {storage_pb2.EPISODE_EVENT_UNSPECIFIED: "none", storage_pb2.EPISODE_EVENT_OPEN: "open",
           storage_pb2.EPISODE_EVENT_CONTINUE: "continue", storage_pb2.EPISODE_EVENT_QUIET: "quiet",
           storage_pb2.EPISODE_EVENT_CLOSE: "close"}
-OUTCOMES = {points.STORED: storage_pb2.WRITE_OUTCOME_STORED, points.DUPLICATE: storage_pb2.WRITE_OUTCOME_DUPLICATE,
+OUTCOMES = {points.STORED: storage_pb2.WRITE_OUTCOME_STORED,
+            points.DUPLICATE: storage_pb2.WRITE_OUTCOME_DUPLICATE,
             points.REJECTED: storage_pb2.WRITE_OUTCOME_REJECTED}
 
 
 class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
-    def __init__(self, db: Database, plan_limits: Callable[[str], PlanLimits], clock: Callable[[], float] = time.time):
+    def __init__(self, db: Database, plan_limits: Callable[[str], PlanLimits],
+                 clock: Callable[[], float] = time.time):
         self.db, self.plan_limits, self.clock = db, plan_limits, clock
         self._plans: dict[str, tuple[float, str]] = {}  # account id -> (until when, plan)
 
@@ -43,12 +45,14 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     def WritePoints(self, request, context):
         scope = convert.scope_from_proto(request.scope)
         if len(request.points) > MAX_WRITE:
-            raise ServiceError("VALIDATION_ERROR", f"at most {MAX_WRITE} points per call", {"field": "points"})
+            raise ServiceError("VALIDATION_ERROR", f"at most {MAX_WRITE} points per call",
+                               {"field": "points"})
         batch = [points.PointIn(p.index, p.metric, dict(p.tags), from_timestamp(p.time), p.value, p.source)
                  for p in request.points]
         with self.db.transaction() as session:
             plan = self._plan(session, scope.account_id)
-            result = points.write_points(session, scope, batch, self.plan_limits(plan).max_series, self.clock())
+            max_series = self.plan_limits(plan).max_series
+            result = points.write_points(session, scope, batch, max_series, self.clock())
         return storage_pb2.WritePointsResponse(
             results=[_point_result(r) for r in result.points],
             configs=[storage_pb2.SeriesConfig(metric_id=sid, config=convert.config_to_proto(cfg))
@@ -66,14 +70,16 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         with self.db.read() as session:
             rows, total = trial_posts.recent(session, scope, self.clock(), offset, limit)
         return storage_pb2.ListTestPostsResponse(
-            posts=[storage_pb2.TestPost(metric=r.metric, count=r.count, last_post_time=to_timestamp(r.last_post_at))
+            posts=[storage_pb2.TestPost(metric=r.metric, count=r.count,
+                                        last_post_time=to_timestamp(r.last_post_at))
                    for r in rows], page=paging.info(offset, limit, total))
 
     def ApplyDetections(self, request, context):
         detections = [episodes.DetectionIn(
             series_id=d.metric_id, ts=from_timestamp(d.time), value=d.value, score=d.score,
             severity=convert.SEVERITY_FROM_PROTO.get(d.severity), type=convert.TYPE_FROM_PROTO.get(d.type),
-            mean=d.baseline.mean, std=d.baseline.std, lower=d.expected_range.lower, upper=d.expected_range.upper,
+            mean=d.baseline.mean, std=d.baseline.std,
+            lower=d.expected_range.lower, upper=d.expected_range.upper,
             event=EVENTS[d.event], end_ts=from_timestamp(d.end_time) if d.HasField("end_time") else None)
             for d in request.detections]
         with self.db.transaction() as session:
@@ -88,7 +94,8 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
 
     def ListShardSeries(self, request, context):
         if not 0 <= request.shard_index < request.shard_count:
-            raise ServiceError("VALIDATION_ERROR", "shard_index must be in [0, shard_count)", {"field": "shard_index"})
+            raise ServiceError("VALIDATION_ERROR", "shard_index must be in [0, shard_count)",
+                               {"field": "shard_index"})
         with self.db.read() as session:
             for row in detector_state.shard_series(session, request.shard_index, request.shard_count):
                 s = row.series
@@ -99,7 +106,8 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                     missing_data_open=row.missing_data_open)
                 if row.checkpoint is not None:
                     message.checkpoint.CopyFrom(storage_pb2.Checkpoint(
-                        metric_id=s.id, state=row.checkpoint.state, state_time=to_timestamp(row.checkpoint.state_ts)))
+                        metric_id=s.id, state=row.checkpoint.state,
+                        state_time=to_timestamp(row.checkpoint.state_ts)))
                 if s.scored_until is not None:
                     message.scored_until.CopyFrom(to_timestamp(s.scored_until))
                 if s.last_ts is not None:
@@ -109,7 +117,8 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     def ReadPoints(self, request, context):
         limit = min(request.limit or 10_000, MAX_READ)
         after = from_timestamp(request.after_time) if request.HasField("after_time") else None
-        before = from_timestamp(request.latest_before_time) if request.HasField("latest_before_time") else None
+        before = (from_timestamp(request.latest_before_time) if request.HasField("latest_before_time")
+                  else None)
         with self.db.read() as session:
             rows, more = detector_state.read_points(session, request.metric_id, after, limit, before)
         return storage_pb2.ReadPointsResponse(
@@ -119,7 +128,8 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         with self.db.read() as session:
             found = detector_state.series_configs(session, list(request.metric_ids))
         return storage_pb2.GetSeriesConfigsResponse(configs=[
-            storage_pb2.SeriesConfig(metric_id=sid, config=convert.config_to_proto(cfg)) for sid, cfg in found.items()])
+            storage_pb2.SeriesConfig(metric_id=sid, config=convert.config_to_proto(cfg))
+            for sid, cfg in found.items()])
 
 
 def _point_result(r: points.PointOut) -> storage_pb2.PointWriteResult:

@@ -34,5 +34,6 @@ def recent(session: Session, scope: Scope, now: float, offset: int, limit: int) 
              TestPost.last_post_at >= now - KEEP_SECONDS)
     total = session.scalar(select(func.count()).select_from(TestPost).where(*where)) or 0
     rows = session.scalars(select(TestPost).where(*where)
-                           .order_by(TestPost.last_post_at.desc(), TestPost.metric).offset(offset).limit(limit))
+                           .order_by(TestPost.last_post_at.desc(), TestPost.metric)
+                           .offset(offset).limit(limit))
     return list(rows), total

@@ -53,7 +53,8 @@ def bearer_key(authorization: str | None) -> str:
     scheme, _, key = authorization.strip().partition(" ")
     key = key.strip()
     if scheme.lower() != "bearer" or not KEY_PATTERN.match(key):
-        raise ServiceError("UNAUTHORIZED", "malformed API key: expected `Bearer aw_live_...` or `aw_test_...`")
+        raise ServiceError("UNAUTHORIZED",
+                           "malformed API key: expected `Bearer aw_live_...` or `aw_test_...`")
     return key
 
 

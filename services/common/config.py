@@ -4,8 +4,8 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Mapping
 
 from services.common.durations import parse_duration
 
@@ -114,7 +114,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         plans=_plans(env),
     )
     if not 0 <= settings.detect_shard < settings.detect_shards:
-        raise ValueError(f"AW_DETECT_SHARD={settings.detect_shard} is outside 0..{settings.detect_shards - 1}")
+        raise ValueError(f"AW_DETECT_SHARD={settings.detect_shard} "
+                         f"is outside 0..{settings.detect_shards - 1}")
     if not settings.detect_listen_addr:
         settings = replace(settings, detect_listen_addr=settings.detect_addrs[settings.detect_shard])
     return settings

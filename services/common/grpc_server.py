@@ -127,8 +127,9 @@ def server_credentials(cert_file: str | None, key_file: str | None) -> grpc.Serv
         return grpc.ssl_server_credentials([(key.read(), cert.read())])
 
 
-def create_server(spec: ServiceSpec, address: str,
-                  credentials: grpc.ServerCredentials | None = None) -> tuple[grpc.Server, int, health.HealthServicer]:
+def create_server(
+    spec: ServiceSpec, address: str, credentials: grpc.ServerCredentials | None = None,
+) -> tuple[grpc.Server, int, health.HealthServicer]:
     """Builds the server and binds `address` (port 0 picks a free port); does not start it."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=spec.max_workers, thread_name_prefix=spec.name),

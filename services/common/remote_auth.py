@@ -23,6 +23,6 @@ def remote_lookup(channel: grpc.Channel, timeout: float) -> Callable[[str], Prin
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         p = response.principal
-        return Principal(key_id=p.key_id, account_id=p.scope.account_id, environment=_ENV[p.scope.environment],
-                         scopes=frozenset(p.scopes), plan=p.plan)
+        return Principal(key_id=p.key_id, account_id=p.scope.account_id,
+                         environment=_ENV[p.scope.environment], scopes=frozenset(p.scopes), plan=p.plan)
     return lookup

@@ -15,7 +15,8 @@ class DetectServicer(detect_pb2_grpc.DetectServiceServicer):
 
     def ScorePoints(self, request, context):
         if len(request.points) > MAX_POINTS:
-            raise ServiceError("VALIDATION_ERROR", f"at most {MAX_POINTS} points per call", {"field": "points"})
+            raise ServiceError("VALIDATION_ERROR", f"at most {MAX_POINTS} points per call",
+                               {"field": "points"})
         foreign = next((sid for sid in {p.metric_id for p in request.points}  # once per series
                         if shard_of(sid, self.shard.shard_count) != self.shard.shard_index), None)
         if foreign is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import grpc
@@ -52,8 +52,9 @@ class SeriesInfo:
 
 
 class Shard:
-    def __init__(self, engine: DetectionEngine, storage: storage_pb2_grpc.StorageServiceStub, shard_index: int,
-                 shard_count: int, timeout: float, clock: Callable[[], float] = time.time):
+    def __init__(self, engine: DetectionEngine, storage: storage_pb2_grpc.StorageServiceStub,
+                 shard_index: int, shard_count: int, timeout: float,
+                 clock: Callable[[], float] = time.time):
         self.engine, self.storage = engine, storage
         self.shard_index, self.shard_count = shard_index, shard_count
         self.timeout, self.clock = timeout, clock
@@ -180,7 +181,8 @@ class Shard:
                 values = np.array([v for _, v in points], dtype=np.float64)
                 self._score_and_apply([sid] * len(points), ts, values, {sid: config})
                 after, total = float(ts[-1]), total + len(points)
-            if not page.has_more or (until is not None and after is not None and after >= until) or not points:
+            reached_until = until is not None and after is not None and after >= until
+            if not page.has_more or reached_until or not points:
                 return total
 
     def restore(self) -> None:
@@ -202,7 +204,8 @@ class Shard:
                 if row.HasField("last_time") and (after is None or from_timestamp(row.last_time) > after):
                     replayed += self._replay(sid, after, row.config)
                 if row.HasField("last_time"):
-                    info = self.info.setdefault(sid, SeriesInfo(from_timestamp(row.last_time), 0.0, 0.0, row.config))
+                    info = self.info.setdefault(
+                        sid, SeriesInfo(from_timestamp(row.last_time), 0.0, 0.0, row.config))
                     info.step = info.step or row.step_seconds
                 # After the replay: replayed points are history, not data returning.
                 if row.missing_data_open:
@@ -239,11 +242,13 @@ class Shard:
         now = self.clock()
         with self.lock:
             stale = [(sid, info) for sid, info in self.info.items()
-                     if info.step > 0 and sid not in self.missing_open and now - info.last_ts > stale_after(info.step)]
+                     if info.step > 0 and sid not in self.missing_open
+                     and now - info.last_ts > stale_after(info.step)]
             if not stale:
                 return []
             self._call(self.storage.ApplyDetections, storage_pb2.ApplyDetectionsRequest(detections=[
-                missing_data(sid, now, info.last_value, storage_pb2.EPISODE_EVENT_OPEN) for sid, info in stale]))
+                missing_data(sid, now, info.last_value, storage_pb2.EPISODE_EVENT_OPEN)
+                for sid, info in stale]))
             self.missing_open.update(sid for sid, _ in stale)
         for _ in stale:
             ANOMALIES_OPENED.labels("missing_data").inc()

@@ -23,8 +23,8 @@ from services.common.sharding import shard_of
 from services.common.timeutil import to_timestamp
 
 log = logging.getLogger(__name__)
-DETECT_FAILURES = Counter("aw_ingest_detect_unavailable_total", "Score calls that failed (points left unscored)",
-                          ["shard"])
+DETECT_FAILURES = Counter("aw_ingest_detect_unavailable_total",
+                          "Score calls that failed (points left unscored)", ["shard"])
 
 
 class ToScore(NamedTuple):  # a tuple: one is made per point, and cheaply

@@ -39,9 +39,11 @@ class IngestPipeline:
         self.coalescer = Coalescer(lambda request: self._call(self.storage.WritePoints, request),
                                    router.score)
 
-    def ingest(self, principal: Principal, points: Sequence[ingest_pb2.Point], test_only: bool) -> ingest_pb2.IngestResponse:
+    def ingest(self, principal: Principal, points: Sequence[ingest_pb2.Point],
+               test_only: bool) -> ingest_pb2.IngestResponse:
         if not 1 <= len(points) <= MAX_POINTS:
-            raise ServiceError("VALIDATION_ERROR", f"a batch holds 1 to {MAX_POINTS} points, got {len(points)}",
+            raise ServiceError("VALIDATION_ERROR",
+                               f"a batch holds 1 to {MAX_POINTS} points, got {len(points)}",
                                {"field": "points"})
         scope = common_pb2.Scope(account_id=principal.account_id, environment=_ENV[principal.environment])
         now = self.clock()
@@ -49,8 +51,8 @@ class IngestPipeline:
         checked: list[tuple[int, CheckedPoint]] = []
         for i, p in enumerate(points):
             try:
-                checked.append((i, check_point(p.metric, p.value, from_timestamp(p.time), dict(p.tags), p.source,
-                                               now, self.retention)))
+                checked.append((i, check_point(p.metric, p.value, from_timestamp(p.time), dict(p.tags),
+                                               p.source, now, self.retention)))
             except PointError as error:
                 _reject(results[i], str(error), "VALIDATION_ERROR")
         if test_only:

@@ -26,8 +26,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         principal = self.principals.from_context(context, "ingest")
         scope = common_pb2.Scope(account_id=principal.account_id, environment=_ENV[principal.environment])
         try:
-            found = self.storage.ListTestPosts(storage_pb2.ListTestPostsRequest(scope=scope, page=request.page),
-                                               timeout=self.timeout)
+            found = self.storage.ListTestPosts(
+                storage_pb2.ListTestPostsRequest(scope=scope, page=request.page), timeout=self.timeout)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
         return ingest_pb2.ListTestPostsResponse(

@@ -110,8 +110,8 @@ def check_source(source: Any) -> str:
     if source is None:
         return ""
     if not isinstance(source, str) or len(source) > MAX_SOURCE or not _storable(source):
-        raise PointError(f"invalid source - must be a string of at most {MAX_SOURCE} characters of valid UTF-8 "
-                         "without NUL")
+        raise PointError(f"invalid source - must be a string of at most {MAX_SOURCE} characters "
+                         "of valid UTF-8 without NUL")
     return source
 
 
@@ -151,7 +151,8 @@ def parse_timestamp(raw: Any, integers_only: bool = False) -> float:
     raise PointError(f"invalid timestamp - {raw}")
 
 
-def parse_json_point(obj: Any, now: float, retention_seconds: float, integer_timestamps: bool = False) -> CheckedPoint:
+def parse_json_point(obj: Any, now: float, retention_seconds: float,
+                     integer_timestamps: bool = False) -> CheckedPoint:
     """One point of a JSON body; raises PointError with the client's message."""
     if not isinstance(obj, Mapping):
         raise PointError("invalid metrics element")

@@ -1,12 +1,11 @@
 """Initial schema: accounts, keys, series, points, anomalies, rules, configs, checkpoints.
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 09:07:14.028147
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -138,8 +137,10 @@ def upgrade() -> None:
     sa.UniqueConstraint('series_id', 'source', 'started_at', name='uq_anomaly_episode')
     )
     with op.batch_alter_table('anomalies', schema=None) as batch_op:
-        batch_op.create_index('ix_anomalies_scope_detected', ['account_id', 'environment', 'detected_at'], unique=False)
-        batch_op.create_index('ix_anomalies_scope_status_detected', ['account_id', 'environment', 'status', 'detected_at'], unique=False)
+        batch_op.create_index('ix_anomalies_scope_detected', ['account_id', 'environment', 'detected_at'],
+                              unique=False)
+        batch_op.create_index('ix_anomalies_scope_status_detected',
+                              ['account_id', 'environment', 'status', 'detected_at'], unique=False)
         batch_op.create_index('ix_anomalies_series_open', ['series_id', 'source', 'ended_at'], unique=False)
 
     op.create_table('checkpoints',
