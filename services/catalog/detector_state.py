@@ -4,13 +4,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from services.catalog import configs
 from services.catalog.configs import Scope
 from services.catalog.episodes import MISSING
-from services.catalog.models import Anomaly, Checkpoint, PointRow, Series
+from services.catalog.models import SERIES_BEHIND, Anomaly, Checkpoint, PointRow, Series
 from services.common.sharding import shard_of
 
 
@@ -41,28 +41,45 @@ def shard_series(session: Session, shard_index: int, shard_count: int,
     """Every series the shard owns, with its checkpoint and effective configuration."""
     last_id = ""
     while True:
-        rows = session.scalars(
-            select(Series).where(Series.id > last_id).order_by(Series.id).limit(batch)).all()
+        rows = session.scalars(select(Series).where(Series.id > last_id)
+                               .order_by(Series.id).limit(batch)).all()
         if not rows:
             return
         last_id = rows[-1].id
-        owned = [s for s in rows if shard_of(s.id, shard_count) == shard_index]
-        if not owned:
-            continue
-        ids = [s.id for s in owned]
-        checkpoints = {c.series_id: c
-                       for c in session.scalars(select(Checkpoint).where(Checkpoint.series_id.in_(ids)))}
-        missing_open = set(session.scalars(select(Anomaly.series_id).where(
-            Anomaly.series_id.in_(ids), Anomaly.source == MISSING, Anomaly.ended_at.is_(None))))
-        by_scope: dict[tuple[str, str], list[Series]] = {}
-        for s in owned:
-            by_scope.setdefault((s.account_id, s.environment), []).append(s)
-        effective: dict[str, dict] = {}
-        for (account_id, environment), members in by_scope.items():
-            effective.update(configs.effective_for_series(
-                session, Scope(account_id, environment), [(s.id, s.name) for s in members]))
-        for s in owned:
-            yield ShardSeriesRow(s, checkpoints.get(s.id), effective[s.id], s.id in missing_open)
+        yield from _with_state(session, [s for s in rows if shard_of(s.id, shard_count) == shard_index])
+
+
+def behind_series(session: Session, shard_index: int, shard_count: int, after_id: str,
+                  limit: int) -> tuple[list[ShardSeriesRow], str]:
+    """The shard's series with stored points after `scored_until`, from the first `limit` behind
+    series (of every shard) after `after_id`; and the id to continue after ("" when done). One
+    read of the partial index ix_series_behind; the other reads only when some series is."""
+    rows = session.scalars(select(Series).where(text(SERIES_BEHIND), Series.id > after_id)
+                           .order_by(Series.id).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    owned = [s for s in rows if shard_of(s.id, shard_count) == shard_index]
+    return list(_with_state(session, owned)), rows[-1].id if more else ""
+
+
+def _with_state(session: Session, owned: list[Series]) -> Iterator[ShardSeriesRow]:
+    """The series with their checkpoint, open outage and effective configuration."""
+    if not owned:
+        return
+    ids = [s.id for s in owned]
+    checkpoints = {c.series_id: c for c in session.scalars(
+        select(Checkpoint).where(Checkpoint.series_id.in_(ids)))}
+    missing_open = set(session.scalars(select(Anomaly.series_id).where(
+        Anomaly.series_id.in_(ids), Anomaly.source == MISSING, Anomaly.ended_at.is_(None))))
+    by_scope: dict[tuple[str, str], list[Series]] = {}
+    for s in owned:
+        by_scope.setdefault((s.account_id, s.environment), []).append(s)
+    effective: dict[str, dict] = {}
+    for (account_id, environment), members in by_scope.items():
+        effective.update(configs.effective_for_series(
+            session, Scope(account_id, environment), [(s.id, s.name) for s in members]))
+    for s in owned:
+        yield ShardSeriesRow(s, checkpoints.get(s.id), effective[s.id], s.id in missing_open)
 
 
 def read_points(session: Session, series_id: str, after: float | None, limit: int,

@@ -13,7 +13,7 @@ from services.common.config import PlanLimits
 from services.common.errors import ServiceError
 from services.common.timeutil import from_timestamp, to_timestamp
 
-MAX_WRITE, MAX_READ = 5000, 100_000
+MAX_WRITE, MAX_READ, MAX_BEHIND = 5000, 100_000, 10_000
 PLAN_CACHE_SECONDS = 5.0
 EVENTS = {storage_pb2.EPISODE_EVENT_UNSPECIFIED: "none", storage_pb2.EPISODE_EVENT_OPEN: "open",
           storage_pb2.EPISODE_EVENT_CONTINUE: "continue", storage_pb2.EPISODE_EVENT_QUIET: "quiet",
@@ -93,26 +93,20 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         return storage_pb2.SaveCheckpointsResponse()
 
     def ListShardSeries(self, request, context):
-        if not 0 <= request.shard_index < request.shard_count:
-            raise ServiceError("VALIDATION_ERROR", "shard_index must be in [0, shard_count)",
-                               {"field": "shard_index"})
+        _check_shard(request)
         with self.db.read() as session:
             for row in detector_state.shard_series(session, request.shard_index, request.shard_count):
-                s = row.series
-                message = storage_pb2.ShardSeries(
-                    metric_id=s.id, scope=common_pb2.Scope(account_id=s.account_id,
-                                                           environment=convert.ENV_TO_PROTO[s.environment]),
-                    config=convert.config_to_proto(row.config), step_seconds=s.step_seconds,
-                    missing_data_open=row.missing_data_open)
-                if row.checkpoint is not None:
-                    message.checkpoint.CopyFrom(storage_pb2.Checkpoint(
-                        metric_id=s.id, state=row.checkpoint.state,
-                        state_time=to_timestamp(row.checkpoint.state_ts)))
-                if s.scored_until is not None:
-                    message.scored_until.CopyFrom(to_timestamp(s.scored_until))
-                if s.last_ts is not None:
-                    message.last_time.CopyFrom(to_timestamp(s.last_ts))
-                yield message
+                yield _shard_series(row)
+
+    def ListBehindSeries(self, request, context):
+        _check_shard(request)
+        if not 0 <= request.limit <= MAX_BEHIND:
+            raise ServiceError("VALIDATION_ERROR", f"limit must be in [0, {MAX_BEHIND}]", {"field": "limit"})
+        with self.db.read() as session:
+            rows, next_after = detector_state.behind_series(session, request.shard_index, request.shard_count,
+                                                            request.after_metric_id, request.limit or 1000)
+            series = [_shard_series(row) for row in rows]
+        return storage_pb2.ListBehindSeriesResponse(series=series, next_after_metric_id=next_after)
 
     def ReadPoints(self, request, context):
         limit = min(request.limit or 10_000, MAX_READ)
@@ -130,6 +124,29 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         return storage_pb2.GetSeriesConfigsResponse(configs=[
             storage_pb2.SeriesConfig(metric_id=sid, config=convert.config_to_proto(cfg))
             for sid, cfg in found.items()])
+
+
+def _check_shard(request) -> None:
+    if not 0 <= request.shard_index < request.shard_count:
+        raise ServiceError("VALIDATION_ERROR", "shard_index must be in [0, shard_count)",
+                           {"field": "shard_index"})
+
+
+def _shard_series(row: detector_state.ShardSeriesRow) -> storage_pb2.ShardSeries:
+    s = row.series
+    message = storage_pb2.ShardSeries(
+        metric_id=s.id,
+        scope=common_pb2.Scope(account_id=s.account_id, environment=convert.ENV_TO_PROTO[s.environment]),
+        config=convert.config_to_proto(row.config), step_seconds=s.step_seconds,
+        missing_data_open=row.missing_data_open)
+    if row.checkpoint is not None:
+        message.checkpoint.CopyFrom(storage_pb2.Checkpoint(
+            metric_id=s.id, state=row.checkpoint.state, state_time=to_timestamp(row.checkpoint.state_ts)))
+    if s.scored_until is not None:
+        message.scored_until.CopyFrom(to_timestamp(s.scored_until))
+    if s.last_ts is not None:
+        message.last_time.CopyFrom(to_timestamp(s.last_ts))
+    return message
 
 
 def _point_result(r: points.PointOut) -> storage_pb2.PointWriteResult:

@@ -24,9 +24,13 @@ def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
     catalog = catalog or open_channel(settings.catalog_addr)
     engine = engine or DetectionEngine()
     shard = Shard(engine, storage_pb2_grpc.StorageServiceStub(catalog), settings.detect_shard,
-                  settings.detect_shards, settings.rpc_timeout_seconds)
+                  settings.detect_shards, settings.rpc_timeout_seconds,
+                  catch_up_grace=settings.catch_up_check_seconds)
+    # The catch-up's grace is its period: a series is caught up at the check after the one that
+    # first saw it behind, so ingest's normal path has had at least that long.
     timers = [Timer("checkpoint", settings.checkpoint_interval_seconds, shard.checkpoint),
-              Timer("staleness", settings.staleness_check_seconds, shard.check_staleness)]
+              Timer("staleness", settings.staleness_check_seconds, shard.check_staleness),
+              Timer("catch-up", settings.catch_up_check_seconds, shard.catch_up)]
 
     def register(server) -> None:
         detect_pb2_grpc.add_DetectServiceServicer_to_server(DetectServicer(shard), server)

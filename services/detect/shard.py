@@ -1,5 +1,6 @@
 """One detect shard's series: in-memory engine state, scoring with episodes applied in catalog,
-checkpoints, restore and catch-up on start, gap filling, and missing-data detection.
+checkpoints, restore and catch-up on start, gap filling, periodic catch-up on stored points that
+never reached the shard, and missing-data detection.
 
 Invariant: the engine never holds state whose detections catalog has not applied. Scoring and
 ApplyDetections happen under one lock, and if ApplyDetections fails the touched series are
@@ -38,6 +39,8 @@ KERNEL_SECONDS = Histogram("aw_detect_kernel_seconds", "Kernel time per batch",
 ANOMALIES_OPENED = Counter("aw_detect_anomalies_opened_total", "Episodes opened", ["type"])
 SERIES_HELD = Gauge("aw_detect_series", "Series held in memory by this shard")
 CHECKPOINT_SECONDS = Histogram("aw_detect_checkpoint_seconds", "Time to save a round of checkpoints")
+POINTS_CAUGHT_UP = Counter("aw_detect_points_caught_up_total",
+                           "Stored points the periodic catch-up scored (ingest never delivered them)")
 READ_PAGE = 10_000
 CHECKPOINT_BATCH = 2000
 
@@ -54,10 +57,13 @@ class SeriesInfo:
 class Shard:
     def __init__(self, engine: DetectionEngine, storage: storage_pb2_grpc.StorageServiceStub,
                  shard_index: int, shard_count: int, timeout: float,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, catch_up_grace: float = 15.0):
         self.engine, self.storage = engine, storage
         self.shard_index, self.shard_count = shard_index, shard_count
         self.timeout, self.clock = timeout, clock
+        self.catch_up_grace = catch_up_grace
+        # Series seen behind by the periodic catch-up: when first, and their last stored point then.
+        self.behind_since: dict[str, tuple[float, float]] = {}
         self.lock = threading.Lock()
         self.info: dict[str, SeriesInfo] = {}
         self.dirty: set[str] = set()
@@ -194,15 +200,7 @@ class Shard:
         with self.lock:
             for row in rows:
                 sid = row.metric_id
-                after = None
-                if row.HasField("checkpoint"):
-                    try:
-                        self.engine.restore(sid, row.checkpoint.state)
-                        after = from_timestamp(row.checkpoint.state_time)
-                    except ValueError:
-                        log.warning("unusable checkpoint, rebuilding from points", extra={"metric_id": sid})
-                if row.HasField("last_time") and (after is None or from_timestamp(row.last_time) > after):
-                    replayed += self._replay(sid, after, row.config)
+                replayed += self._resume(row)
                 if row.HasField("last_time"):
                     info = self.info.setdefault(
                         sid, SeriesInfo(from_timestamp(row.last_time), 0.0, 0.0, row.config))
@@ -213,6 +211,62 @@ class Shard:
             self.ready = True
         log.info("shard restored", extra={"series": len(rows), "points_replayed": replayed,
                                           "seconds": round(time.perf_counter() - started, 3)})
+
+    def _resume(self, row: storage_pb2.ShardSeries) -> int:
+        """Scores the series' stored points the engine has not seen, from its state in memory or
+        else from its checkpoint (or from the first point); caller holds the lock."""
+        sid = row.metric_id
+        after = self.engine.last_timestamp(sid)
+        if after is None and row.HasField("checkpoint"):
+            try:
+                self.engine.restore(sid, row.checkpoint.state)
+                after = from_timestamp(row.checkpoint.state_time)
+            except ValueError:
+                log.warning("unusable checkpoint, rebuilding from points", extra={"metric_id": sid})
+        if row.HasField("last_time") and (after is None or from_timestamp(row.last_time) > after):
+            return self._replay(sid, after, row.config)
+        return 0
+
+    def catch_up(self) -> int:
+        """Scores stored points that never reached the shard and nothing else will deliver: ingest
+        keeps its re-sends in memory only, and a series may get no further point. A series is
+        caught up once it has stayed behind (latest stored point after `scored_until`) for
+        `catch_up_grace` seconds with no progress on the points seen then, which leaves ingest's
+        normal path, about to score them, alone. One catalog read when no series is behind.
+        Returns the points scored."""
+        if not self.ready:
+            return 0
+        now = self.clock()
+        due, seen_now = [], {}
+        for row in self._behind_series():
+            sid, last = row.metric_id, from_timestamp(row.last_time)
+            scored = from_timestamp(row.scored_until) if row.HasField("scored_until") else None
+            seen = self.behind_since.get(sid)
+            if seen is None or (scored is not None and scored >= seen[1]):
+                seen_now[sid] = (now, last)  # newly behind, or what was seen then got scored
+            elif now - seen[0] >= self.catch_up_grace:
+                due.append(row)
+            else:
+                seen_now[sid] = seen
+        self.behind_since = seen_now
+        total = 0
+        with self.lock:
+            for row in due:
+                total += self._resume(row)
+        if total:
+            POINTS_CAUGHT_UP.inc(total)
+            log.info("caught up on stored points", extra={"series": len(due), "points": total})
+        return total
+
+    def _behind_series(self) -> list[storage_pb2.ShardSeries]:
+        rows, after = [], ""
+        while True:
+            page = self._call(self.storage.ListBehindSeries, storage_pb2.ListBehindSeriesRequest(
+                shard_index=self.shard_index, shard_count=self.shard_count, after_metric_id=after))
+            rows.extend(page.series)
+            after = page.next_after_metric_id
+            if not after:
+                return rows
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoint(self, everything: bool = False) -> int:
