@@ -38,15 +38,17 @@ class RunningSystem:
     local: LocalSystem
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=REPO, env={**os.environ, **self.env},
-                              capture_output=True, text=True, check=check, timeout=120)
+        return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=REPO,
+                              env={**os.environ, **self.env}, capture_output=True, text=True, check=check,
+                              timeout=120)
 
     def new_key(self, scopes: str = "ingest,read,write,forecast,admin", environment: str = "live",
                 plan: str = "enterprise", account: str | None = None) -> tuple[str, str]:
         """(account id, key) — a new account unless one is given."""
         if account is None:
             account = self.cli("accounts", "create", "--name", "e2e", "--plan", plan).stdout.strip()
-        out = self.cli("keys", "create", "--account", account, "--environment", environment, "--scopes", scopes)
+        out = self.cli("keys", "create", "--account", account, "--environment", environment,
+                       "--scopes", scopes)
         return account, out.stdout.strip().splitlines()[-1]
 
     def session(self, key: str) -> requests.Session:

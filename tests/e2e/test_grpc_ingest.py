@@ -24,7 +24,8 @@ def test_grpc_ingest_with_key_metadata(system, admin):
         ingest_pb2.Point(metric="grpc.cpu", value=0.5, time=now, tags={"host": "db-1"}),
         ingest_pb2.Point(metric="bad name", value=1, time=now)]),
         metadata=[("authorization", f"Bearer {admin[1]}")], timeout=30)
-    assert [r.status for r in answer.results] == [ingest_pb2.POINT_STATUS_INGESTED, ingest_pb2.POINT_STATUS_REJECTED]
+    assert [r.status for r in answer.results] == [ingest_pb2.POINT_STATUS_INGESTED,
+                                                  ingest_pb2.POINT_STATUS_REJECTED]
     assert answer.results[0].metric_id.startswith("met_") and answer.results[0].learning
     assert answer.results[1].error == "invalid metric - bad name - invalid characters in name"
     assert (answer.accepted, answer.rejected) == (1, 1)
@@ -32,7 +33,8 @@ def test_grpc_ingest_with_key_metadata(system, admin):
 
 def test_grpc_errors_carry_the_contract_codes(system, admin):
     with pytest.raises(grpc.RpcError) as missing:
-        stub(system).Ingest(ingest_pb2.IngestRequest(points=[ingest_pb2.Point(metric="m", value=1)]), timeout=10)
+        stub(system).Ingest(ingest_pb2.IngestRequest(points=[ingest_pb2.Point(metric="m", value=1)]),
+                            timeout=10)
     assert missing.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert from_rpc_error(missing.value).code == "UNAUTHORIZED"
     _, read_only = system.new_key(scopes="read", account=admin[0])
@@ -42,7 +44,8 @@ def test_grpc_errors_carry_the_contract_codes(system, admin):
     assert forbidden.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert from_rpc_error(forbidden.value).code == "FORBIDDEN"
     with pytest.raises(grpc.RpcError) as empty:
-        stub(system).Ingest(ingest_pb2.IngestRequest(), metadata=[("authorization", f"Bearer {admin[1]}")], timeout=10)
+        stub(system).Ingest(ingest_pb2.IngestRequest(), metadata=[("authorization", f"Bearer {admin[1]}")],
+                            timeout=10)
     assert from_rpc_error(empty.value).code == "VALIDATION_ERROR"
 
 

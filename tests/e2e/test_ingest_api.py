@@ -28,7 +28,8 @@ def test_auth_failures_are_401_and_a_missing_scope_is_403(system, admin):
 
 def test_single_point_is_stored_and_read_back(system, api):
     answer = api.post(f"{system.base_url}/v1/ingest", json={
-        "metric": "api.requests", "value": 42.5, "timestamp": now_iso(-5), "tags": {"host": "web-1"}}, timeout=30)
+        "metric": "api.requests", "value": 42.5, "timestamp": now_iso(-5), "tags": {"host": "web-1"}},
+        timeout=30)
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["status"] == "ingested" and body["metric_id"].startswith("met_")
@@ -47,13 +48,14 @@ def test_single_point_is_stored_and_read_back(system, api):
 
 
 def test_invalid_single_point_is_400_and_changes_nothing(system, api):
-    answer = api.post(f"{system.base_url}/v1/ingest", json={"metric": "bad name", "value": 1, "timestamp": now_iso()},
-                      timeout=10)
+    answer = api.post(f"{system.base_url}/v1/ingest",
+                      json={"metric": "bad name", "value": 1, "timestamp": now_iso()}, timeout=10)
     assert answer.status_code == 400
     assert answer.json()["error"] == {"code": "VALIDATION_ERROR",
                                       "message": "invalid metric - bad name - invalid characters in name",
                                       "details": {"index": 0, "reason": "VALIDATION_ERROR"}}
-    assert api.get(f"{system.base_url}/v1/metrics", params={"name": "bad name"}, timeout=10).json()["data"] == []
+    found = api.get(f"{system.base_url}/v1/metrics", params={"name": "bad name"}, timeout=10)
+    assert found.json()["data"] == []
 
 
 def test_batch_with_rejections_is_207_with_a_result_per_point(system, api):
@@ -95,14 +97,16 @@ def test_all_accepted_batch_is_200_and_repeating_it_changes_nothing(system, api)
 
 def test_unusable_bodies_are_400_415_and_413(system, api):
     url = f"{system.base_url}/v1/ingest"
-    assert api.post(url, data="{not json", headers={"Content-Type": "application/json"}, timeout=10).status_code == 400
+    not_json = api.post(url, data="{not json", headers={"Content-Type": "application/json"}, timeout=10)
+    assert not_json.status_code == 400
     assert api.post(url, json={"points": []}, timeout=10).status_code == 400
     over = {"points": [{"metric": "m", "value": 1, "timestamp": time.time()}] * 501}
     too_many = api.post(url, json=over, timeout=10)
     assert too_many.status_code == 400 and "at most 500" in too_many.json()["error"]["message"]
-    assert api.post(url, data="metric=m", headers={"Content-Type": "text/plain"}, timeout=10).status_code == 415
-    huge = api.post(url, data=b"{" + b" " * (1024 * 1024 + 10) + b"}", headers={"Content-Type": "application/json"},
-                    timeout=30)
+    plain = api.post(url, data="metric=m", headers={"Content-Type": "text/plain"}, timeout=10)
+    assert plain.status_code == 415
+    huge = api.post(url, data=b"{" + b" " * (1024 * 1024 + 10) + b"}",
+                    headers={"Content-Type": "application/json"}, timeout=30)
     assert huge.status_code == 413 and huge.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
     assert api.post(url, json=[1, 2], timeout=10).status_code == 400
 
@@ -112,7 +116,8 @@ def test_test_only_points_are_validated_but_not_stored(system, api):
                                                             "timestamp": now_iso()},
                       headers={"X-Test-Only": "true"}, timeout=10)
     assert answer.status_code == 200 and answer.json()["metric_id"] is None
-    assert api.get(f"{system.base_url}/v1/metrics", params={"name": "trial.metric"}, timeout=10).json()["data"] == []
+    found = api.get(f"{system.base_url}/v1/metrics", params={"name": "trial.metric"}, timeout=10)
+    assert found.json()["data"] == []
     posts = api.get(f"{system.base_url}/v1/ingest/test", timeout=10).json()["data"]
     assert any(p["metric"] == "trial.metric" and p["count"] >= 1 for p in posts)
 
@@ -123,10 +128,12 @@ def test_series_quota_of_the_plan(system):
     # The free plan allows 1,000 series: fill them in two batches of 500, then one more.
     t = int(time.time()) - 10
     for start in (0, 500):
-        body = {"points": [{"metric": f"q.m{i}", "value": 1, "timestamp": t} for i in range(start, start + 500)]}
+        body = {"points": [{"metric": f"q.m{i}", "value": 1, "timestamp": t}
+                           for i in range(start, start + 500)]}
         assert api.post(f"{system.base_url}/v1/ingest", json=body, timeout=60).status_code == 200
     over = api.post(f"{system.base_url}/v1/ingest", json={"points": [
-        {"metric": "q.new", "value": 1, "timestamp": t}, {"metric": "q.m1", "value": 2, "timestamp": t + 1}]}, timeout=30)
+        {"metric": "q.new", "value": 1, "timestamp": t}, {"metric": "q.m1", "value": 2, "timestamp": t + 1}]},
+        timeout=30)
     assert over.status_code == 207
     results = over.json()["results"]
     assert results[0]["error"] == "over quota - this plan allows 1000 series" and results[1]["status"] == 200
@@ -137,8 +144,9 @@ def test_anomify_endpoint(system, admin):
     url = f"{system.base_url}/flux/metric_data_post"
     key = admin[1]
     t = int(time.time()) - 5
-    ok = requests.post(url, json={"key": key, "metrics": [{"metric": "flux.a", "timestamp": t, "value": 1.0},
-                                                          {"metric": "flux.b", "timestamp": t, "value": 2.2}]},
+    ok = requests.post(url, json={"key": key,
+                                  "metrics": [{"metric": "flux.a", "timestamp": t, "value": 1.0},
+                                              {"metric": "flux.b", "timestamp": t, "value": 2.2}]},
                        timeout=30)
     assert ok.status_code == 204 and ok.text == ""
     cases = [
@@ -149,7 +157,8 @@ def test_anomify_endpoint(system, admin):
         ({"key": key, "metrics": [{"metric": "flux.a", "timestamp": t}]}, 400, "no value parameter present"),
         ({"key": key}, 400, "no metric data passed"),
         ({"metrics": []}, 401, "no key passed"),
-        ({"key": "aw_live_" + "z" * 32, "metrics": [{"metric": "a", "timestamp": t, "value": 1}]}, 401, "invalid key"),
+        ({"key": "aw_live_" + "z" * 32, "metrics": [{"metric": "a", "timestamp": t, "value": 1}]}, 401,
+         "invalid key"),
         ({"key": key, "metrics": [{"metric": "a", "timestamp": t, "value": 1}] * 501}, 400,
          "too many metrics - at most 500 per post"),
         ({"key": key, "metrics": [], "extra": 1}, 400, "Invalid parameter received - extra"),
@@ -167,8 +176,8 @@ def test_anomify_endpoint(system, admin):
     requests.post(url, json={"key": free_key, "metrics": [{"metric": f"fq{i}", "timestamp": t, "value": 1}
                                                           for i in range(500, 1000)]}, timeout=60)
     partial = requests.post(url, json={"key": free_key, "metrics": [
-        {"metric": "fq1", "timestamp": t + 1, "value": 1}, {"metric": "fq-new", "timestamp": t + 1, "value": 1}]},
-        timeout=30)
+        {"metric": "fq1", "timestamp": t + 1, "value": 1},
+        {"metric": "fq-new", "timestamp": t + 1, "value": 1}]}, timeout=30)
     assert partial.status_code == 207
     body = partial.json()
     assert body["rejected metrics"] == ["fq-new"] and body["processed metrics"] == ["fq1"]
@@ -182,10 +191,12 @@ def test_test_keys_see_only_sandbox_data(system, admin):
     _, test_key = system.new_key(account=account, environment="test")
     t = now_iso(-1)
     live = system.session(live_key).post(f"{system.base_url}/v1/ingest",
-                                         json={"metric": "env.m", "value": 1, "timestamp": t}, timeout=30).json()
+                                         json={"metric": "env.m", "value": 1, "timestamp": t},
+                                         timeout=30).json()
     sandbox = system.session(test_key)
     assert sandbox.get(f"{system.base_url}/v1/metrics/{live['metric_id']}", timeout=10).status_code == 404
-    assert sandbox.get(f"{system.base_url}/v1/metrics", params={"name": "env.m"}, timeout=10).json()["data"] == []
+    found = sandbox.get(f"{system.base_url}/v1/metrics", params={"name": "env.m"}, timeout=10)
+    assert found.json()["data"] == []
     mine = sandbox.post(f"{system.base_url}/v1/ingest", json={"metric": "env.m", "value": 2, "timestamp": t},
                         timeout=30).json()
     assert mine["metric_id"] != live["metric_id"]

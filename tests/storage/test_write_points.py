@@ -52,13 +52,15 @@ def test_points_are_stored_with_one_insert_per_batch(db, scope):
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(PointRow)) == 300
         series = session.scalars(select(Series)).one()
-        assert (series.point_count, series.first_ts, series.last_ts, series.last_value) == (300, T0, T0 + 299, 299.0)
+        assert (series.point_count, series.first_ts, series.last_ts, series.last_value) == \
+            (300, T0, T0 + 299, 299.0)
         assert series.step_seconds == pytest.approx(1.0)
 
 
 def test_name_plus_tags_is_a_series_and_unicode_tags_work(db, scope):
     result = write(db, scope, [p(0, T0, 1, tags={"host": "a"}), p(1, T0, 1, tags={"host": "b"}),
-                               p(2, T0, 1, tags={"région": "ÎLE-de-🇫🇷"}), p(3, T0 + 1, 2, tags={"host": "a"})])
+                               p(2, T0, 1, tags={"région": "ÎLE-de-🇫🇷"}),
+                               p(3, T0 + 1, 2, tags={"host": "a"})])
     ids = [r.series_id for r in result.points]
     assert ids[0] == ids[3] and len(set(ids)) == 3
 
@@ -95,7 +97,8 @@ def test_threshold_rules_open_extend_and_end_episodes(db, scope):
     with db.transaction() as session:
         session.add(Rule(id="rule_hot", account_id=scope.account_id, environment="live", name="hot",
                          metric="cp*", operator="greater_than", threshold=90.0, severity="critical",
-                         scope_tags_json=json.dumps({"host": "a"}), enabled=True, created_at=T0, updated_at=T0))
+                         scope_tags_json=json.dumps({"host": "a"}), enabled=True,
+                         created_at=T0, updated_at=T0))
         session.add(Rule(id="rule_off", account_id=scope.account_id, environment="live", name="off",
                          metric="cpu", operator="greater_than", threshold=0.0, severity="info",
                          scope_tags_json="{}", enabled=False, created_at=T0, updated_at=T0))

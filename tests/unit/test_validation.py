@@ -24,8 +24,8 @@ def message(obj, **kw) -> str:
 def test_a_good_point_is_parsed_with_its_tags_and_source():
     p = parse({"metric": "api.requests:5xx/total", "value": 3, "timestamp": "2027-01-15T08:00:00Z",
                "tags": {"host": "a", "région": "eu"}, "source": "agent"})
-    assert (p.metric, p.value, p.tags, p.source) == ("api.requests:5xx/total", 3.0, {"host": "a", "région": "eu"},
-                                                     "agent")
+    assert (p.metric, p.value, p.tags, p.source) == \
+        ("api.requests:5xx/total", 3.0, {"host": "a", "région": "eu"}, "agent")
     assert p.ts == pytest.approx(1_799_913_600.0) or p.ts > 0
 
 
@@ -42,14 +42,17 @@ def test_metric_rules():
     assert message({"metric": 12, "value": 1, "timestamp": NOW}) == "invalid metric - 12"
     assert message({"metric": "cpu usage", "value": 1, "timestamp": NOW}) == \
         "invalid metric - cpu usage - invalid characters in name"
-    assert message({"metric": "cpü", "value": 1, "timestamp": NOW}) == "invalid metric - cpü - invalid characters in name"
+    assert message({"metric": "cpü", "value": 1, "timestamp": NOW}) == \
+        "invalid metric - cpü - invalid characters in name"
     long = "m" * 256
-    assert message({"metric": long, "value": 1, "timestamp": NOW}) == f"invalid metric - {long} - longer than 255 characters"
+    assert message({"metric": long, "value": 1, "timestamp": NOW}) == \
+        f"invalid metric - {long} - longer than 255 characters"
     assert parse({"metric": "m" * 255, "value": 1, "timestamp": NOW}).metric == "m" * 255
 
 
 @pytest.mark.parametrize("value,shown", [(float("nan"), "NaN"), (float("inf"), "Infinity"), ("12", "12"),
-                                         (True, "True"), (None, "None"), ([1], "[1]"), (10**400, str(10**400))])
+                                         (True, "True"), (None, "None"), ([1], "[1]"),
+                                         (10**400, str(10**400))])
 def test_value_must_be_a_finite_number(value, shown):
     assert message({"metric": "m", "value": value, "timestamp": NOW}) == f"invalid value - {shown}"
 
@@ -74,8 +77,8 @@ def test_timestamp_rules():
 def test_integer_timestamps_for_the_anomify_endpoint():
     assert message({"metric": "m", "value": 1, "timestamp": NOW + 0.5}, integer_timestamps=True) == \
         f"invalid timestamp - {NOW + 0.5} - timestamp is not an int"
-    assert message({"metric": "m", "value": 1, "timestamp": "2027-01-01T00:00:00Z"}, integer_timestamps=True).endswith(
-        "timestamp is not an int")
+    assert message({"metric": "m", "value": 1, "timestamp": "2027-01-01T00:00:00Z"},
+                   integer_timestamps=True).endswith("timestamp is not an int")
 
 
 def test_tag_rules():
@@ -83,13 +86,16 @@ def test_tag_rules():
         "invalid tag - port - tag values must be strings, got int"
     assert message({"metric": "m", "value": 1, "timestamp": NOW, "tags": ["a"]}).startswith("invalid tags - ")
     many = {f"k{i}": "v" for i in range(33)}
-    assert message({"metric": "m", "value": 1, "timestamp": NOW, "tags": many}) == "invalid tags - at most 32 tags, got 33"
+    assert message({"metric": "m", "value": 1, "timestamp": NOW, "tags": many}) == \
+        "invalid tags - at most 32 tags, got 33"
     assert message({"metric": "m", "value": 1, "timestamp": NOW, "tags": {"k": "v" * 256}}) == \
         "invalid tag - k - value longer than 255 characters"
-    assert message({"metric": "m", "value": 1, "timestamp": NOW, "tags": {"": "v"}}).startswith("invalid tag -  - ")
+    assert message({"metric": "m", "value": 1, "timestamp": NOW, "tags": {"": "v"}}).startswith(
+        "invalid tag -  - ")
 
 
 def test_unknown_fields_and_shapes():
-    assert message({"metric": "m", "value": 1, "timestamp": NOW, "unit": "ms"}) == "Invalid parameter received - unit"
+    assert message({"metric": "m", "value": 1, "timestamp": NOW, "unit": "ms"}) == \
+        "Invalid parameter received - unit"
     assert message(["m", 1]) == "invalid metrics element"
     assert message({"metric": "m", "value": 1, "timestamp": NOW, "source": 5}).startswith("invalid source - ")
