@@ -9,7 +9,7 @@ PROTO_STAMP := anomalywatch/.generated
 CORPUS := var/bench/corpus
 
 .DEFAULT_GOAL := help
-.PHONY: help setup proto run test test-unit test-e2e lint bench-quality bench-kernel bench-forecast bench-load bench-anomalies clean
+.PHONY: help setup proto run test test-unit test-e2e lint bench-quality bench-kernel bench-forecast bench-load bench-anomalies bench-catch-up clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -62,6 +62,9 @@ bench-load: setup ## drive the running system on loopback: throughput and latenc
 
 bench-anomalies: setup ## anomaly list/counts/stats latency and write cost at 1 M anomalies, SQLite and PostgreSQL
 	$(BIN)/python -m bench.anomaly_list --count 1000000 --sqlite-path var/bench/anomalies-1m.db --postgres-db aw_bench_anomalies_1m
+
+bench-catch-up: setup ## detect's catch-up check and its index's write cost, with and without it, SQLite and PostgreSQL
+	$(BIN)/python -m bench.catch_up --postgres
 
 clean: ## remove the virtual environment, generated code and local data
 	rm -rf $(VENV) anomalywatch var .pytest_cache

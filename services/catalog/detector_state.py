@@ -53,7 +53,7 @@ def behind_series(session: Session, shard_index: int, shard_count: int, after_id
                   limit: int) -> tuple[list[ShardSeriesRow], str]:
     """The shard's series with stored points after `scored_until`, from the first `limit` behind
     series (of every shard) after `after_id`; and the id to continue after ("" when done). One
-    read of the partial index ix_series_behind; the other reads only when some series is."""
+    read (of the partial index ix_series_behind on SQLite); the others only when a series is behind."""
     rows = session.scalars(select(Series).where(text(SERIES_BEHIND), Series.id > after_id)
                            .order_by(Series.id).limit(limit + 1)).all()
     more = len(rows) > limit

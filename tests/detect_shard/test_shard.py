@@ -241,18 +241,18 @@ def test_behind_series_are_listed_by_shard_and_paged(catalog):
     assert from_rpc_error(refused.value).code == "VALIDATION_ERROR"
 
 
-def test_the_behind_query_reads_the_partial_index(catalog):
+def test_the_behind_query_reads_the_partial_index_on_sqlite(catalog):
     db, _, _ = catalog
-    from sqlalchemy import text
+    from sqlalchemy import inspect, text
 
     from services.catalog.models import SERIES_BEHIND
 
+    indexes = {ix["name"] for ix in inspect(db.engine).get_indexes("series")}
+    if db.engine.dialect.name != "sqlite":  # it would make every series update non-HOT there
+        assert "ix_series_behind" not in indexes
+        return
     query = select(Series.id).where(text(SERIES_BEHIND), Series.id > "").order_by(Series.id).limit(10)
     sql = str(query.compile(db.engine, compile_kwargs={"literal_binds": True}))
-    with db.transaction() as session:
-        if db.engine.dialect.name == "sqlite":
-            plan = " ".join(str(row) for row in session.execute(text("EXPLAIN QUERY PLAN " + sql)))
-        else:  # an empty table would be scanned anyway: ask whether the index can answer at all
-            session.execute(text("SET LOCAL enable_seqscan = off"))
-            plan = " ".join(str(row) for row in session.execute(text("EXPLAIN " + sql)))
-    assert "ix_series_behind" in plan
+    with db.read() as session:
+        plan = " ".join(str(row) for row in session.execute(text("EXPLAIN QUERY PLAN " + sql)))
+    assert "USING INDEX ix_series_behind" in plan
