@@ -35,7 +35,6 @@ import math
 import multiprocessing as mp
 import os
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -45,6 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from cli.ports import free_port, free_port_block
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_PLAN = "bench"  # a plan without practical limits, so the limiter counts but never refuses
@@ -416,29 +417,6 @@ def run_phase(name: str, kind: str, address: str, key: str | None, args: argpars
         client_cores=sum(r.cpu for r in collected) / seconds if ok else 0.0,
         service_cores={n: (after[n] - before[n]) / wall for n in processes},
         first_error=next((r.first_error for r in collected if r.first_error), ""))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def free_port_block(size: int = 20) -> int:
-    for _ in range(100):
-        base = free_port()
-        if base + size < 65535 and all(_bindable(base + i) for i in range(1, size)):
-            return base
-    raise RuntimeError("no block of free ports")
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def system_env(tmp: Path) -> dict[str, str]:

@@ -11,6 +11,7 @@ from flask import request
 from anomalywatch.common.v1 import common_pb2
 from gateway import render
 from services.common.errors import ServiceError
+from services.ingest.validation import storable
 
 
 def invalid(field: str, message: str, **details: Any) -> ServiceError:
@@ -43,20 +44,10 @@ def path_id(value: str, field: str) -> str:
     return string(value, field)
 
 
-def _storable(text: str) -> bool:
-    # JSON may carry lone surrogates (\ud800) that no protobuf string accepts, and NUL, which no
-    # PostgreSQL text accepts.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
-
-
 def string(value: Any, field: str) -> str:
     if not isinstance(value, str):
         raise invalid(field, f"{field} must be a string")
-    if not _storable(value):
+    if not storable(value):
         raise invalid(field, f"{field} must be valid UTF-8 without NUL characters")
     return value
 
@@ -83,7 +74,7 @@ def boolean(value: Any, field: str) -> bool:
 def string_map(value: Any, field: str) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
         raise invalid(field, f"{field} must be an object of string values")
-    if not all(_storable(k) and _storable(v) for k, v in value.items()):
+    if not all(storable(k) and storable(v) for k, v in value.items()):
         raise invalid(field, f"{field} must be valid UTF-8 without NUL characters")
     return value
 

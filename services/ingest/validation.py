@@ -73,7 +73,7 @@ def check_time(ts: float, shown: Any, now: float, retention_seconds: float) -> f
     return ts
 
 
-def _storable(text: str) -> bool:
+def storable(text: str) -> bool:
     # JSON may carry lone surrogates (\ud800) that no UTF-8 store or protobuf string accepts, and
     # NUL, which no PostgreSQL text accepts.
     try:
@@ -92,15 +92,15 @@ def check_tags(tags: Any) -> dict[str, str]:
         raise PointError(f"invalid tags - at most {MAX_TAGS} tags, got {len(tags)}")
     clean: dict[str, str] = {}
     for key, value in tags.items():
-        if not isinstance(key, str) or not 1 <= len(key) <= MAX_TAG_TEXT or not _storable(key):
-            shown = key if isinstance(key, str) and _storable(key) else ascii(key)
+        if not isinstance(key, str) or not 1 <= len(key) <= MAX_TAG_TEXT or not storable(key):
+            shown = key if isinstance(key, str) and storable(key) else ascii(key)
             raise PointError(f"invalid tag - {shown} - tag keys must be 1-{MAX_TAG_TEXT} characters of valid "
                              "UTF-8 without NUL")
         if not isinstance(value, str):
             raise PointError(f"invalid tag - {key} - tag values must be strings, got {type(value).__name__}")
         if len(value) > MAX_TAG_TEXT:
             raise PointError(f"invalid tag - {key} - value longer than {MAX_TAG_TEXT} characters")
-        if not _storable(value):
+        if not storable(value):
             raise PointError(f"invalid tag - {key} - value is not valid UTF-8 without NUL")
         clean[key] = value
     return clean
@@ -109,7 +109,7 @@ def check_tags(tags: Any) -> dict[str, str]:
 def check_source(source: Any) -> str:
     if source is None:
         return ""
-    if not isinstance(source, str) or len(source) > MAX_SOURCE or not _storable(source):
+    if not isinstance(source, str) or len(source) > MAX_SOURCE or not storable(source):
         raise PointError(f"invalid source - must be a string of at most {MAX_SOURCE} characters "
                          "of valid UTF-8 without NUL")
     return source

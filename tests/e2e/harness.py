@@ -2,33 +2,17 @@
 from __future__ import annotations
 
 import os
-import random
-import socket
 import subprocess
 import sys
-from collections.abc import Container
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
 from cli.local_system import LocalSystem
+from cli.ports import free_port, free_port_block
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-# Listening ports are chosen below the kernel's ephemeral range (32768-60999 here), where
-# outgoing connections get theirs: a client socket cannot take a chosen port before the service
-# binds it. Random, so systems started at the same time by other runs rarely meet.
-LISTEN_PORTS = (20000, 32700)
-
-
-def free_port(avoid: Container[int] = ()) -> int:
-    for _ in range(500):
-        port = random.randrange(*LISTEN_PORTS)
-        if port not in avoid and _free(port):
-            return port
-    raise RuntimeError("no free port")
 
 
 @dataclass
@@ -55,24 +39,6 @@ class RunningSystem:
         s = requests.Session()
         s.headers["Authorization"] = f"Bearer {key}"
         return s
-
-
-def free_port_block(size: int = 20) -> int:
-    """A base port whose next `size` ports are free now (the services' metrics ports)."""
-    for _ in range(500):
-        base = random.randrange(LISTEN_PORTS[0], LISTEN_PORTS[1] - size)
-        if all(_free(base + i) for i in range(size)):
-            return base
-    raise RuntimeError("no block of free ports")
-
-
-def _free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 def system_env(tmp: Path, database_url: str, **extra: str) -> dict[str, str]:
