@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from flask import current_app, g
 
 from anomalywatch.catalog.v1 import accounts_pb2_grpc, anomalies_pb2_grpc, metrics_pb2_grpc
 from anomalywatch.forecast.v1 import forecast_pb2_grpc
@@ -43,3 +44,9 @@ class Clients:
             return method(request, timeout=timeout or self.timeout, metadata=metadata)
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
+
+
+def call_as_caller(stub: str, method: str, request: Any) -> Any:
+    """Calls `method` of the named stub (`metrics`, `anomalies`, ...) with this request's key."""
+    clients = current_app.extensions["aw"].clients
+    return clients.call(getattr(getattr(clients, stub), method), request, g.api_key)

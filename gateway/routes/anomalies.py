@@ -3,11 +3,12 @@
 win over `{id}` in Flask's router whatever the registration order."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from anomalywatch.catalog.v1 import anomalies_pb2
 from gateway import fields, render
 from gateway.auth import requires
+from gateway.clients import call_as_caller
 from gateway.request_io import json_object, page_request, pagination, tag_filters, time_param
 
 bp = Blueprint("anomalies", __name__)
@@ -20,8 +21,7 @@ LIST_PARAMS = ("status", "severity", "type", "metric", "metric_id", "from", "to"
 
 
 def _call(method, message):
-    clients = current_app.extensions["aw"].clients
-    return clients.call(getattr(clients.anomalies, method), message, g.api_key)
+    return call_as_caller("anomalies", method, message)
 
 
 @bp.get("/v1/anomalies")

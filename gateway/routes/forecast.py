@@ -2,11 +2,12 @@
 `GET /v1/forecast/models`."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, jsonify
 
 from anomalywatch.forecast.v1 import forecast_pb2
 from gateway import fields, render
 from gateway.auth import current_principal, requires
+from gateway.clients import call_as_caller
 from gateway.request_io import json_object
 from services.forecast.horizon import MAX_CONFIDENCE, MIN_CONFIDENCE
 
@@ -15,8 +16,7 @@ FIELDS = ("metric", "metric_id", "tags", "horizon", "model", "confidence")
 
 
 def _call(method, message):
-    clients = current_app.extensions["aw"].clients
-    return clients.call(getattr(clients.forecast, method), message, g.api_key)
+    return call_as_caller("forecast", method, message)
 
 
 def _horizon(value) -> str:

@@ -1,12 +1,13 @@
 """API keys: `POST|GET /v1/api-keys`, `DELETE /v1/api-keys/{id}` (scope `admin`)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, jsonify
 
 from anomalywatch.catalog.v1 import accounts_pb2
 from anomalywatch.common.v1 import common_pb2
 from gateway import fields, render
 from gateway.auth import current_principal, requires
+from gateway.clients import call_as_caller
 from gateway.request_io import json_object, page_request, pagination
 from services.common.errors import ServiceError
 from services.common.timeutil import parse_iso, to_timestamp
@@ -17,8 +18,7 @@ FIELDS = ("name", "scopes", "environment", "expires_at")
 
 
 def _call(method, message):
-    clients = current_app.extensions["aw"].clients
-    return clients.call(getattr(clients.accounts, method), message, g.api_key)
+    return call_as_caller("accounts", method, message)
 
 
 @bp.post("/v1/api-keys")

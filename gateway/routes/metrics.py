@@ -2,11 +2,12 @@
 `anomaly_config` (by name, every series of that name; by `met_` id, one series)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from anomalywatch.catalog.v1 import metrics_pb2
 from gateway import fields, render
 from gateway.auth import requires
+from gateway.clients import call_as_caller
 from gateway.request_io import json_object, page_request, pagination, tag_filters, time_param
 from services.common.errors import ServiceError
 
@@ -15,8 +16,7 @@ MAX_POINTS = 10_000
 
 
 def _call(method, message):
-    clients = current_app.extensions["aw"].clients
-    return clients.call(getattr(clients.metrics, method), message, g.api_key)
+    return call_as_caller("metrics", method, message)
 
 
 @bp.get("/v1/metrics")

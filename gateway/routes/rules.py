@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify
+from flask import Blueprint, jsonify
 
 from anomalywatch.catalog.v1 import anomalies_pb2
 from gateway import fields, render
 from gateway.auth import requires
+from gateway.clients import call_as_caller
 from gateway.request_io import json_object, page_request, pagination
 
 bp = Blueprint("rules", __name__)
@@ -20,8 +21,7 @@ SCOPE_HINT = 'scope must be "global" or {"tags": {"<key>": "<value>", ...}}'
 
 
 def _call(method, message):
-    clients = current_app.extensions["aw"].clients
-    return clients.call(getattr(clients.rules, method), message, g.api_key)
+    return call_as_caller("rules", method, message)
 
 
 def _condition(value: Any, partial: bool) -> dict[str, Any]:
