@@ -2,78 +2,63 @@
 keys only its live data (series, points, anomalies, rules and configs)."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from tests.e2e.test_detection import post_batches, series, timeline
+from tests.e2e.builders import create_rule, grid, ingest, new_user
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def pair(system):
-    """(live session, test session) of one fresh account, each with every scope."""
-    account, live_key = system.new_key(environment="live")
-    _, test_key = system.new_key(account=account, environment="test")
-    return system.session(live_key), system.session(test_key)
+    """(live user, sandbox user) of one fresh account, each with every scope."""
+    live = new_user(system, environment="live")
+    return live, new_user(system, environment="test", account=live.account_id)
 
 
-def test_series_points_and_anomalies_stay_in_their_environment(system, pair):
+def test_series_points_and_anomalies_stay_in_their_environment(pair):
     live, sandbox = pair
-    url = system.base_url
     n = 150
-    ts, values = timeline(n), series(n, seed=7)
+    ts = grid(n)
+    values = 100.0 + np.random.default_rng(7).normal(0, 2.0, n)
     values[-1] = 10_000.0  # a spike after warm-up: a live anomaly
-    post_batches(live, url, "env.iso", ts, values)
-    live_metric = live.get(f"{url}/v1/metrics", params={"name": "env.iso"},
-                           timeout=10).json()["data"][0]["id"]
-    live_anomalies = live.get(f"{url}/v1/anomalies", params={"metric": "env.iso"}, timeout=10).json()
+    ingest(live, "env.iso", ts, values)
+    live_metric = live.get("/v1/metrics", name="env.iso").json()["data"][0]["id"]
+    live_anomalies = live.get("/v1/anomalies", metric="env.iso").json()
     assert live_anomalies["pagination"]["total"] >= 1
 
-    assert sandbox.get(f"{url}/v1/metrics", params={"name": "env.iso"}, timeout=10).json()["data"] == []
-    assert sandbox.get(f"{url}/v1/metrics/{live_metric}/points", timeout=10).status_code == 404
-    assert sandbox.get(f"{url}/v1/anomalies", params={"metric": "env.iso"}, timeout=10).json()["data"] == []
-    assert sandbox.get(f"{url}/v1/anomalies/summary", timeout=10).json()["data"]["total"] == 0
+    assert sandbox.get("/v1/metrics", name="env.iso").json()["data"] == []
+    assert sandbox.get(f"/v1/metrics/{live_metric}/points").status_code == 404
+    assert sandbox.get("/v1/anomalies", metric="env.iso").json()["data"] == []
+    assert sandbox.get("/v1/anomalies/summary").json()["data"]["total"] == 0
     anomaly_id = live_anomalies["data"][0]["id"]
-    ack = sandbox.post(f"{url}/v1/anomalies/{anomaly_id}/acknowledge", json={}, timeout=10)
-    assert ack.status_code == 404
+    assert sandbox.post(f"/v1/anomalies/{anomaly_id}/acknowledge", {}).status_code == 404
 
     # the sandbox writes the same name at the same timestamps: its own series, no conflict with live
-    post_batches(sandbox, url, "env.iso", ts[:20], values[:20] + 1.0)
-    mine = sandbox.get(f"{url}/v1/metrics", params={"name": "env.iso"}, timeout=10).json()["data"]
+    ingest(sandbox, "env.iso", ts[:20], values[:20] + 1.0)
+    mine = sandbox.get("/v1/metrics", name="env.iso").json()["data"]
     assert len(mine) == 1 and mine[0]["id"] != live_metric
-    assert len(live.get(f"{url}/v1/metrics/{live_metric}/points", params={"limit": 1000},
-                        timeout=10).json()["data"]) == n
+    assert len(live.get(f"/v1/metrics/{live_metric}/points", limit=1000).json()["data"]) == n
 
 
-def test_rules_stay_in_their_environment(system, pair):
+def test_rules_stay_in_their_environment(pair):
     live, sandbox = pair
-    url = system.base_url
-    rule = {"name": "env-rule", "severity": "critical",
-            "condition": {"metric": "env.rule", "operator": "greater_than", "threshold": 5}}
-    created = live.post(f"{url}/v1/anomalies/rules", json=rule, timeout=10)
-    assert created.status_code == 201, created.text
-    rule_id = created.json()["data"]["id"]
-    assert sandbox.get(f"{url}/v1/anomalies/rules", timeout=10).json()["data"] == []
-    assert sandbox.get(f"{url}/v1/anomalies/rules/{rule_id}", timeout=10).status_code == 404
+    rule_id = create_rule(live, "env-rule", "env.rule", "greater_than", 5, severity="critical")["id"]
+    assert sandbox.get("/v1/anomalies/rules").json()["data"] == []
+    assert sandbox.get(f"/v1/anomalies/rules/{rule_id}").status_code == 404
     # the same name is free in the sandbox, and a sandbox point over the threshold fires nothing live
-    twin = sandbox.post(f"{url}/v1/anomalies/rules", json={**rule, "severity": "info"}, timeout=10)
-    assert twin.status_code == 201
-    ts = timeline(1)
-    post_batches(sandbox, url, "env.rule", ts, [50.0])
-    query = {"metric": "env.rule"}
-    live_threshold = live.get(f"{url}/v1/anomalies", params=query, timeout=10).json()["data"]
-    sandbox_threshold = sandbox.get(f"{url}/v1/anomalies", params=query, timeout=10).json()["data"]
-    assert live_threshold == []
-    assert [a["severity"] for a in sandbox_threshold] == ["info"]
+    create_rule(sandbox, "env-rule", "env.rule", "greater_than", 5, severity="info")
+    ingest(sandbox, "env.rule", grid(1), [50.0])
+    assert live.get("/v1/anomalies", metric="env.rule").json()["data"] == []
+    assert [a["severity"] for a in sandbox.get("/v1/anomalies", metric="env.rule").json()["data"]] == ["info"]
 
 
-def test_configs_by_name_stay_in_their_environment(system, pair):
+def test_configs_by_name_stay_in_their_environment(pair):
     live, sandbox = pair
-    url = system.base_url
-    put = sandbox.put(f"{url}/v1/metrics/env.cfg/anomaly_config", json={"min_data_points": 20,
-                                                                        "sensitivity": "high"}, timeout=10)
+    put = sandbox.put("/v1/metrics/env.cfg/anomaly_config", {"min_data_points": 20, "sensitivity": "high"})
     assert put.status_code == 200, put.text
     assert put.json()["data"]["overrides"] == {"min_data_points": 20, "sensitivity": "high"}
-    seen_live = live.get(f"{url}/v1/metrics/env.cfg/anomaly_config", timeout=10).json()["data"]
+    seen_live = live.get("/v1/metrics/env.cfg/anomaly_config").json()["data"]
     assert seen_live["overrides"] == {} and seen_live["min_data_points"] == 100
     assert seen_live["sensitivity"] == "medium"
