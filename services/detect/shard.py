@@ -102,19 +102,21 @@ class Shard:
         KERNEL_SECONDS.observe(time.perf_counter() - started)
         BATCH_SIZE.observe(len(ids))
         scored = ~batch.skipped
-        latest = {sid: i for i, sid in enumerate(ids) if scored[i]}  # series -> its last scored point
+        scored_at = np.flatnonzero(scored).tolist()  # positions of the scored points, in order
+        latest = {ids[i]: i for i in scored_at}  # series -> its last scored point
         events = batch.episode_event
         eventful = np.flatnonzero(scored & ((events == codes.EVENT_OPEN) | (events == codes.EVENT_CONTINUE)
                                             | (events == codes.EVENT_CLOSE)))
         chosen = sorted(set(eventful.tolist()).union(latest.values()))
         # Data is back for a series in outage: end the outage at its first point here, first.
         returning = [sid for sid in latest if sid in self.missing_open]
-        first_seen = {}
-        for i, sid in enumerate(ids):
-            if scored[i] and sid not in first_seen:
-                first_seen[sid] = i
-        detections = [missing_data(sid, float(ts[first_seen[sid]]), float(values[first_seen[sid]]),
-                                   storage_pb2.EPISODE_EVENT_CLOSE) for sid in returning]
+        detections = []
+        if returning:  # rare: the first scored point of each series only then
+            first_seen: dict[str, int] = {}
+            for i in scored_at:
+                first_seen.setdefault(ids[i], i)
+            detections = [missing_data(sid, float(ts[first_seen[sid]]), float(values[first_seen[sid]]),
+                                       storage_pb2.EPISODE_EVENT_CLOSE) for sid in returning]
         detections += [detection(ids[i], float(ts[i]), float(values[i]), batch, i) for i in chosen]
         anomaly_ids = [""] * len(ids)
         if detections:
@@ -137,9 +139,9 @@ class Shard:
             for i in opened.tolist():
                 ANOMALIES_OPENED.labels(names[i] or "unknown").inc()
         ts_list, value_list = ts.tolist(), values.tolist()
-        for i in np.flatnonzero(scored).tolist():
+        for i in scored_at:
             self._track(ids[i], ts_list[i], value_list[i], configs[ids[i]])
-        count = int(np.count_nonzero(scored))
+        count = len(scored_at)
         self.points_scored += count
         POINTS_SCORED.inc(count)
         SERIES_HELD.set(len(self.info))
