@@ -61,16 +61,16 @@ def check_value(value: Any) -> float:
 
 def check_time(ts: float, shown: Any, now: float, retention_seconds: float) -> float:
     """`shown`: how the message names the time (None: its ISO form, made only for a message)."""
-    if shown is None and not (math.isfinite(ts) and now - retention_seconds <= ts <= now + FUTURE_TOLERANCE):
+    if math.isfinite(ts) and now - retention_seconds <= ts <= now + FUTURE_TOLERANCE:
+        return ts
+    if shown is None:
         shown = iso(ts) if math.isfinite(ts) else ts
     if not math.isfinite(ts):
         raise PointError(f"invalid timestamp - {shown}")
     if ts > now + FUTURE_TOLERANCE:
         raise PointError(f"invalid timestamp - {shown} - timestamp is more than 1 minute in the future")
-    if ts < now - retention_seconds:
-        raise PointError(f"invalid timestamp - {shown} - timestamp is too old, older than "
-                         f"{int(retention_seconds)} seconds")
-    return ts
+    raise PointError(f"invalid timestamp - {shown} - timestamp is too old, older than "
+                     f"{int(retention_seconds)} seconds")
 
 
 def storable(text: str) -> bool:
