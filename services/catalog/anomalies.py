@@ -159,28 +159,25 @@ def page_query(scope: Scope, filters: AnomalyFilters) -> Select:
 def status_counts(session: Session, scope: Scope, filters: AnomalyFilters) -> dict[str, int]:
     """Every status with its count over the anomalies matching `filters` but its status part (zeros
     included): the `meta` of a list."""
-    query = status_counts_query(scope, filters)
-    if _kept_counts(filters):
-        counted = {status: n for status, n in session.execute(query)}
-        return {status: int(counted.get(status, 0)) for status in STATUSES}
-    row = session.execute(query).first()
-    return {status: int(row[i]) if row else 0 for i, status in enumerate(STATUSES)}
+    row = session.execute(status_counts_query(scope, filters)).first()
+    return {status: int(row[i] or 0) if row else 0 for i, status in enumerate(STATUSES)}
 
 
 def status_counts_query(scope: Scope, filters: AnomalyFilters) -> Select:
-    """The query of status_counts. Filtered by severity and type at most: the sums of the kept
-    anomaly_counts. Any other filter selects fewer anomalies through its index: one row of
-    conditional counts, which that index answers alone since each carries status (a GROUP BY status
-    there would make SQLite sort the rows, or walk the status index and read the row of every
-    anomaly of the scope). Grouped by the scope (fixed by the filter), so one row, or none when
-    nothing matches."""
+    """The query of status_counts: one row of a count per status (in STATUSES' order), or none when
+    nothing matches. Filtered by severity and type at most: conditional sums of the kept
+    anomaly_counts. Any other filter selects fewer anomalies through its index: conditional counts,
+    which that index answers alone since each carries status (a GROUP BY status there would make
+    SQLite sort the rows, or walk the status index and read the row of every anomaly of the scope),
+    grouped by the scope (fixed by the filter)."""
     if _kept_counts(filters):
-        query = select(AnomalyCount.status, func.sum(AnomalyCount.n)).where(*_kept_scope(scope))
+        query = select(*(func.sum(AnomalyCount.n).filter(AnomalyCount.status == status)
+                         for status in STATUSES)).where(*_kept_scope(scope))
         if filters.severity:
             query = query.where(AnomalyCount.severity == filters.severity)
         if filters.type:
             query = query.where(AnomalyCount.type == filters.type)
-        return query.group_by(AnomalyCount.status)
+        return query
     return (filtered_query(scope, filters)
             .with_only_columns(*(func.count().filter(Anomaly.status == status) for status in STATUSES))
             .group_by(Anomaly.account_id, Anomaly.environment))
