@@ -9,17 +9,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.catalog import series as series_registry
 from services.catalog.models import Anomaly, Rule, Series
 from services.common.ids import new_id
-from services.common.metrics import ANOMALIES_CREATED
 from services.common.timeutil import iso
 
 SEVERITY_RANK = {"info": 1, "warning": 2, "critical": 3}
 STATISTICAL, MISSING = "stat", "missing"
+# Counted where an episode row is created, so each anomaly counts once however often detect
+# replays the points that opened it (detect's own counter counts per scoring pass).
+ANOMALIES_CREATED = Counter(
+    "aw_catalog_anomalies_opened_total", "Anomalies (episodes) opened in catalog", ["type"])
 OPERATOR_WORDS = {
     "greater_than": "above", "greater_than_or_equal": "at or above", "less_than": "below",
     "less_than_or_equal": "at or below", "equal": "equal to", "not_equal": "not equal to",

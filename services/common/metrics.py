@@ -12,10 +12,6 @@ RPC_REQUESTS = Counter(
 RPC_LATENCY = Histogram(
     "aw_rpc_latency_seconds", "gRPC handling time", ["service", "method"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-# Counted by catalog where an episode row is created, so each anomaly counts once however often
-# detect replays the points that opened it (detect's own counter counts per scoring pass).
-ANOMALIES_CREATED = Counter(
-    "aw_catalog_anomalies_opened_total", "Anomalies (episodes) opened in catalog", ["type"])
 
 
 def serve_metrics(address: str | None) -> None:
