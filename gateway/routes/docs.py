@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import functools
+import json
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response
 
 from gateway.openapi import document
 from gateway.openapi.html import render
 
 bp = Blueprint("docs", __name__)
+
+
+# The document never changes while the process runs: both answers are built once, on first use.
+@functools.cache
+def _json() -> str:
+    return json.dumps(document(), separators=(",", ":")) + "\n"
 
 
 @functools.cache
@@ -19,7 +26,7 @@ def _page() -> str:
 
 @bp.get("/v1/openapi.json")
 def openapi_json():
-    return jsonify(document())
+    return Response(_json(), mimetype="application/json")
 
 
 @bp.get("/docs")
