@@ -54,11 +54,10 @@ class UnknownModel(ForecastError):
 
     code = "MODEL_UNAVAILABLE"
 
-    def __init__(self, model: str, known: list[str], available: list[str] | None = None) -> None:
-        available = list(known if available is None else available)
+    def __init__(self, model: str, known: list[str], available: list[str]) -> None:
         super().__init__(
             f"unknown model '{model}'; available models: {', '.join(available)}",
-            {"field": "model", "model": model, "available": available, "known": list(known)},
+            {"field": "model", "model": model, "available": list(available), "known": list(known)},
         )
         self.model = model
         self.known = list(known)
