@@ -20,6 +20,15 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def execute_many(session: Session, statement: str, rows: list[tuple]) -> None:
+    """`statement`, written with `?` markers, once per row in one driver-level executemany:
+    SQLAlchemy's per-row parameter processing costs more than the statement on bulk writes."""
+    connection = session.connection()
+    if connection.dialect.paramstyle != "qmark":  # PostgreSQL's driver takes %s
+        statement = statement.replace("?", "%s")
+    connection.exec_driver_sql(statement, rows)
+
+
 def make_engine(url: str, immediate: bool = False) -> Engine:
     """An engine for `url`. SQLite gets WAL, a busy timeout and enforced foreign keys; with
     `immediate`, transactions take the write lock at BEGIN (SQLite has one writer, and a deferred

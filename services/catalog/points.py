@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from services.catalog import configs, episodes
 from services.catalog import series as series_registry
 from services.catalog.configs import Scope
+from services.catalog.db import execute_many
 from services.catalog.models import PointRow, Rule
 from services.catalog.rule_match import metric_matches, scope_matches, value_meets
 from services.catalog.series import SeriesState
@@ -95,18 +96,12 @@ def write_points(session: Session, scope: Scope, points: Sequence[PointIn], max_
     if rows:
         # One executemany INSERT for the points (driver SQL: no per-row parameter processing),
         # one UPDATE for the series.
-        _insert_points(session, rows)
+        execute_many(session, f"INSERT INTO {PointRow.__tablename__} (series_id, ts, value) "
+                              "VALUES (?, ?, ?)", rows)
         series_registry.save_progress(session, {s.id: s for s, _ in accepted}.values())
     _apply_rules(session, scope, accepted, {r.index: r for r in results}, now)
     stored_series = {s.id: s.name for s, _ in accepted}
     return WriteResult(results, configs.effective_for_series(session, scope, stored_series.items()))
-
-
-def _insert_points(session: Session, rows: list[tuple[str, float, float]]) -> None:
-    connection = session.connection()
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    connection.exec_driver_sql(f"INSERT INTO {PointRow.__tablename__} (series_id, ts, value) "
-                               f"VALUES ({mark}, {mark}, {mark})", rows)
 
 
 def _advance(s: SeriesState, point: PointIn) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.catalog.configs import Scope
+from services.catalog.db import execute_many
 from services.catalog.models import Series, SeriesTag
 from services.common.ids import new_id
 
@@ -119,14 +120,10 @@ _PROGRESS = ("first_ts", "last_ts", "last_value", "point_count", "step_seconds")
 
 
 def _update(session: Session, columns: Sequence[str], rows: list[tuple]) -> None:
-    """UPDATE series SET <columns> WHERE id, one executemany at driver level (row = values..., id):
-    SQLAlchemy's per-row parameter processing cost more than the statement."""
-    if not rows:
-        return
-    connection = session.connection()
-    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    assignments = ", ".join(f"{c} = {mark}" for c in columns)
-    connection.exec_driver_sql(f"UPDATE {Series.__tablename__} SET {assignments} WHERE id = {mark}", rows)
+    """UPDATE series SET <columns> WHERE id, one driver-level executemany (row = values..., id)."""
+    if rows:
+        assignments = ", ".join(f"{c} = ?" for c in columns)
+        execute_many(session, f"UPDATE {Series.__tablename__} SET {assignments} WHERE id = ?", rows)
 
 
 def series_key_of(name: str, tags: Mapping[str, str], cache: dict[tuple, str]) -> str:
