@@ -25,10 +25,7 @@ def _call(method, message):
 @requires("admin")
 def create_key():
     body = json_object()
-    for name in body:
-        if name not in FIELDS:
-            raise ServiceError("VALIDATION_ERROR", f"unknown field {name}",
-                               {"field": name, "allowed": list(FIELDS)})
+    fields.only_known(body, FIELDS)
     # null is absent; any other value must have the right type (0, [] or {} are not defaults)
     name = "" if body.get("name") is None else fields.string(body["name"], "name")
     scopes = body.get("scopes")

@@ -49,8 +49,8 @@ def list_points(metric_id: str):
     time_param("from", message.start_time)
     time_param("to", message.end_time)
     answer = _call("ListPoints", message)
-    points = [{"timestamp": render.time_of(p, "time"), "value": p.value} for p in answer.points]
-    return jsonify({"data": points, "pagination": {"limit": limit, "has_more": answer.has_more}})
+    return jsonify({"data": render.data_points(answer.points),
+                    "pagination": {"limit": limit, "has_more": answer.has_more}})
 
 
 @bp.get("/v1/metrics/<path:name_or_id>/anomaly_config")
@@ -65,11 +65,9 @@ def get_config(name_or_id: str):
 @requires("write")
 def put_config(name_or_id: str):
     body = json_object()
+    fields.only_known(body, render.CONFIG_FIELDS)
     config = metrics_pb2.AnomalyConfig()
     for name, value in body.items():
-        if name not in render.CONFIG_FIELDS:
-            raise ServiceError("VALIDATION_ERROR", f"unknown field {name}",
-                               {"field": name, "allowed": list(render.CONFIG_FIELDS)})
         if value is not None:
             _set_config_field(config, name, value)
     message = metrics_pb2.UpdateAnomalyConfigRequest(name_or_id=fields.path_id(name_or_id, "name_or_id"),
