@@ -124,7 +124,7 @@ def apply_detections(session: Session, detections: list[DetectionIn], now: float
     series_ids = {d.series_id for d in detections}
     series = series_registry.lock_by_ids(session, series_ids)  # plain rows: no ORM flush per series
     episodes = open_episodes(session, series_ids, (STATISTICAL, MISSING))
-    before = {sid: s.scored_until for sid, s in series.items()}
+    advanced: dict[str, series_registry.SeriesState] = {}  # series whose scored_until moved
     answer: list[str] = []
     for d in detections:
         s = series.get(d.series_id)
@@ -140,9 +140,9 @@ def apply_detections(session: Session, detections: list[DetectionIn], now: float
             answer.append(open_one.id if open_one is not None and d.event in ("open", "continue") else "")
             continue
         s.scored_until = d.ts
+        advanced[s.id] = s
         answer.append(_apply_statistical(session, episodes, s, d, now))
-    series_registry.save_scored_until(session, [s for sid, s in series.items()
-                                                if s.scored_until != before[sid]])
+    series_registry.save_scored_until(session, advanced.values())
     return answer
 
 
