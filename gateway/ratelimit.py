@@ -161,10 +161,6 @@ class Bucket:
         """(per minute, per second)."""
         return _items(self.limits.per_minute, self.limits.burst_per_second)
 
-    @property
-    def limit_string(self) -> str:
-        return f"{self.limits.per_minute}/minute;{self.limits.burst_per_second}/second"
-
 
 @functools.lru_cache(maxsize=256)
 def _items(per_minute: int, per_second: int) -> tuple[RateLimitItem, RateLimitItem]:
@@ -249,7 +245,7 @@ def _check(limiter: RateLimiter):
     minute, second = b.items
     for item in (second, minute):
         if not limiter.limiter.hit(item, b.name, SCOPE):
-            return _too_many(limiter, item)
+            return _too_many(limiter, b, item)
     return None
 
 
@@ -268,8 +264,7 @@ def _add_headers(limiter: RateLimiter, response):
     return response
 
 
-def _too_many(limiter: RateLimiter, item: RateLimitItem):
-    b: Bucket = g.aw_rate_bucket if "aw_rate_bucket" in g else _anonymous()
+def _too_many(limiter: RateLimiter, b: Bucket, item: RateLimitItem):
     reset, _ = limiter.limiter.get_window_stats(item, b.name, SCOPE)
     retry_after = max(1, math.ceil(reset - time.time()))
     window = "second" if item.get_expiry() <= 1 else "minute"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Any
 
 from flask import request
@@ -88,7 +87,7 @@ def time_param(name: str, into) -> None:
                                {"field": name, "suggestion": "e.g. 2026-03-27T12:00:00Z"}) from None
 
 
-def tag_filters(args: Mapping[str, str] | None = None) -> dict[str, str]:
+def tag_filters() -> dict[str, str]:
     """`tag.<key>=<value>` query parameters."""
-    args = request.args if args is None else args
-    return {string(k, k)[4:]: string(v, k) for k, v in args.items() if k.startswith("tag.") and len(k) > 4}
+    return {string(k, k)[4:]: string(v, k) for k, v in request.args.items()
+            if k.startswith("tag.") and len(k) > 4}
