@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gateway.render import ANOMALY_TYPE, CONFIG_FIELDS, SEVERITY
+from gateway.render import ANOMALY_STATUS, ANOMALY_TYPE, CONFIG_FIELDS, ENVIRONMENT, SEVERITY
 from gateway.request_io import MAX_OFFSET
+from services.catalog.rule_match import OPERATORS as RULE_OPERATORS
 from services.common.auth import SCOPES
 from services.common.errors import ERROR_CODES
 from services.forecast.horizon import MAX_CONFIDENCE, MAX_HORIZON_STEPS, MIN_CONFIDENCE
@@ -17,7 +18,7 @@ Schema = dict[str, Any]
 
 SEVERITIES = list(SEVERITY.values())
 ANOMALY_TYPES = list(ANOMALY_TYPE.values())
-STATUSES = ["active", "acknowledged", "resolved"]
+STATUSES = list(ANOMALY_STATUS.values())
 ROOT_CAUSES = [
     "marketing_campaign",
     "deployment",
@@ -27,10 +28,10 @@ ROOT_CAUSES = [
     "infrastructure",
     "other",
 ]
-OPERATORS = ["greater_than", "greater_than_or_equal", "less_than", "less_than_or_equal", "equal", "not_equal"]
+OPERATORS = list(RULE_OPERATORS)
 SENSITIVITIES = ["low", "medium", "high"]
 SEASONALITIES = ["none", "daily", "weekly", "auto"]
-ENVIRONMENTS = ["live", "test"]
+ENVIRONMENTS = list(ENVIRONMENT.values())
 DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*[smhdw]?\s*$"
 HORIZON_PATTERN = r"^\s*\d+(\.\d+)?\s*[smhdwSMHDW]?\s*$"
 MAX_NOTE = 2000
