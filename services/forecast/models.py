@@ -105,8 +105,6 @@ class StatsFit:
 
     def forward(self, y: np.ndarray, h: int) -> PointForecast:
         """Forecast `h` steps after `y`, a history starting like the fitted one and longer."""
-        if not hasattr(self.model, "forward"):  # nothing to reuse (seasonal naive): fit again
-            return self.spec.predict(y, h, self.seasons)
         with _quiet():
             out = self.model.forward(y=_float(y[self.start:]), h=h, level=self.spec.level)
         return self.spec.point_forecast(out, h)
