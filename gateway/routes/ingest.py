@@ -10,6 +10,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 from anomalywatch.ingest.v1 import ingest_pb2
 from gateway import fields
 from gateway.auth import requires
+from gateway.clients import call_as_caller
 from gateway.render import point_result
 from gateway.request_io import json_body, page_request, pagination
 from services.common.errors import ServiceError
@@ -108,9 +109,7 @@ def _batch(body: dict[str, Any]):
 @requires("ingest")
 def test_posts():
     fields.only_known_params(fields.PAGE_PARAMS)
-    aw = current_app.extensions["aw"]
-    answer = aw.clients.call(aw.clients.ingest.ListTestPosts,
-                             ingest_pb2.ListTestPostsRequest(page=page_request()), g.api_key)
+    answer = call_as_caller("ingest", "ListTestPosts", ingest_pb2.ListTestPostsRequest(page=page_request()))
     posts = [{"metric": p.metric, "count": p.count, "last_posted_at": iso_of(p.last_post_time)}
              for p in answer.posts]
     return jsonify({"data": posts, "pagination": pagination(answer.page)})
