@@ -10,6 +10,7 @@ from anomalywatch.common.v1 import common_pb2
 from gateway.fields import string
 from services.common.errors import ServiceError
 from services.common.timeutil import parse_iso, to_timestamp
+from services.ingest.validation import MAX_TAGS
 
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
@@ -88,6 +89,11 @@ def time_param(name: str, into) -> None:
 
 
 def tag_filters() -> dict[str, str]:
-    """`tag.<key>=<value>` query parameters."""
-    return {string(k, k)[4:]: string(v, k) for k, v in request.args.items()
+    """`tag.<key>=<value>` query parameters; more than a series can carry match nothing, so they are
+    refused before they cost the catalog a query."""
+    tags = {string(k, k)[4:]: string(v, k) for k, v in request.args.items()
             if k.startswith("tag.") and len(k) > 4}
+    if len(tags) > MAX_TAGS:
+        raise ServiceError("VALIDATION_ERROR", f"at most {MAX_TAGS} tag filters (a series has at most "
+                           f"{MAX_TAGS} tags), got {len(tags)}", {"field": "tag"})
+    return tags

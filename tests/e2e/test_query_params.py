@@ -28,3 +28,13 @@ def test_points_refuse_unknown_parameters_and_take_their_own(system, api):
     assert api.get(points, params={"from": "2020-01-01", "to": "2100-01-01", "limit": 5}, timeout=10).ok
     wrong = api.get(points, params={"offset": 5}, timeout=10)
     assert wrong.status_code == 400 and wrong.json()["error"]["details"]["field"] == "offset"
+
+
+@pytest.mark.parametrize("path", ["/v1/metrics", "/v1/anomalies"])
+def test_more_tag_filters_than_a_series_can_carry_are_400(system, api, path):
+    def tags(n: int) -> dict[str, str]:
+        return {f"tag.k{i}": "v" for i in range(n)}
+
+    assert api.get(f"{system.base_url}{path}", params=tags(32), timeout=10).status_code == 200
+    refused = api.get(f"{system.base_url}{path}", params=tags(33), timeout=10)
+    assert refused.status_code == 400 and refused.json()["error"]["details"]["field"] == "tag"
