@@ -14,6 +14,9 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 DOMAIN = "anomalywatch.dev"
+# gRPC refuses response metadata past 8 KiB (at random between its soft and hard limits), and an
+# error's message and details travel in it twice: echoed input (a 3000-character id) is cut short.
+MAX_ECHO_CHARS = 200
 
 # code: (gRPC status, HTTP status)
 ERROR_CODES: dict[str, tuple[grpc.StatusCode, int]] = {
@@ -75,17 +78,37 @@ class ServiceError(Exception):
     def to_status(self) -> grpc.Status:
         """The rich gRPC status: ErrorInfo(reason=code, metadata={"details": JSON})."""
         info = error_details_pb2.ErrorInfo(
-            reason=self.code, domain=DOMAIN, metadata={"details": json.dumps(self.details)})
+            reason=self.code, domain=DOMAIN, metadata={"details": json.dumps(_clipped(self.details))})
         detail = any_pb2.Any()
         detail.Pack(info)
-        status = status_pb2.Status(
-            code=getattr(code_pb2, self.grpc_code.name), message=self.message, details=[detail])
+        status = status_pb2.Status(code=getattr(code_pb2, self.grpc_code.name),
+                                   message=_clipped(self.message), details=[detail])
         return rpc_status.to_status(status)
+
+
+def _clipped(value: Any) -> Any:
+    """`value` with every string longer than MAX_ECHO_CHARS cut short, at any depth."""
+    if isinstance(value, str):
+        return value if len(value) <= MAX_ECHO_CHARS else value[:MAX_ECHO_CHARS] + "…"
+    if isinstance(value, dict):
+        return {_clipped(k): _clipped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clipped(v) for v in value]
+    return value
+
+
+def _rich_status(error: grpc.RpcError) -> status_pb2.Status | None:
+    if not hasattr(error, "trailing_metadata"):
+        return None
+    try:
+        return rpc_status.from_call(error)
+    except ValueError:  # the transport replaced the status (its own RESOURCE_EXHAUSTED, ...)
+        return None
 
 
 def from_rpc_error(error: grpc.RpcError) -> ServiceError:
     """The ServiceError a failed call carries; transport failures become UNAVAILABLE."""
-    status = rpc_status.from_call(error) if hasattr(error, "trailing_metadata") else None
+    status = _rich_status(error)
     if status is not None:
         for detail in status.details:
             info = error_details_pb2.ErrorInfo()

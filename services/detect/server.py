@@ -10,6 +10,7 @@ from anomalywatch.catalog.v1 import storage_pb2_grpc
 from anomalywatch.detect.v1 import detect_pb2, detect_pb2_grpc
 from services.common.channels import open_channel
 from services.common.config import Settings, load_settings
+from services.common.errors import ServiceError
 from services.common.grpc_server import ServiceSpec, run
 from services.detect.engine import DetectionEngine
 from services.detect.servicer import DetectServicer
@@ -44,7 +45,11 @@ def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
     def on_stop() -> None:
         for timer in timers:
             timer.stop()
-        saved = shard.checkpoint()
+        try:
+            saved = shard.checkpoint()
+        except ServiceError as error:  # catalog gone first: the next start replays from the last checkpoint
+            log.warning("final checkpoint not saved", extra={"code": error.code, "reason": error.message})
+            return
         log.info("final checkpoint", extra={"series": saved})
 
     spec = ServiceSpec(name="detect", register=register, service_names=SERVICE_NAMES, warm_up=warm_up,

@@ -10,7 +10,7 @@ from anomalywatch.catalog.v1 import anomalies_pb2, anomalies_pb2_grpc
 from anomalywatch.common.v1 import common_pb2
 from services.catalog.anomaly_servicer import AnomalyServicer, RuleServicer
 from services.common.auth import Principal, PrincipalCache, generate_key
-from services.common.errors import ServiceError, from_rpc_error
+from services.common.errors import MAX_ECHO_CHARS, ServiceError, from_rpc_error
 from services.common.grpc_server import ServiceSpec, create_server
 
 from .conftest import T0
@@ -159,6 +159,16 @@ def test_get_answers_not_found_for_other_accounts_and_environments(data):
             code, error = rw.error(method, request)
             assert (code, error.code, error.details) == (
                 grpc.StatusCode.NOT_FOUND, "ANOMALY_NOT_FOUND", {"anomaly_id": anomaly_id})
+
+
+def test_a_huge_unknown_id_is_not_found_with_the_echo_cut_short(data):
+    # Echoed whole, the id in the message and the details overflows gRPC's 8 KiB of metadata and
+    # the caller saw the transport's RESOURCE_EXHAUSTED instead of NOT_FOUND.
+    huge = "anom_" + "x" * 20_000
+    code, error = data["rw"].error("GetAnomaly", anomalies_pb2.GetAnomalyRequest(anomaly_id=huge))
+    assert (code, error.code) == (grpc.StatusCode.NOT_FOUND, "ANOMALY_NOT_FOUND")
+    echoed = error.details["anomaly_id"]
+    assert echoed.startswith("anom_xxx") and len(echoed) <= MAX_ECHO_CHARS + 1 and len(error.message) < 300
 
 
 def test_get_carries_history_and_baseline_history(data, seed):
