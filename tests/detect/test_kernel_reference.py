@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from services.detect.kernels import state as state_mod
 from services.detect.kernels.arrays import allocate_config, allocate_outputs
 from services.detect.kernels.grouping import group_by_slot
-from services.detect.kernels.scoring import score_batch
+from services.detect.kernels.scoring import score_batch, score_of_surprise, surprise_at_least
 from services.detect.kernels.tunables import DEFAULT_TUNABLES, sensitivity_thresholds
 from tests.detect.reference import RefConfig, RefSeries, group_by_slot_ref, score_reference
 
@@ -128,3 +128,18 @@ def test_group_by_slot_matches_reference(slots, n_slots):
     ref_order, ref_starts = group_by_slot_ref(slots, n_slots)
     assert order.tolist() == ref_order
     assert starts.tolist() == ref_starts
+
+
+@pytest.mark.parametrize("threshold", [*THR.ravel().tolist(), 0.5, 1e-300, 1.0 - 1e-15, 1.0, 0.0, 2.0])
+def test_surprise_at_least_is_the_exact_score_boundary(threshold):
+    k = DEFAULT_TUNABLES.score_k
+    s = surprise_at_least(threshold, k)
+    if threshold <= 0.0:
+        assert s == -np.inf
+    elif threshold > 1.0:
+        assert np.isnan(s)
+    else:
+        assert score_of_surprise(s, k) >= threshold
+        assert s == 0.0 or score_of_surprise(np.nextafter(s, 0.0), k) < threshold
+        for v in np.nextafter(s, 0.0) * (1.0 - np.geomspace(1e-15, 0.5, 50)):
+            assert score_of_surprise(v, k) < threshold

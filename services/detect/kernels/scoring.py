@@ -62,6 +62,30 @@ def surprise_of_score(score: float, k: float) -> float:
 
 
 @njit(cache=True, error_model="numpy")
+def surprise_at_least(score: float, k: float) -> float:
+    """The smallest surprise s >= 0 with score_of_surprise(s, k) >= score (score_of_surprise does
+    not decrease, so score_of_surprise(s, k) >= score <=> s >= this, for every s): decisions on
+    the surprise equal those on the score, without the score. NaN if no surprise reaches it."""
+    if not score > 0.0:
+        return -math.inf
+    bits = np.empty(1, np.int64)
+    val = bits.view(np.float64)
+    val[0] = math.inf
+    if not score_of_surprise(val[0], k) >= score:
+        return math.nan
+    lo = np.int64(0)            # bit patterns of non-negative doubles order like the doubles
+    hi = bits[0]
+    while hi - lo > 1:          # score(lo) < score <= score(hi)
+        bits[0] = lo + (hi - lo) // 2
+        if score_of_surprise(val[0], k) >= score:
+            hi = bits[0]
+        else:
+            lo = bits[0]
+    bits[0] = hi
+    return val[0]
+
+
+@njit(cache=True, error_model="numpy")
 def _gap_rate(a: float, k: float) -> float:
     """EWMA weight for a point k nominal steps after the previous one."""
     if k <= 1.5:
@@ -154,6 +178,12 @@ def score_batch(slots: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: ConfigAr
     s_thr = np.empty(thresholds.shape[0])          # surprise of the info threshold per sensitivity
     for j in range(thresholds.shape[0]):
         s_thr[j] = surprise_of_score(thresholds[j, 0], tun.score_k)
+    # the score thresholds as exact surprise thresholds: the per-point loop decides on the
+    # surprise and leaves the score (an expm1 call, which spills every register) to the scatter
+    s_lv = np.empty(thresholds.shape)
+    for j in range(thresholds.shape[0]):
+        for lv in range(thresholds.shape[1]):
+            s_lv[j, lv] = surprise_at_least(thresholds[j, lv], tun.score_k)
     # arrival order interleaves series: gather each series' points together, score them with the
     # series' state in registers, scatter the outputs back. Random access inside the dependent
     # per-point loop stalls it; the separate gather and scatter loops are independent accesses.
@@ -170,10 +200,10 @@ def score_batch(slots: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: ConfigAr
         a = starts[s]
         b = starts[s + 1]
         if b > a:
-            _score_series(s, a, b, ts_g, xs_g, cfg, st, tun, thresholds, s_thr[cfg.sensitivity[s]],
+            _score_series(s, a, b, ts_g, xs_g, cfg, st, tun, s_lv, s_thr[cfg.sensitivity[s]],
                           ln_inv_f, tmp)
     # one pass per output array: each pass writes one array, so its lines stay in cache
-    _scatter(order, tmp.score, out.score)
+    _scatter_score(order, tmp.score, out.score, tun.score_k)
     _scatter(order, tmp.mean, out.mean)
     _scatter(order, tmp.std, out.std)
     _scatter(order, tmp.lower, out.lower)
@@ -193,10 +223,18 @@ def _scatter(order: np.ndarray, src: np.ndarray, dst: np.ndarray) -> None:
         dst[order[j]] = src[j]
 
 
+@njit(cache=True, error_model="numpy")
+def _scatter_score(order: np.ndarray, sv: np.ndarray, dst: np.ndarray, k: float) -> None:
+    """The scores of the surprises the per-point loop left in `sv` (0 for no score: score 0)."""
+    for j in range(order.shape[0]):
+        dst[order[j]] = score_of_surprise(sv[j], k)
+
+
 @njit(cache=True, error_model="numpy", inline="always")      # no call (and argument refcounting) per series
 def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
-                  cfg: ConfigArrays, st: SeriesState, tun: Tunables, thresholds: np.ndarray,
+                  cfg: ConfigArrays, st: SeriesState, tun: Tunables, s_lv: np.ndarray,
                   s_thr: float, ln_inv_f: float, out: Outputs) -> None:
+    """Score the points a:b of slot s; out.score receives surprises (_scatter_score scores them)."""
     # ---- configuration of this series (effective for the whole batch)
     enabled = cfg.enabled[s] != 0
     spike_thr = cfg.spike_threshold[s]
@@ -205,9 +243,9 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
     window = max(cfg.window_seconds[s], 3600.0)
     sens = cfg.sensitivity[s]
     seas = cfg.seasonality[s]
-    thr_info = thresholds[sens, 0]
-    thr_warn = thresholds[sens, 1]
-    thr_crit = thresholds[sens, 2]
+    sv_info = s_lv[sens, 0]         # surprises at which the score reaches the thresholds
+    sv_warn = s_lv[sens, 1]
+    sv_crit = s_lv[sens, 2]
     f = tun.tail_fraction
 
     # ---- state into locals
@@ -402,7 +440,6 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
             s4 = 0.0
         s2 = max(max(s2, s3), s4)
         sv = max(s1, s2)
-        score = score_of_surprise(sv, tun.score_k) if not learning else 0.0
 
         # ---- decision
         std = MAD_TO_STD * spm
@@ -412,7 +449,7 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
                 guard = 1
             elif x <= drop_thr * pred:
                 guard = 2
-        anomalous = enabled and not learning and (score >= thr_info or guard != 0)
+        anomalous = enabled and not learning and (sv >= sv_info or guard != 0)
         typ = 0
         sev = 0
         if anomalous:
@@ -422,7 +459,7 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
                 typ = 1 if r > 0.0 else 2
             else:
                 typ = 3 if abs(z1) < tun.trend_z else 4
-            sev = 3 if score >= thr_crit else (2 if score >= thr_warn else 1)
+            sev = 3 if sv >= sv_crit else (2 if sv >= sv_warn else 1)
             if guard != 0:
                 sev = max(sev, 2)
 
@@ -437,7 +474,7 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
                 ep_start = t
                 ep_peak = 0.0
             ep_quiet = 0
-            ep_peak = max(ep_peak, score)
+            ep_peak = max(ep_peak, score_of_surprise(sv, tun.score_k))
         elif ep_open:
             if not enabled or learning:         # detection switched off: end the episode now
                 ev = 4
@@ -455,7 +492,7 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
                     ep_quiet = 0
                 else:
                     ev = 3
-        o_score[i] = score
+        o_score[i] = sv if not learning else 0.0
         o_mean[i] = pred
         o_std[i] = std
         o_lower[i] = pred - q1 * f_dn * spm
