@@ -55,10 +55,11 @@ def write_rounds(db: Database, series: int, rounds: int) -> dict[bool, list[floa
         clock[0] += 60
         at = to_timestamp(clock[0])
         started = time.perf_counter()
-        points = [storage_pb2.PointWrite(index=i, metric=f"m{i}", time=at, value=1.0) for i in range(series)]
-        answer = storage.WritePoints(storage_pb2.WritePointsRequest(scope=scope, points=points), timeout=120)
-        detections = [storage_pb2.Detection(metric_id=r.metric_id, time=at, value=1.0)
-                      for r in answer.results]
+        answer = storage.WritePoints(storage_pb2.WritePointsRequest(
+            scope=scope, series=[storage_pb2.SeriesKey(metric=f"m{i}") for i in range(series)],
+            series_index=list(range(series)), times=[clock[0]] * series, values=[1.0] * series), timeout=120)
+        detections = [storage_pb2.Detection(metric_id=s.metric_id, time=at, value=1.0)
+                      for s in answer.series]
         storage.ApplyDetections(storage_pb2.ApplyDetectionsRequest(detections=detections), timeout=120)
         return time.perf_counter() - started
 

@@ -93,12 +93,3 @@ def read_points(session: Session, series_id: str, after: float | None, limit: in
         query = query.where(PointRow.ts > after)
     rows = session.execute(query.order_by(PointRow.ts).limit(limit + 1)).all()
     return [(ts, v) for ts, v in rows[:limit]], len(rows) > limit
-
-
-def series_configs(session: Session, series_ids: Sequence[str]) -> dict[str, dict]:
-    rows = session.scalars(select(Series).where(Series.id.in_(list(series_ids)))).all()
-    result: dict[str, dict] = {}
-    for s in rows:
-        scope = Scope(s.account_id, s.environment)
-        result.update(configs.effective_for_series(session, scope, [(s.id, s.name)]))
-    return result

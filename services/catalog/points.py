@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from sqlalchemy import select, tuple_
@@ -23,103 +23,105 @@ from services.common.timeutil import iso
 STORED, DUPLICATE, REJECTED = "stored", "duplicate", "rejected"
 
 
-class PointIn(NamedTuple):  # a tuple: one is made per point, and cheaply
-    index: int
-    metric: str
-    tags: Mapping[str, str]
-    ts: float
-    value: float
-    source: str = ""
+class PointsIn(NamedTuple):
+    """A batch in columns: each series once as (metric, tags), then per point the position of its
+    series, its time and its value (what WritePointsRequest carries)."""
+    series: Sequence[tuple[str, Mapping[str, str]]]
+    series_index: Sequence[int]
+    times: Sequence[float]
+    values: Sequence[float]
 
 
 @dataclass
 class RuleHitOut:
+    index: int  # the point's position in the batch
     anomaly_id: str
     rule_id: str
     severity: str
 
 
 @dataclass
-class PointOut:
-    index: int
-    outcome: str
-    error: str = ""
-    error_code: str = ""
+class SeriesOut:
+    """A batch series after the write: its id ("" when over the quota), and its point count and
+    latest point before the batch."""
     series_id: str = ""
-    series_point_count: int = 0
-    rule_hits: list[RuleHitOut] = field(default_factory=list)
-    previous_ts: float | None = None
+    point_count_before: int = 0
+    last_ts_before: float | None = None
 
 
 @dataclass
 class WriteResult:
-    points: list[PointOut]
-    # Effective anomaly configuration of every series that stored a point.
+    outcomes: list[str]  # per point
+    rejections: dict[int, tuple[str, str]]  # point position -> (error, error_code)
+    rule_hits: list[RuleHitOut]
+    series: list[SeriesOut]  # per batch series
+    # Effective anomaly configuration of every batch series that exists.
     configs: dict[str, dict]
 
 
-def write_points(session: Session, scope: Scope, points: Sequence[PointIn], max_series: int | None,
+def write_points(session: Session, scope: Scope, batch: PointsIn, max_series: int | None,
                  now: float) -> WriteResult:
-    keys: dict[tuple, str] = {}
-    requests = [series_registry.SeriesRequest(series_registry.series_key_of(p.metric, p.tags, keys), p.metric,
-                                              p.tags) for p in points]
+    requests = [series_registry.SeriesRequest(series_registry.series_key(metric, tags), metric, tags)
+                for metric, tags in batch.series]
     by_key = series_registry.resolve(session, scope, requests, max_series, now)
-    stored_values = _stored_values_at_or_before(session, points, requests, by_key)
+    states = [by_key.get(r.key) for r in requests]
+    series_out = [SeriesOut() if s is None else SeriesOut(s.id, s.point_count or 0, s.last_ts)
+                  for s in states]
+    stored_values = _stored_values_at_or_before(session, batch, states)
 
-    results: list[PointOut] = []
+    outcomes: list[str] = []
+    rejections: dict[int, tuple[str, str]] = {}
     rows: list[tuple[str, float, float]] = []
-    accepted: list[tuple[SeriesState, PointIn]] = []
-    for point, request in zip(points, requests, strict=True):
-        s = by_key.get(request.key)
+    accepted: list[tuple[int, SeriesState, float, float]] = []
+    for i, (j, ts, value) in enumerate(zip(batch.series_index, batch.times, batch.values, strict=True)):
+        s = states[j]
         if s is None:
-            results.append(PointOut(point.index, REJECTED,
-                                    f"over quota - this plan allows {max_series} series", "OVER_QUOTA"))
+            outcomes.append(REJECTED)
+            rejections[i] = (f"over quota - this plan allows {max_series} series", "OVER_QUOTA")
             continue
-        if s.last_ts is not None and point.ts <= s.last_ts:
-            if stored_values.get((s.id, point.ts)) == point.value or (
-                    point.ts == s.last_ts and point.value == s.last_value):
-                results.append(PointOut(point.index, DUPLICATE, series_id=s.id,
-                                        series_point_count=s.point_count))
+        if s.last_ts is not None and ts <= s.last_ts:
+            if stored_values.get((s.id, ts)) == value or (ts == s.last_ts and value == s.last_value):
+                outcomes.append(DUPLICATE)
             else:
-                results.append(PointOut(
-                    point.index, REJECTED,
-                    f"invalid timestamp - {iso(point.ts)} - timestamp is not after the series' latest "
-                    f"point ({iso(s.last_ts)}); points of a series must be sent in chronological order",
-                    "VALIDATION_ERROR", series_id=s.id))
+                outcomes.append(REJECTED)
+                rejections[i] = (
+                    f"invalid timestamp - {iso(ts)} - timestamp is not after the series' latest point "
+                    f"({iso(s.last_ts)}); points of a series must be sent in chronological order",
+                    "VALIDATION_ERROR")
             continue
-        previous = s.last_ts
-        _advance(s, point)
-        rows.append((s.id, point.ts, point.value))
-        accepted.append((s, point))
-        results.append(PointOut(point.index, STORED, series_id=s.id, series_point_count=s.point_count,
-                                previous_ts=previous))
+        _advance(s, ts, value)
+        rows.append((s.id, ts, value))
+        accepted.append((i, s, ts, value))
+        outcomes.append(STORED)
     if rows:
         # One executemany INSERT for the points (driver SQL: no per-row parameter processing),
         # one UPDATE for the series.
         execute_many(session, f"INSERT INTO {PointRow.__tablename__} (series_id, ts, value) "
                               "VALUES (?, ?, ?)", rows)
-        series_registry.save_progress(session, {s.id: s for s, _ in accepted}.values())
-    _apply_rules(session, scope, accepted, {r.index: r for r in results}, now)
-    stored_series = {s.id: s.name for s, _ in accepted}
-    return WriteResult(results, configs.effective_for_series(session, scope, stored_series.items()))
+        series_registry.save_progress(session, {s.id: s for _, s, _, _ in accepted}.values())
+    hits = _apply_rules(session, scope, accepted, now)
+    known = {s.id: s.name for s in states if s is not None}
+    return WriteResult(outcomes, rejections, hits, series_out,
+                       configs.effective_for_series(session, scope, known.items()))
 
 
-def _advance(s: SeriesState, point: PointIn) -> None:
+def _advance(s: SeriesState, ts: float, value: float) -> None:
     if s.first_ts is None:
-        s.first_ts = point.ts
+        s.first_ts = ts
     else:
-        s.step_seconds = update_step(s.step_seconds, point.ts - s.last_ts)
-    s.last_ts, s.last_value = point.ts, point.value
+        s.step_seconds = update_step(s.step_seconds, ts - s.last_ts)
+    s.last_ts, s.last_value = ts, value
     s.point_count = (s.point_count or 0) + 1
 
 
-def _stored_values_at_or_before(session: Session, points, requests, by_key) -> dict[tuple[str, float], float]:
+def _stored_values_at_or_before(session: Session, batch: PointsIn,
+                                states: Sequence[SeriesState | None]) -> dict[tuple[str, float], float]:
     """Stored values of points that could be exact repeats (at or before their series' latest)."""
     candidates = []
-    for point, request in zip(points, requests, strict=True):
-        s = by_key.get(request.key)
-        if s is not None and s.last_ts is not None and point.ts <= s.last_ts:
-            candidates.append((s.id, point.ts))
+    for j, ts in zip(batch.series_index, batch.times, strict=True):
+        s = states[j]
+        if s is not None and s.last_ts is not None and ts <= s.last_ts:
+            candidates.append((s.id, ts))
     if not candidates:
         return {}
     found = session.execute(select(PointRow.series_id, PointRow.ts, PointRow.value)
@@ -127,25 +129,27 @@ def _stored_values_at_or_before(session: Session, points, requests, by_key) -> d
     return {(sid, ts): value for sid, ts, value in found}
 
 
-def _apply_rules(session: Session, scope: Scope, accepted: list[tuple[SeriesState, PointIn]],
-                 results: dict[int, PointOut], now: float) -> None:
+def _apply_rules(session: Session, scope: Scope, accepted: list[tuple[int, SeriesState, float, float]],
+                 now: float) -> list[RuleHitOut]:
     if not accepted:
-        return
+        return []
     rules = session.scalars(select(Rule).where(Rule.account_id == scope.account_id,
                                                Rule.environment == scope.environment,
                                                Rule.enabled.is_(True))).all()
     if not rules:
-        return
+        return []
     scopes = {r.id: json.loads(r.scope_tags_json or "{}") for r in rules}
-    series_tags = {s.id: series_registry.tags_of(s) for s, _ in accepted}
+    series_tags = {s.id: series_registry.tags_of(s) for _, s, _, _ in accepted}
     open_eps = episodes.open_episodes(session, series_tags, [r.id for r in rules])
-    for s, point in accepted:
+    hits: list[RuleHitOut] = []
+    for i, s, ts, value in accepted:
         for rule in rules:
             if not (metric_matches(rule.metric, s.name)
                     and scope_matches(scopes[rule.id], series_tags[s.id])):
                 continue
-            if value_meets(rule.operator, point.value, rule.threshold):
-                anomaly = episodes.hit_rule(session, open_eps, s, rule, point.ts, point.value, now)
-                results[point.index].rule_hits.append(RuleHitOut(anomaly.id, rule.id, rule.severity))
+            if value_meets(rule.operator, value, rule.threshold):
+                anomaly = episodes.hit_rule(session, open_eps, s, rule, ts, value, now)
+                hits.append(RuleHitOut(i, anomaly.id, rule.id, rule.severity))
             else:
-                episodes.end_episode(open_eps, s.id, rule.id, point.ts)
+                episodes.end_episode(open_eps, s.id, rule.id, ts)
+    return hits

@@ -126,14 +126,5 @@ def _update(session: Session, columns: Sequence[str], rows: list[tuple]) -> None
         execute_many(session, f"UPDATE {Series.__tablename__} SET {assignments} WHERE id = ?", rows)
 
 
-def series_key_of(name: str, tags: Mapping[str, str], cache: dict[tuple, str]) -> str:
-    """series_key, remembered per (name, tags) within one batch (a batch repeats its series)."""
-    marker = (name, *sorted(tags.items()))
-    key = cache.get(marker)
-    if key is None:
-        key = cache[marker] = series_key(name, tags)
-    return key
-
-
 def tags_of(series: Series | SeriesState) -> dict[str, str]:
     return json.loads(series.tags_json or "{}")

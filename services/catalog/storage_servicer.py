@@ -1,6 +1,7 @@
 """StorageService: the internal write and bulk-read API of ingest, detect and forecast."""
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -44,19 +45,21 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
 
     def WritePoints(self, request, context):
         scope = convert.scope_from_proto(request.scope)
-        if len(request.points) > MAX_WRITE:
-            raise ServiceError("VALIDATION_ERROR", f"at most {MAX_WRITE} points per call",
-                               {"field": "points"})
-        batch = [points.PointIn(p.index, p.metric, dict(p.tags), from_timestamp(p.time), p.value, p.source)
-                 for p in request.points]
+        batch = points.PointsIn([(k.metric, dict(k.tags)) for k in request.series], request.series_index,
+                                request.times, request.values)
+        _check_columns(batch, MAX_WRITE)
         with self.db.transaction() as session:
             plan = self._plan(session, scope.account_id)
             max_series = self.plan_limits(plan).max_series
             result = points.write_points(session, scope, batch, max_series, self.clock())
         return storage_pb2.WritePointsResponse(
-            results=[_point_result(r) for r in result.points],
-            configs=[storage_pb2.SeriesConfig(metric_id=sid, config=convert.config_to_proto(cfg))
-                     for sid, cfg in result.configs.items()])
+            outcomes=[OUTCOMES[o] for o in result.outcomes],
+            rejections=[storage_pb2.PointRejection(index=i, error=error, error_code=code)
+                        for i, (error, code) in result.rejections.items()],
+            rule_hits=[storage_pb2.RuleHit(index=h.index, anomaly_id=h.anomaly_id, rule_id=h.rule_id,
+                                           severity=convert.SEVERITY_TO_PROTO[h.severity])
+                       for h in result.rule_hits],
+            series=[_series_written(s, result.configs) for s in result.series])
 
     def RecordTestPost(self, request, context):
         scope = convert.scope_from_proto(request.scope)
@@ -118,13 +121,6 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         return storage_pb2.ReadPointsResponse(
             points=[common_pb2.DataPoint(time=to_timestamp(t), value=v) for t, v in rows], has_more=more)
 
-    def GetSeriesConfigs(self, request, context):
-        with self.db.read() as session:
-            found = detector_state.series_configs(session, list(request.metric_ids))
-        return storage_pb2.GetSeriesConfigsResponse(configs=[
-            storage_pb2.SeriesConfig(metric_id=sid, config=convert.config_to_proto(cfg))
-            for sid, cfg in found.items()])
-
 
 def _check_shard(request) -> None:
     if not 0 <= request.shard_index < request.shard_count:
@@ -149,15 +145,26 @@ def _shard_series(row: detector_state.ShardSeriesRow) -> storage_pb2.ShardSeries
     return message
 
 
-def _point_result(r: points.PointOut) -> storage_pb2.PointWriteResult:
-    message = storage_pb2.PointWriteResult(index=r.index, outcome=OUTCOMES[r.outcome], metric_id=r.series_id,
-                                           series_point_count=r.series_point_count)
-    if r.error:
-        message.error, message.error_code = r.error, r.error_code
-    if r.rule_hits:
-        message.rule_hits.extend(storage_pb2.RuleHit(anomaly_id=h.anomaly_id, rule_id=h.rule_id,
-                                                     severity=convert.SEVERITY_TO_PROTO[h.severity])
-                                 for h in r.rule_hits)
-    if r.previous_ts is not None:
-        message.previous_time.CopyFrom(to_timestamp(r.previous_ts))
+def _check_columns(batch: points.PointsIn, most: int) -> None:
+    """The columns agree in length, point at a series and hold finite numbers (ingest checked the
+    points; a caller that did not must not reach the store)."""
+    n = len(batch.series_index)
+    if n > most:
+        raise ServiceError("VALIDATION_ERROR", f"at most {most} points per call", {"field": "series_index"})
+    if len(batch.times) != n or len(batch.values) != n:
+        raise ServiceError("VALIDATION_ERROR", "series_index, times and values must have equal lengths",
+                           {"field": "times"})
+    if n and not 0 <= min(batch.series_index) <= max(batch.series_index) < len(batch.series):
+        raise ServiceError("VALIDATION_ERROR", "series_index must point into series",
+                           {"field": "series_index"})
+    if not all(map(math.isfinite, batch.times)) or not all(map(math.isfinite, batch.values)):
+        raise ServiceError("VALIDATION_ERROR", "times and values must be finite", {"field": "values"})
+
+
+def _series_written(s: points.SeriesOut, configs: dict[str, dict]) -> storage_pb2.SeriesWritten:
+    message = storage_pb2.SeriesWritten(metric_id=s.series_id, point_count_before=s.point_count_before)
+    if s.last_ts_before is not None:
+        message.last_time_before.CopyFrom(to_timestamp(s.last_ts_before))
+    if s.series_id in configs:
+        message.config.CopyFrom(convert.config_to_proto(configs[s.series_id]))
     return message

@@ -14,15 +14,25 @@ class DetectServicer(detect_pb2_grpc.DetectServiceServicer):
         self.shard = shard
 
     def ScorePoints(self, request, context):
-        if len(request.points) > MAX_POINTS:
+        n = len(request.series_index)
+        if n > MAX_POINTS:
             raise ServiceError("VALIDATION_ERROR", f"at most {MAX_POINTS} points per call",
-                               {"field": "points"})
-        foreign = next((sid for sid in {p.metric_id for p in request.points}  # once per series
+                               {"field": "series_index"})
+        if len(request.times) != n or len(request.values) != n:
+            raise ServiceError("VALIDATION_ERROR", "series_index, times and values must have equal lengths",
+                               {"field": "times"})
+        if n and not 0 <= min(request.series_index) <= max(request.series_index) < len(request.series):
+            raise ServiceError("VALIDATION_ERROR", "series_index must point into series",
+                               {"field": "series_index"})
+        names = [s.metric_id for s in request.series]
+        if len(set(names)) != len(names):
+            raise ServiceError("VALIDATION_ERROR", "each series once", {"field": "series"})
+        foreign = next((sid for sid in names
                         if shard_of(sid, self.shard.shard_count) != self.shard.shard_index), None)
         if foreign is not None:
             raise ServiceError("WRONG_SHARD", f"series {foreign} belongs to another shard",
                                {"metric_id": foreign, "shard_index": self.shard.shard_index})
-        return detect_pb2.ScorePointsResponse(scores=self.shard.score_points(request.points))
+        return self.shard.score_points(request)
 
     def GetShardInfo(self, request, context):
         return detect_pb2.GetShardInfoResponse(

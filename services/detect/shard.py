@@ -20,7 +20,6 @@ import numpy as np
 from prometheus_client import Counter, Gauge, Histogram
 
 from anomalywatch.catalog.v1 import metrics_pb2, storage_pb2, storage_pb2_grpc
-from anomalywatch.common.v1 import common_pb2
 from anomalywatch.detect.v1 import detect_pb2
 from services.common.errors import ServiceError, from_rpc_error
 from services.common.steps import stale_after, update_step
@@ -78,17 +77,19 @@ class Shard:
             raise from_rpc_error(error) from None
 
     # ------------------------------------------------------------------ scoring
-    def score_points(self, points: Sequence[detect_pb2.PointToScore]) -> list[detect_pb2.PointScore]:
+    def score_points(self, request: detect_pb2.ScorePointsRequest) -> detect_pb2.ScorePointsResponse:
+        """Scores a columnar request (series once, points as packed arrays) in arrival order."""
         if not self.ready:
             raise ServiceError("UNAVAILABLE", "detect shard is restoring its state; retry shortly")
+        names = [s.metric_id for s in request.series]
+        ids = [names[j] for j in request.series_index]
+        ts = np.array(request.times, dtype=np.float64)
+        values = np.array(request.values, dtype=np.float64)
+        configs = {s.metric_id: s.config for s in request.series}
         with self.lock:
-            self._fill_gaps(points)
-            ids = [p.metric_id for p in points]
-            ts = np.fromiter((from_timestamp(p.time) for p in points), dtype=np.float64, count=len(points))
-            values = np.fromiter((p.value for p in points), dtype=np.float64, count=len(points))
-            configs = {p.metric_id: p.config for p in points}
+            self._fill_gaps(request.series)
             anomaly_ids, batch = self._score_and_apply(ids, ts, values, configs)
-        return _answers(ids, batch, anomaly_ids)
+        return _answers(batch, anomaly_ids)
 
     def _score_and_apply(self, ids: list[str], ts: np.ndarray, values: np.ndarray,
                          configs: dict[str, metrics_pb2.AnomalyConfig]) -> tuple[list[str], object]:
@@ -157,19 +158,16 @@ class Shard:
         self.dirty.add(sid)
 
     # ------------------------------------------------------------------ catching up
-    def _fill_gaps(self, points: Sequence[detect_pb2.PointToScore]) -> None:
+    def _fill_gaps(self, series: Sequence[detect_pb2.SeriesToScore]) -> None:
         """Scores stored points the shard never saw (an earlier call failed, or the shard was
         down) before the new ones, so none is left unscored."""
-        seen: set[str] = set()
-        for p in points:
-            if p.metric_id in seen:
+        for s in series:
+            if not s.HasField("previous_time"):
                 continue
-            seen.add(p.metric_id)
-            if not p.HasField("previous_time"):
-                continue
-            last = self.engine.last_timestamp(p.metric_id)
-            if last is None or last < from_timestamp(p.previous_time):
-                self._replay(p.metric_id, last, p.config, until=from_timestamp(p.previous_time))
+            previous = from_timestamp(s.previous_time)
+            last = self.engine.last_timestamp(s.metric_id)
+            if last is None or last < previous:
+                self._replay(s.metric_id, last, s.config, until=previous)
 
     def _replay(self, sid: str, after: float | None, config: metrics_pb2.AnomalyConfig,
                 until: float | None = None) -> int:
@@ -311,26 +309,26 @@ class Shard:
         return [sid for sid, _ in stale]
 
 
-def _answers(ids: list[str], batch, anomaly_ids: list[str]) -> list[detect_pb2.PointScore]:
-    """The verdict on each point, read from the batch's arrays once (not element by element)."""
-    skipped, learning = batch.skipped.tolist(), batch.learning.tolist()
-    score, mean, std = batch.score.tolist(), batch.mean.tolist(), batch.std.tolist()
-    lower, upper = batch.lower.tolist(), batch.upper.tolist()
-    severity, kind = batch.severity.tolist(), batch.type.tolist()
-    answers = []
-    for i, sid in enumerate(ids):
-        if skipped[i]:
-            answers.append(detect_pb2.PointScore(metric_id=sid, scored=False, learning=learning[i]))
-            continue
-        answer = detect_pb2.PointScore(
-            metric_id=sid, scored=True, learning=learning[i], anomaly_score=score[i],
-            baseline=common_pb2.Baseline(mean=mean[i], std=std[i]),
-            expected_range=common_pb2.ExpectedRange(lower=lower[i], upper=upper[i]))
-        if anomaly_ids[i]:
-            answer.severity, answer.type = SEVERITY[severity[i]], TYPE[kind[i]]
-            answer.anomaly_id = anomaly_ids[i]
-        answers.append(answer)
-    return answers
+_SEVERITY_OF_CODE = np.array(SEVERITY, dtype=np.int64)
+_TYPE_OF_CODE = np.array(TYPE, dtype=np.int64)
+
+
+def _answers(batch, anomaly_ids: list[str]) -> detect_pb2.ScorePointsResponse:
+    """The verdicts as packed columns. A skipped point carries no score or baseline, and only a
+    point of an anomaly carries its severity and type."""
+    scored = ~batch.skipped
+    in_anomaly = np.array([bool(a) for a in anomaly_ids], dtype=bool)
+
+    def where_scored(column: np.ndarray) -> list[float]:
+        return np.where(scored, column, 0.0).tolist()
+
+    return detect_pb2.ScorePointsResponse(
+        scored=scored.tolist(), learning=batch.learning.tolist(), anomaly_score=where_scored(batch.score),
+        baseline_mean=where_scored(batch.mean), baseline_std=where_scored(batch.std),
+        range_lower=where_scored(batch.lower), range_upper=where_scored(batch.upper),
+        severity=np.where(in_anomaly, _SEVERITY_OF_CODE[batch.severity], 0).tolist(),
+        type=np.where(in_anomaly, _TYPE_OF_CODE[batch.type], 0).tolist(),
+        anomalies=[detect_pb2.PointAnomaly(index=i, anomaly_id=a) for i, a in enumerate(anomaly_ids) if a])
 
 
 class Timer:

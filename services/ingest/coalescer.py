@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,26 +25,35 @@ from opentelemetry import context as otel_context
 
 from anomalywatch.catalog.v1 import storage_pb2
 from anomalywatch.common.v1 import common_pb2
-from services.common.timeutil import to_timestamp
-from services.ingest.validation import CheckedPoint
+from services.common.timeutil import from_timestamp
+from services.ingest.columns import Columns
+from services.ingest.detect_router import SeriesToScore, Verdicts
 
 log = logging.getLogger(__name__)
 MAX_GROUP = 5000  # catalog's WritePoints and detect's ScorePoints take at most 5000 points a call
 LINGER_SECONDS = 0.003  # how long the writer waits for more calls while others are in flight
+STORED, DUPLICATE = storage_pb2.WRITE_OUTCOME_STORED, storage_pb2.WRITE_OUTCOME_DUPLICATE
 
-# (the written results of a call's points as (its index, result), the configs by series) -> what to score
-Prepare = Callable[[list[tuple[int, storage_pb2.PointWriteResult]], dict[str, Any]], list]
+
+@dataclass
+class Written:
+    """What catalog did with a job's points, one entry per point in each list."""
+    outcomes: list[int]  # storage WriteOutcome
+    series: list[storage_pb2.SeriesWritten]  # the point's series (id, config)
+    count_after: list[int]  # for a stored point: its series' point count with it
+    score_at: list[int]  # for a stored point: its position in the scored batch, else -1
+    rejections: dict[int, storage_pb2.PointRejection] = field(default_factory=dict)
+    rule_hits: dict[int, list[storage_pb2.RuleHit]] = field(default_factory=dict)
 
 
 @dataclass(eq=False)
 class Job:
     scope: common_pb2.Scope
-    checked: Sequence[tuple[int, CheckedPoint]]
-    prepare: Prepare
+    points: Columns  # checked points; series are (metric, tags) keyed by (metric, *sorted tag items)
     context: Any = field(default_factory=otel_context.get_current)
     done: threading.Event = field(default_factory=threading.Event)
-    to_score: list = field(default_factory=list)
-    verdicts: list = field(default_factory=list)
+    written: Written | None = None
+    verdicts: Verdicts | None = None  # of the scored batch the job's stored points went into
     error: BaseException | None = None
 
     def fail(self, error: BaseException) -> None:
@@ -52,14 +61,22 @@ class Job:
         self.done.set()
 
 
+@dataclass(eq=False)
+class _Group:
+    """Jobs of one scope written together, and their stored points (plus catch-ups) to score."""
+    jobs: list[Job]
+    to_score: Columns
+
+
 class Coalescer:
     def __init__(self, write: Callable[[storage_pb2.WritePointsRequest], storage_pb2.WritePointsResponse],
-                 score: Callable[[list], list], max_group: int = MAX_GROUP, linger: float = LINGER_SECONDS):
+                 score: Callable[[Columns], Verdicts], max_group: int = MAX_GROUP,
+                 linger: float = LINGER_SECONDS):
         self._write, self._score, self._max, self._linger = write, score, max_group, linger
         self._lock = threading.Lock()
         self._in_flight = 0  # calls waiting here
         self._waiting: queue.SimpleQueue[Job] = queue.SimpleQueue()
-        self._written: queue.SimpleQueue[list[Job]] = queue.SimpleQueue()
+        self._written: queue.SimpleQueue[_Group] = queue.SimpleQueue()
         self._carry: Job | None = None  # taken but did not fit in the last group (writer thread only)
         for name, loop in (("ingest-writer", self._write_loop), ("ingest-scorer", self._score_loop)):
             threading.Thread(target=loop, name=name, daemon=True).start()
@@ -106,64 +123,102 @@ class Coalescer:
     def _write_loop(self) -> None:
         while True:
             first = self._carry or self._waiting.get()
-            jobs, self._carry = self._take(self._waiting, first, lambda j: len(j.checked), self._linger)
+            jobs, self._carry = self._take(self._waiting, first, lambda j: len(j.points), self._linger)
             by_scope: dict[tuple[str, int], list[Job]] = {}
             for job in jobs:
                 by_scope.setdefault((job.scope.account_id, job.scope.environment), []).append(job)
             for group in by_scope.values():
                 try:
-                    self._write_group(group)
+                    self._written.put(self._write_group(group))
                 except BaseException as error:  # noqa: BLE001 - every caller of the group gets it
                     for job in group:
                         job.fail(error)
 
-    def _write_group(self, group: list[Job]) -> None:
-        owners: list[tuple[Job, int]] = []  # by position in the WritePoints request
-        writes = []
-        for job in group:
-            for i, p in job.checked:
-                writes.append(storage_pb2.PointWrite(index=len(owners), metric=p.metric, tags=p.tags,
-                                                     time=to_timestamp(p.ts), value=p.value, source=p.source))
-                owners.append((job, i))
-        token = otel_context.attach(group[0].context)  # the group's calls join the first caller's trace
+    def _write_group(self, jobs: list[Job]) -> _Group:
+        combined = Columns()
+        starts = [combined.extend(job.points, job.points.keys()) for job in jobs]
+        request = storage_pb2.WritePointsRequest(
+            scope=jobs[0].scope, series=[storage_pb2.SeriesKey(metric=m, tags=t) for m, t in combined.series],
+            series_index=combined.series_index, times=combined.times, values=combined.values)
+        token = otel_context.attach(jobs[0].context)  # the group's calls join the first caller's trace
         try:
-            written = self._write(storage_pb2.WritePointsRequest(scope=group[0].scope, points=writes))
+            answer = self._write(request)
         finally:
             otel_context.detach(token)
-        configs = {c.metric_id: c.config for c in written.configs}
-        per_job: dict[Job, list[tuple[int, storage_pb2.PointWriteResult]]] = {job: [] for job in group}
-        for w in written.results:
-            job, i = owners[w.index]
-            per_job[job].append((i, w))
-        for job, results in per_job.items():
-            job.to_score = job.prepare(results, configs)
-        self._written.put(group)
+        outcomes, series = list(answer.outcomes), list(answer.series)
+        to_score, count_after, score_at = _to_score(combined, outcomes, series)
+        rejections = {r.index: r for r in answer.rejections}
+        hits: dict[int, list[storage_pb2.RuleHit]] = {}
+        for hit in answer.rule_hits:
+            hits.setdefault(hit.index, []).append(hit)
+        for job, start in zip(jobs, starts, strict=True):
+            stop = start + len(job.points)
+            job.written = Written(
+                outcomes[start:stop], [series[j] for j in combined.series_index[start:stop]],
+                count_after[start:stop], score_at[start:stop],
+                {g - start: r for g, r in rejections.items() if start <= g < stop},
+                {g - start: h for g, h in hits.items() if start <= g < stop})
+        return _Group(jobs, to_score)
 
     # ------------------------------------------------------------------ scorer
     def _score_loop(self) -> None:
-        carry: list[Job] | None = None
+        carry: _Group | None = None
         while True:
             first = carry or self._written.get()
-            groups, carry = self._take(self._written, first, lambda g: sum(len(j.to_score) for j in g))
-            jobs = [job for group in groups for job in group]
+            groups, carry = self._take(self._written, first, lambda g: len(g.to_score))
             try:
-                self._score_jobs(jobs)
+                self._score_groups(groups)
             except BaseException as error:  # noqa: BLE001 - stored already: the callers learn it failed
                 log.exception("scoring a group of ingest calls failed")
-                for job in jobs:
-                    job.fail(error)
+                for group in groups:
+                    for job in group.jobs:
+                        job.fail(error)
 
-    def _score_jobs(self, jobs: list[Job]) -> None:
-        combined = [p for job in jobs for p in job.to_score]
-        if combined:
-            token = otel_context.attach(jobs[0].context)
-            try:
-                verdicts = self._score(combined)
-            finally:
-                otel_context.detach(token)
-            start = 0
-            for job in jobs:
-                job.verdicts = verdicts[start:start + len(job.to_score)]
-                start += len(job.to_score)
-        for job in jobs:
-            job.done.set()
+    def _score_groups(self, groups: list[_Group]) -> None:
+        combined = Columns()
+        for group in groups:
+            start = combined.extend(group.to_score, group.to_score.keys())
+            if start:
+                for job in group.jobs:
+                    job.written.score_at = [i + start if i >= 0 else -1 for i in job.written.score_at]
+        token = otel_context.attach(groups[0].jobs[0].context)
+        try:
+            verdicts = self._score(combined)
+        finally:
+            otel_context.detach(token)
+        for group in groups:
+            for job in group.jobs:
+                job.verdicts = verdicts
+                job.done.set()
+
+
+def _to_score(points: Columns, outcomes: list[int], series: list[storage_pb2.SeriesWritten]
+              ) -> tuple[Columns, list[int], list[int]]:
+    """The stored points to score, and per point its series' count with it and its position in
+    them (-1 when not stored).
+
+    A client repeats a point when it did not get the first answer, and the point may then have
+    been stored without reaching detect (ingest died in between). Each series with only repeats
+    here is therefore sent its latest one too, with itself as the previous time: a shard behind
+    scores the stored points up to it, one that is not skips it, so nothing is scored twice."""
+    to_score = Columns()
+    counts = [s.point_count_before for s in series]
+    before = [from_timestamp(s.last_time_before) if s.HasField("last_time_before") else None for s in series]
+    count_after, score_at = [0] * len(outcomes), [-1] * len(outcomes)
+    repeated: dict[int, tuple[float, float]] = {}
+    columns = zip(points.series_index, points.times, points.values, outcomes, strict=True)
+    for g, (j, ts, value, outcome) in enumerate(columns):
+        if outcome == STORED:
+            counts[j] += 1
+            count_after[g] = counts[j]
+            s = series[j]
+            k = to_score.series_position(s.metric_id, SeriesToScore(s.metric_id, s.config, before[j]))
+            score_at[g] = to_score.add(k, ts, value)
+        elif outcome == DUPLICATE:
+            repeated[j] = (ts, value)
+    for j, (ts, value) in repeated.items():
+        s = series[j]
+        if not to_score.knows(s.metric_id) and s.HasField("config"):
+            to_score.add(to_score.series_position(s.metric_id, SeriesToScore(s.metric_id, s.config, ts)),
+                         ts, value)
+    return to_score, count_after, score_at

@@ -17,9 +17,17 @@ from anomalywatch.ingest.v1 import ingest_pb2
 from services.common.auth import Principal
 from services.common.errors import ServiceError, from_rpc_error
 from services.common.timeutil import from_timestamp
-from services.ingest.coalescer import Coalescer, Job
-from services.ingest.detect_router import DetectRouter, ToScore
-from services.ingest.validation import CheckedPoint, PointError, check_point
+from services.ingest.coalescer import Coalescer, Job, Written
+from services.ingest.columns import Columns
+from services.ingest.detect_router import DetectRouter, Verdicts
+from services.ingest.validation import (
+    PointError,
+    check_metric,
+    check_source,
+    check_tags,
+    check_time,
+    check_value,
+)
 
 log = logging.getLogger(__name__)
 MAX_POINTS = 500
@@ -46,25 +54,53 @@ class IngestPipeline:
                                f"a batch holds 1 to {MAX_POINTS} points, got {len(points)}",
                                {"field": "points"})
         scope = common_pb2.Scope(account_id=principal.account_id, environment=_ENV[principal.environment])
-        now = self.clock()
-        results = [ingest_pb2.PointResult(index=i) for i in range(len(points))]
-        checked: list[tuple[int, CheckedPoint]] = []
-        for i, p in enumerate(points):
-            try:
-                checked.append((i, check_point(p.metric, p.value, from_timestamp(p.time), dict(p.tags),
-                                               p.source, now, self.retention)))
-            except PointError as error:
-                _reject(results[i], str(error), "VALIDATION_ERROR")
+        checked, errors = self._check(points)
+        response = ingest_pb2.IngestResponse()
         if test_only:
-            self._record_test(scope, checked, results)
-        elif checked:
-            self._store_and_score(scope, checked, results)
-        response = ingest_pb2.IngestResponse(results=results)
-        response.rejected = sum(r.status == ingest_pb2.POINT_STATUS_REJECTED for r in results)
-        response.accepted = len(results) - response.rejected
-        for status, count in Counter(r.status for r in results).items():  # per outcome, not per point
+            if len(checked):
+                self._call(self.storage.RecordTestPost, storage_pb2.RecordTestPostRequest(
+                    scope=scope, metrics=[checked.series[j][0] for j in checked.series_index]))
+            _answer_test(response.results, len(points), errors)
+        elif len(checked):
+            job = self.coalescer.run(Job(scope, checked))
+            _answer(response.results, len(points), errors, job.written, job.verdicts)
+        else:
+            _answer_test(response.results, len(points), errors)
+        counts = Counter(r.status for r in response.results)  # per outcome, not per point
+        response.rejected = counts[ingest_pb2.POINT_STATUS_REJECTED]
+        response.accepted = len(points) - response.rejected
+        for status, count in counts.items():
             POINTS.labels(_OUTCOME[status]).inc(count)
         return response
+
+    def _check(self, points: Sequence[ingest_pb2.Point]) -> tuple[Columns, dict[int, str]]:
+        """The points that meet the rules, in columns (a series once, keyed by name and tags),
+        and the message of each that does not, by position. Name and tags are checked once per
+        series; the messages keep the order of `check_point` (metric, value, time, tags, source)."""
+        now = self.clock()
+        checked, errors = Columns(), {}
+        series: dict[tuple, tuple[str | None, str | None, dict[str, str]]] = {}
+        for i, p in enumerate(points):
+            tags = p.tags
+            key = (p.metric, *sorted(tags.items())) if tags else (p.metric,)
+            known = series.get(key)
+            if known is None:
+                known = series[key] = _check_series(p.metric, tags)
+            metric_error, tags_error, clean_tags = known
+            try:
+                if metric_error:
+                    raise PointError(metric_error)
+                value = check_value(p.value)
+                ts = check_time(from_timestamp(p.time), None, now, self.retention)
+                if tags_error:
+                    raise PointError(tags_error)
+                if p.source:
+                    check_source(p.source)
+            except PointError as error:
+                errors[i] = str(error)
+                continue
+            checked.add(checked.series_position(key, (p.metric, clean_tags)), ts, value)
+        return checked, errors
 
     def _call(self, method, request):
         try:
@@ -72,86 +108,68 @@ class IngestPipeline:
         except grpc.RpcError as error:
             raise from_rpc_error(error) from None
 
-    def _record_test(self, scope, checked, results) -> None:
-        if checked:
-            self._call(self.storage.RecordTestPost,
-                       storage_pb2.RecordTestPostRequest(scope=scope, metrics=[p.metric for _, p in checked]))
-        for i, _ in checked:
-            results[i].status = ingest_pb2.POINT_STATUS_INGESTED
 
-    def _store_and_score(self, scope, checked, results) -> None:
-        stored: list[storage_pb2.PointWriteResult] = []
-        values = dict(checked)
-
-        def prepare(written: list[tuple[int, storage_pb2.PointWriteResult]], configs) -> list[ToScore]:
-            """Runs on the coalescer's writer thread once the points are stored: the answers so far,
-            and what detect should score (the stored points, then the catch-ups of repeats)."""
-            to_score: list[ToScore] = []
-            repeated: dict[str, CheckedPoint] = {}  # series -> its latest exact repeat in this call
-            for i, w in written:
-                result = results[i]
-                result.metric_id = w.metric_id
-                if w.outcome == storage_pb2.WRITE_OUTCOME_REJECTED:
-                    _reject(result, w.error, w.error_code or "VALIDATION_ERROR")
-                    continue
-                if w.outcome == storage_pb2.WRITE_OUTCOME_DUPLICATE:
-                    result.status = ingest_pb2.POINT_STATUS_DUPLICATE
-                    repeated[w.metric_id] = values[i]
-                    continue
-                result.status = ingest_pb2.POINT_STATUS_INGESTED
-                config = configs[w.metric_id]
-                result.learning = w.series_point_count <= config.min_data_points
-                _apply_rule_hits(result, w.rule_hits)
-                p = values[i]
-                previous = from_timestamp(w.previous_time) if w.HasField("previous_time") else None
-                to_score.append(ToScore(w.metric_id, scope, p.ts, p.value, config, previous))
-                stored.append(result)
-            return to_score + self._catch_ups(scope, repeated, configs, {t.series_id for t in to_score})
-
-        job = self.coalescer.run(Job(scope, checked, prepare))
-        for result, verdict in zip(stored, job.verdicts[:len(stored)], strict=True):
-            if verdict is not None and verdict.scored:
-                _apply_verdict(result, verdict)
-
-    def _catch_ups(self, scope, repeated: dict[str, CheckedPoint], configs,
-                   scoring: set[str]) -> list[ToScore]:
-        """A client repeats a point when it did not get the first answer, and the point may then
-        have been stored without reaching detect (ingest died in between). For each series with
-        only repeats in this call, its shard is asked to catch up to the latest one (previous
-        time = its own time): a shard behind scores the stored points up to it, one that is not
-        skips it, so nothing is scored twice. Series with a stored point catch up through it."""
-        waiting = {sid: p for sid, p in repeated.items() if sid not in scoring}
-        unknown = [sid for sid in waiting if sid not in configs]
-        if unknown:  # catalog sends the configs of stored series only
-            try:
-                found = self._call(self.storage.GetSeriesConfigs,
-                                   storage_pb2.GetSeriesConfigsRequest(metric_ids=unknown)).configs
-            except ServiceError:  # best effort: the repeats are stored, the answer stands
-                log.warning("no configs for repeated points; their series catch up on their next point",
-                            extra={"series": len(unknown)})
-                found = []
-            configs = {**configs, **{c.metric_id: c.config for c in found}}
-        return [ToScore(sid, scope, p.ts, p.value, configs[sid], p.ts)
-                for sid, p in waiting.items() if sid in configs]
+def _check_series(metric: str, tags) -> tuple[str | None, str | None, dict[str, str]]:
+    """(the metric's error, the tags' error, the tags) of a series."""
+    try:
+        check_metric(metric)
+        metric_error = None
+    except PointError as error:
+        metric_error = str(error)
+    try:
+        return metric_error, None, check_tags(dict(tags))
+    except PointError as error:
+        return metric_error, str(error), {}
 
 
-def _reject(result: ingest_pb2.PointResult, message: str, code: str) -> None:
-    result.status = ingest_pb2.POINT_STATUS_REJECTED
-    result.error, result.error_code = message, code
+def _answer_test(results, n: int, errors: dict[int, str]) -> None:
+    """Answers of points that are only checked: ingested, or rejected with their message."""
+    for i in range(n):
+        error = errors.get(i)
+        if error is None:
+            results.add(index=i, status=ingest_pb2.POINT_STATUS_INGESTED)
+        else:
+            results.add(index=i, status=ingest_pb2.POINT_STATUS_REJECTED, error=error,
+                        error_code="VALIDATION_ERROR")
 
 
-def _apply_rule_hits(result: ingest_pb2.PointResult, hits) -> None:
-    for hit in hits:
-        if _SEVERITY_RANK[hit.severity] > _SEVERITY_RANK[result.severity]:
-            result.severity, result.anomaly_id = hit.severity, hit.anomaly_id
-            result.type = common_pb2.ANOMALY_TYPE_THRESHOLD
+def _answer(results, n: int, errors: dict[int, str], written: Written, verdicts: Verdicts) -> None:
+    """The answer per point, in request order: rejected by the rules, or as catalog stored it
+    (with its rule hits) and detect scored it."""
+    k = 0  # the point's position among the checked points
+    for i in range(n):
+        error = errors.get(i)
+        if error is not None:
+            results.add(index=i, status=ingest_pb2.POINT_STATUS_REJECTED, error=error,
+                        error_code="VALIDATION_ERROR")
+            continue
+        outcome, s = written.outcomes[k], written.series[k]
+        if outcome == storage_pb2.WRITE_OUTCOME_STORED:
+            result = results.add(index=i, status=ingest_pb2.POINT_STATUS_INGESTED, metric_id=s.metric_id,
+                                 learning=written.count_after[k] <= s.config.min_data_points)
+            for hit in written.rule_hits.get(k, ()):
+                if _SEVERITY_RANK[hit.severity] > _SEVERITY_RANK[result.severity]:
+                    result.severity, result.anomaly_id = hit.severity, hit.anomaly_id
+                    result.type = common_pb2.ANOMALY_TYPE_THRESHOLD
+            v = written.score_at[k]
+            if verdicts.scored[v]:
+                _apply_verdict(result, verdicts, v)
+        elif outcome == storage_pb2.WRITE_OUTCOME_DUPLICATE:
+            results.add(index=i, status=ingest_pb2.POINT_STATUS_DUPLICATE, metric_id=s.metric_id)
+        else:
+            rejection = written.rejections[k]
+            results.add(index=i, status=ingest_pb2.POINT_STATUS_REJECTED, metric_id=s.metric_id,
+                        error=rejection.error, error_code=rejection.error_code or "VALIDATION_ERROR")
+        k += 1
 
 
-def _apply_verdict(result: ingest_pb2.PointResult, verdict) -> None:
+def _apply_verdict(result: ingest_pb2.PointResult, verdicts: Verdicts, v: int) -> None:
     result.scored = True
-    result.anomaly_score = verdict.anomaly_score
-    result.baseline.CopyFrom(verdict.baseline)
-    result.expected_range.CopyFrom(verdict.expected_range)
+    result.anomaly_score = verdicts.score[v]
+    result.baseline.mean, result.baseline.std = verdicts.mean[v], verdicts.std[v]
+    result.expected_range.lower, result.expected_range.upper = verdicts.lower[v], verdicts.upper[v]
     # The more severe verdict wins; on a tie the statistical one (API.md, "Precise rules").
-    if verdict.anomaly_id and _SEVERITY_RANK[verdict.severity] >= _SEVERITY_RANK[result.severity]:
-        result.severity, result.type, result.anomaly_id = verdict.severity, verdict.type, verdict.anomaly_id
+    anomaly_id = verdicts.anomaly_ids.get(v)
+    severity = verdicts.severity[v]
+    if anomaly_id and _SEVERITY_RANK[severity] >= _SEVERITY_RANK[result.severity]:
+        result.severity, result.type, result.anomaly_id = severity, verdicts.type[v], anomaly_id

@@ -2,6 +2,8 @@
 wrong-shard refusal, restore from checkpoints, and missing-data episodes on a clock."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import grpc
 import numpy as np
 import pytest
@@ -17,7 +19,6 @@ from services.catalog.server import build_spec as catalog_spec
 from services.common.config import load_settings
 from services.common.errors import from_rpc_error
 from services.common.grpc_server import ServiceSpec, create_server
-from services.common.timeutil import to_timestamp
 from services.detect.engine import DetectionEngine
 from services.detect.servicer import DetectServicer
 from services.detect.shard import Shard
@@ -48,21 +49,34 @@ def catalog(database_url):
 
 def write(storage, account_id, ts, values, metric="m"):
     scope = common_pb2.Scope(account_id=account_id, environment=common_pb2.ENVIRONMENT_LIVE)
-    answer = storage.WritePoints(storage_pb2.WritePointsRequest(scope=scope, points=[
-        storage_pb2.PointWrite(index=i, metric=metric, time=to_timestamp(t), value=v)
-        for i, (t, v) in enumerate(zip(ts, values, strict=True))]), timeout=30)
-    return answer
+    return storage.WritePoints(storage_pb2.WritePointsRequest(
+        scope=scope, series=[storage_pb2.SeriesKey(metric=metric)], series_index=[0] * len(ts),
+        times=list(ts), values=list(values)), timeout=30)
 
 
 def to_score(answer, ts, values):
-    config = answer.configs[0].config
-    points = []
-    for r, t, v in zip(answer.results, ts, values, strict=True):
-        p = detect_pb2.PointToScore(metric_id=r.metric_id, time=to_timestamp(t), value=v, config=config)
-        if r.HasField("previous_time"):
-            p.previous_time.CopyFrom(r.previous_time)
-        points.append(p)
-    return points
+    """The written points as a ScorePoints request (every write here is of one series)."""
+    written = answer.series[0]
+    series = detect_pb2.SeriesToScore(metric_id=written.metric_id, config=written.config)
+    if written.HasField("last_time_before"):
+        series.previous_time.CopyFrom(written.last_time_before)
+    return detect_pb2.ScorePointsRequest(series=[series], series_index=[0] * len(ts), times=list(ts),
+                                         values=list(values))
+
+
+class Verdict(NamedTuple):
+    scored: bool
+    anomaly_score: float
+    type: int
+    anomaly_id: str
+
+
+def score(shard, answer, ts, values) -> list[Verdict]:
+    """Scores the written points; the verdicts per point."""
+    response = shard.score_points(to_score(answer, ts, values))
+    ids = {a.index: a.anomaly_id for a in response.anomalies}
+    return [Verdict(scored, x, kind, ids.get(i, "")) for i, (scored, x, kind) in
+            enumerate(zip(response.scored, response.anomaly_score, response.type, strict=True))]
 
 
 def new_shard(storage, clock, engine=None) -> Shard:
@@ -80,13 +94,13 @@ def test_scores_apply_episodes_and_restore_continues_exactly(catalog):
     clock = Clock(T0 + 60 * n)
     shard = new_shard(storage, clock)
     answer = write(storage, account_id, ts[:250], values[:250])
-    scores = shard.score_points(to_score(answer, ts[:250], values[:250]))
+    scores = score(shard, answer, ts[:250], values[:250])
     assert scores[200].anomaly_id and scores[200].type == common_pb2.ANOMALY_TYPE_SPIKE
     shard.checkpoint()
     # a new process: restored from the checkpoint, it continues as if it had never stopped
     restored = new_shard(storage, clock)
     answer = write(storage, account_id, ts[250:], values[250:])
-    later = restored.score_points(to_score(answer, ts[250:], values[250:]))
+    later = score(restored, answer, ts[250:], values[250:])
     reference = DetectionEngine().score(["x"] * n, ts, values, {})
     np.testing.assert_allclose([s.anomaly_score for s in later], reference.score[250:], atol=1e-9)
     with db.read() as session:
@@ -112,8 +126,8 @@ def test_gaps_left_by_a_failed_call_are_filled(catalog):
     shard = new_shard(storage, Clock(ts[-1]))
     write(storage, account_id, ts[:150], values[:150])  # these never reached the shard
     answer = write(storage, account_id, ts[150:], values[150:])
-    shard.score_points(to_score(answer, ts[150:], values[150:]))
-    assert shard.engine.point_count(answer.results[0].metric_id) == 200
+    score(shard, answer, ts[150:], values[150:])
+    assert shard.engine.point_count(answer.series[0].metric_id) == 200
 
 
 def test_missing_data_opens_when_silent_and_closes_when_data_returns(catalog):
@@ -123,14 +137,14 @@ def test_missing_data_opens_when_silent_and_closes_when_data_returns(catalog):
     clock = Clock(ts[-1] + 10)
     shard = new_shard(storage, clock)
     answer = write(storage, account_id, ts, values)
-    shard.score_points(to_score(answer, ts, values))
+    score(shard, answer, ts, values)
     assert shard.check_staleness() == []
     clock.now = ts[-1] + 181  # more than 3 steps of 60 s
     assert len(shard.check_staleness()) == 1
     assert shard.check_staleness() == []  # once per outage
     back = ts[-1] + 600
     answer = write(storage, account_id, [back], [1.0])
-    shard.score_points(to_score(answer, [back], [1.0]))
+    score(shard, answer, [back], [1.0])
     with db.read() as session:
         outage = session.scalars(select(Anomaly).where(Anomaly.type == "missing_data")).one()
     assert (outage.started_at, outage.ended_at, outage.severity) == (clock.now, back, "warning")
@@ -149,9 +163,9 @@ def test_a_series_of_another_shard_is_refused(catalog):
     foreign = next(f"met_{i:016d}" for i in range(100) if shard_of(f"met_{i:016d}", 2) == 1)
     stub = detect_pb2_grpc.DetectServiceStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
     with pytest.raises(grpc.RpcError) as refused:
-        stub.ScorePoints(detect_pb2.ScorePointsRequest(points=[detect_pb2.PointToScore(
-            metric_id=foreign, time=to_timestamp(T0), value=1.0, config=metrics_pb2.AnomalyConfig())]),
-            timeout=10)
+        stub.ScorePoints(detect_pb2.ScorePointsRequest(
+            series=[detect_pb2.SeriesToScore(metric_id=foreign, config=metrics_pb2.AnomalyConfig())],
+            series_index=[0], times=[T0], values=[1.0]), timeout=10)
     assert from_rpc_error(refused.value).code == "WRONG_SHARD"
     server.stop(0)
 
@@ -176,10 +190,10 @@ def test_stored_points_that_never_reached_the_shard_are_caught_up_exactly_once(c
     clock = Clock(ts[-1] + 5)
     shard = new_shard(storage, clock)
     delivered = write(storage, account_id, ts[:200], values[:200])
-    shard.score_points(to_score(delivered, ts[:200], values[:200]))
+    score(shard, delivered, ts[:200], values[:200])
     # ingest stored these, detect refused the call, ingest restarted: nobody will send them again
-    old = write(storage, account_id, ts[200:], values[200:]).results[0].metric_id
-    new = write(storage, account_id, ts, values, metric="never_seen").results[0].metric_id
+    old = write(storage, account_id, ts[200:], values[200:]).series[0].metric_id
+    new = write(storage, account_id, ts, values, metric="never_seen").series[0].metric_id
     assert (scored_until(db, old), scored_until(db, new)) == (ts[199], None)
 
     assert shard.catch_up() == 0  # first seen behind: ingest's own path may be about to score them
@@ -208,21 +222,21 @@ def test_catch_up_leaves_points_that_ingest_delivers_within_the_grace(catalog):
     shard = new_shard(storage, clock)
     answer = write(storage, account_id, ts, values)
     assert shard.catch_up() == 0  # seen behind while ingest is about to deliver
-    scores = shard.score_points(to_score(answer, ts, values))
+    scores = score(shard, answer, ts, values)
     assert all(s.scored for s in scores)
     later = ts[-1] + 60
     answer = write(storage, account_id, [later], [10.0])  # behind again, but newly
     clock.now += shard.catch_up_grace
     assert shard.catch_up() == 0
-    assert shard.score_points(to_score(answer, [later], [10.0]))[0].scored
-    assert scored_until(db, answer.results[0].metric_id) == later
+    assert score(shard, answer, [later], [10.0])[0].scored
+    assert scored_until(db, answer.series[0].metric_id) == later
 
 
 def test_behind_series_are_listed_by_shard_and_paged(catalog):
     db, storage, account_id = catalog
     from services.common.sharding import shard_of
 
-    ids = {write(storage, account_id, [T0], [1.0], metric=f"m{i}").results[0].metric_id for i in range(6)}
+    ids = {write(storage, account_id, [T0], [1.0], metric=f"m{i}").series[0].metric_id for i in range(6)}
     found = {}
     for index in (0, 1):
         after, pages = "", 0

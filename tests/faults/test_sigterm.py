@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from anomalywatch.catalog.v1 import metrics_pb2
-from anomalywatch.common.v1 import common_pb2
 from anomalywatch.detect.v1 import detect_pb2, detect_pb2_grpc
 from anomalywatch.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from services.common.timeutil import to_timestamp
@@ -79,10 +78,11 @@ def held_call(system, account: str, key: str, victim: str):
     first = system.session(key).post(f"{system.base_url}/v1/ingest", timeout=30, json={
         "metric": "drain.detect", "value": 1.0, "timestamp": t0}).json()
     stub = detect_pb2_grpc.DetectServiceStub(grpc.insecure_channel(system.env["AW_DETECT_ADDRS"]))
-    request = detect_pb2.ScorePointsRequest(points=[detect_pb2.PointToScore(
-        metric_id=first["metric_id"], value=1.0, time=to_timestamp(t0 + 60), previous_time=to_timestamp(t0),
-        scope=common_pb2.Scope(account_id=account, environment=common_pb2.ENVIRONMENT_LIVE),
-        config=metrics_pb2.AnomalyConfig(enabled=True, min_data_points=100))])
+    config = metrics_pb2.AnomalyConfig(enabled=True, min_data_points=100)
+    request = detect_pb2.ScorePointsRequest(
+        series=[detect_pb2.SeriesToScore(metric_id=first["metric_id"], previous_time=to_timestamp(t0),
+                                         config=config)],
+        series_index=[0], times=[t0 + 60], values=[1.0])
     return "LOCK TABLE series IN EXCLUSIVE MODE", lambda: stub.ScorePoints(request, timeout=30)
 
 
@@ -127,7 +127,7 @@ def _assert_succeeded(answer) -> None:
     if isinstance(answer, ingest_pb2.IngestResponse):
         assert answer.accepted == 1, answer
     elif isinstance(answer, detect_pb2.ScorePointsResponse):
-        assert answer.scores[0].scored, answer
+        assert answer.scored[0], answer
     else:
         assert answer.status_code == 200, answer.text
 

@@ -3,6 +3,7 @@ batch, threshold rules."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pytest
 from sqlalchemy import event, func, select
@@ -29,13 +30,38 @@ def scope(db) -> Scope:
     return Scope(account.id, "live")
 
 
-def write(db, scope, batch, max_series=None):
+@dataclass
+class Written:
+    """One point's part of a WriteResult, as the tests read it."""
+    outcome: str
+    error: str
+    error_code: str
+    series_id: str
+    rule_hits: list
+
+
+@dataclass
+class Result:
+    points: list[Written]
+    configs: dict
+
+
+def write(db, scope, batch, max_series=None) -> Result:
+    """Writes (metric, tags, ts, value) rows as one columnar batch."""
+    series = list(dict.fromkeys((metric, tuple(sorted(tags.items()))) for metric, tags, _, _ in batch))
+    position = {key: j for j, key in enumerate(series)}
+    index = [position[(metric, tuple(sorted(tags.items())))] for metric, tags, _, _ in batch]
+    columns = points.PointsIn([(metric, dict(tags)) for metric, tags in series], index,
+                              [row[2] for row in batch], [row[3] for row in batch])
     with db.transaction() as session:
-        return points.write_points(session, scope, batch, max_series, T0)
+        result = points.write_points(session, scope, columns, max_series, T0)
+    return Result([Written(outcome, *result.rejections.get(i, ("", "")), result.series[index[i]].series_id,
+                           [h for h in result.rule_hits if h.index == i])
+                   for i, outcome in enumerate(result.outcomes)], result.configs)
 
 
 def p(i, ts, value, metric="cpu", tags=None):
-    return points.PointIn(i, metric, tags or {"host": "a"}, ts, value)
+    return metric, tags or {"host": "a"}, ts, value
 
 
 def test_points_are_stored_with_one_insert_per_batch(db, scope):

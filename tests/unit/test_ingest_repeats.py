@@ -3,9 +3,11 @@ attempt may have been stored without ever reaching detect. Fakes for catalog and
 from __future__ import annotations
 
 from anomalywatch.catalog.v1 import metrics_pb2, storage_pb2
+from anomalywatch.common.v1 import common_pb2
 from anomalywatch.ingest.v1 import ingest_pb2
 from services.common.auth import Principal
 from services.common.timeutil import to_timestamp
+from services.ingest.detect_router import Verdicts
 from services.ingest.pipeline import IngestPipeline
 
 NOW = 1_800_000_000.0
@@ -14,35 +16,35 @@ PRINCIPAL = Principal("key_1", "acct_1", "live", frozenset({"ingest"}), "pro")
 
 
 class FakeCatalog:
-    """Stores `new` metrics' points; answers every other point as an exact repeat."""
+    """Stores `new` metrics' points; answers every other point as an exact repeat. Every series
+    it knows comes back with its config, stored or not."""
 
     def __init__(self, new: set[str]):
-        self.new, self.config_requests = new, []
+        self.new = new
 
     def WritePoints(self, request, timeout):  # noqa: N802 - the gRPC method name
-        results = []
-        for p in request.points:
-            stored = p.metric in self.new
-            outcome = storage_pb2.WRITE_OUTCOME_STORED if stored else storage_pb2.WRITE_OUTCOME_DUPLICATE
-            results.append(storage_pb2.PointWriteResult(index=p.index, metric_id=f"met_{p.metric}",
-                                                        series_point_count=5, outcome=outcome))
-        stored = {f"met_{m}" for m in self.new}
-        return storage_pb2.WritePointsResponse(results=results, configs=[
-            storage_pb2.SeriesConfig(metric_id=sid, config=CONFIG) for sid in stored])
-
-    def GetSeriesConfigs(self, request, timeout):  # noqa: N802
-        self.config_requests.append(list(request.metric_ids))
-        return storage_pb2.GetSeriesConfigsResponse(configs=[
-            storage_pb2.SeriesConfig(metric_id=sid, config=CONFIG) for sid in request.metric_ids])
+        stored = [request.series[j].metric in self.new for j in request.series_index]
+        return storage_pb2.WritePointsResponse(
+            outcomes=[storage_pb2.WRITE_OUTCOME_STORED if s else storage_pb2.WRITE_OUTCOME_DUPLICATE
+                      for s in stored],
+            series=[storage_pb2.SeriesWritten(metric_id=f"met_{k.metric}", point_count_before=5,
+                                              config=CONFIG) for k in request.series])
 
 
 class FakeRouter:
+    """Records what would be scored, as (series id, time, previous time of the series, config)."""
+
     def __init__(self):
         self.sent = []
 
     def score(self, points):
-        self.sent.extend(points)
-        return [None] * len(points)  # as when detect is unreachable: answers stay unscored
+        first = set()
+        for j, ts in zip(points.series_index, points.times, strict=True):
+            series = points.series[j]
+            previous = series.previous_ts if series.series_id not in first else "chained"
+            first.add(series.series_id)
+            self.sent.append((series.series_id, ts, previous, series.config))
+        return Verdicts.unscored(len(points))  # as when detect is unreachable: answers stay unscored
 
 
 def ingest(catalog, router, points):
@@ -55,9 +57,8 @@ def test_a_series_with_only_repeats_catches_up_to_its_latest_one():
     catalog, router = FakeCatalog(new=set()), FakeRouter()
     answer = ingest(catalog, router, [("a", NOW - 120, 1.0), ("a", NOW - 60, 2.0)])
     assert [r.status for r in answer.results] == [ingest_pb2.POINT_STATUS_DUPLICATE] * 2
-    assert [(p.series_id, p.ts, p.previous_ts) for p in router.sent] == [("met_a", NOW - 60, NOW - 60)]
-    assert router.sent[0].config == CONFIG
-    assert catalog.config_requests == [["met_a"]]  # catalog's write answer has configs of stored series only
+    assert [(sid, ts, previous) for sid, ts, previous, _ in router.sent] == [("met_a", NOW - 60, NOW - 60)]
+    assert router.sent[0][3] == CONFIG  # from the write's answer: no second catalog call
 
 
 def test_repeats_catch_up_after_the_stored_points_of_other_series():
@@ -66,21 +67,40 @@ def test_repeats_catch_up_after_the_stored_points_of_other_series():
     assert [r.status for r in answer.results] == [ingest_pb2.POINT_STATUS_DUPLICATE,
                                                   ingest_pb2.POINT_STATUS_INGESTED]
     # The stored point first (its answer is matched to the first verdict), then the catch-up.
-    assert [(p.series_id, p.previous_ts) for p in router.sent] == [("met_b", None), ("met_a", NOW - 60)]
-    assert catalog.config_requests == [["met_a"]]
+    assert [(sid, previous) for sid, _, previous, _ in router.sent] == [("met_b", None), ("met_a", NOW - 60)]
 
 
 def test_a_repeat_with_a_stored_point_of_its_series_needs_no_catch_up():
     catalog, router = FakeCatalog(new={"a"}), FakeRouter()
     catalog.WritePoints = _first_repeated(catalog.WritePoints)
     ingest(catalog, router, [("a", NOW - 120, 1.0), ("a", NOW - 60, 2.0)])
-    assert [(p.ts, p.previous_ts) for p in router.sent] == [(NOW - 60, None)]  # its gap filling covers it
-    assert catalog.config_requests == []
+    # its gap filling covers it
+    assert [(ts, previous) for _, ts, previous, _ in router.sent] == [(NOW - 60, None)]
+
+
+def test_stored_points_are_learning_up_to_min_data_points_and_rule_hits_are_answered():
+    catalog, router = FakeCatalog(new={"a"}), FakeRouter()
+    write = catalog.WritePoints
+
+    def with_a_hit(request, timeout):
+        answer = write(request, timeout)
+        answer.series[0].point_count_before = 98  # the 100th point is the last that learns
+        answer.rule_hits.add(index=2, anomaly_id="anom_1", rule_id="rule_1",
+                             severity=common_pb2.SEVERITY_CRITICAL)
+        return answer
+
+    catalog.WritePoints = with_a_hit
+    answer = ingest(catalog, router, [("a", NOW - 3, 1.0), ("a", NOW - 2, 2.0), ("a", NOW - 1, 3.0)])
+    assert [r.learning for r in answer.results] == [True, True, False]
+    assert [r.anomaly_id for r in answer.results] == ["", "", "anom_1"]
+    assert answer.results[2].type == common_pb2.ANOMALY_TYPE_THRESHOLD
+    assert [(ts, previous) for _, ts, previous, _ in router.sent] == [
+        (NOW - 3, None), (NOW - 2, "chained"), (NOW - 1, "chained")]
 
 
 def _first_repeated(write):
     def call(request, timeout):
         answer = write(request, timeout)
-        answer.results[0].outcome = storage_pb2.WRITE_OUTCOME_DUPLICATE
+        answer.outcomes[0] = storage_pb2.WRITE_OUTCOME_DUPLICATE
         return answer
     return call
