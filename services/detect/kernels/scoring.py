@@ -25,6 +25,7 @@ from numba import njit
 
 from services.detect.kernels.arrays import ConfigArrays, Outputs
 from services.detect.kernels.grouping import group_by_slot
+from services.detect.kernels.prefetch import prefetch_write
 from services.detect.kernels.state import DAILY_BUCKETS, FIELD, WEEKLY_BUCKETS, SeriesState
 from services.detect.kernels.tunables import Tunables
 
@@ -196,12 +197,11 @@ def score_batch(slots: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: ConfigAr
     tmp = Outputs(np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
                   np.empty(n, np.int8), np.empty(n, np.int8), np.empty(n, np.uint8),
                   np.empty(n, np.uint8), np.empty(n, np.int8), np.empty(n), np.empty(n))
-    for s in range(n_slots):
-        a = starts[s]
-        b = starts[s + 1]
-        if b > a:
-            _score_series(s, a, b, ts_g, xs_g, cfg, st, tun, s_lv, s_thr[cfg.sensitivity[s]],
-                          ln_inv_f, tmp)
+    _score_slots(starts, ts_g, xs_g, cfg.enabled, cfg.spike_threshold, cfg.drop_threshold,
+                 cfg.min_data_points, cfg.window_seconds, cfg.sensitivity, cfg.seasonality,
+                 st.scalars, st.profiles, tun, s_lv, s_thr, ln_inv_f,
+                 tmp.score, tmp.mean, tmp.std, tmp.lower, tmp.upper, tmp.type, tmp.severity,
+                 tmp.learning, tmp.skipped, tmp.event, tmp.end_ts, tmp.peak)
     # one pass per output array: each pass writes one array, so its lines stay in cache
     _scatter_score(order, tmp.score, out.score, tun.score_k)
     _scatter(order, tmp.mean, out.mean)
@@ -230,70 +230,115 @@ def _scatter_score(order: np.ndarray, sv: np.ndarray, dst: np.ndarray, k: float)
         dst[order[j]] = score_of_surprise(sv[j], k)
 
 
-@njit(cache=True, error_model="numpy", inline="always")      # no call (and argument refcounting) per series
-def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
-                  cfg: ConfigArrays, st: SeriesState, tun: Tunables, s_lv: np.ndarray,
-                  s_thr: float, ln_inv_f: float, out: Outputs) -> None:
-    """Score the points a:b of slot s; out.score receives surprises (_scatter_score scores them)."""
+@njit(cache=True, error_model="numpy")
+def _score_slots(starts: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg_enabled: np.ndarray,
+                 cfg_spike: np.ndarray, cfg_drop: np.ndarray, cfg_min_pts: np.ndarray,
+                 cfg_window: np.ndarray, cfg_sens: np.ndarray, cfg_seas: np.ndarray,
+                 sc: np.ndarray, pr: np.ndarray, tun: Tunables, s_lv: np.ndarray,
+                 s_thr_of: np.ndarray, ln_inv_f: float,
+                 o_score: np.ndarray, o_mean: np.ndarray, o_std: np.ndarray, o_lower: np.ndarray,
+                 o_upper: np.ndarray, o_type: np.ndarray, o_severity: np.ndarray,
+                 o_learning: np.ndarray, o_skipped: np.ndarray, o_event: np.ndarray,
+                 o_end_ts: np.ndarray, o_peak: np.ndarray) -> None:
+    """Score the points starts[s]:starts[s + 1] (grouped by slot) of every slot s with state rows
+    sc[s] and pr[s]; o_score receives surprises (_scatter_score scores them). Every array is an
+    argument, indexed in 2-D: no array is taken out of a tuple or sliced per series (each is a
+    reference count increment and decrement, atomic, and a call)."""
+    n_slots = sc.shape[0]
+    for s in range(n_slots):
+        a = starts[s]
+        b = starts[s + 1]
+        # state rows are in the last-level cache or memory by the time a series comes round
+        # again: ask for the next series' lines now, scoring this one hides their latency
+        if s + 1 < n_slots and starts[s + 2] > b:
+            _prefetch_state(sc, pr, s + 1, ts[b], ts[starts[s + 2] - 1])
+        if b > a:
+            _score_series(s, a, b, ts, xs, cfg_enabled, cfg_spike, cfg_drop, cfg_min_pts, cfg_window,
+                          cfg_sens, cfg_seas, sc, pr, tun, s_lv, s_thr_of[cfg_sens[s]], ln_inv_f,
+                          o_score, o_mean, o_std, o_lower, o_upper, o_type, o_severity,
+                          o_learning, o_skipped, o_event, o_end_ts, o_peak)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _prefetch_state(sc: np.ndarray, pr: np.ndarray, s: int, t_first: float, t_last: float) -> None:
+    """Prefetch slot s's scalars and the profile lines its points from t_first to t_last use."""
+    for c in range(0, sc.shape[1], 8):          # 8 float64 per 64-byte line
+        prefetch_write(sc, s, c)
+    prefetch_write(sc, s, sc.shape[1] - 1)
+    if not (math.isfinite(t_first) and math.isfinite(t_last)):
+        return
+    for t in (t_first, t_last):
+        d = int((t - math.floor(t / DAY) * DAY) * (DAILY_BUCKETS / DAY))
+        w = int((t - math.floor(t / WEEK) * WEEK) * (WEEKLY_BUCKETS / WEEK))
+        prefetch_write(pr, s, min(max(d, 0), DAILY_BUCKETS - 1))
+        prefetch_write(pr, s, DAILY_BUCKETS + min(max(w, 0), WEEKLY_BUCKETS - 1))
+
+
+@njit(cache=True, error_model="numpy", inline="always")      # no call per series
+def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_enabled: np.ndarray,
+                  cfg_spike: np.ndarray, cfg_drop: np.ndarray, cfg_min_pts: np.ndarray,
+                  cfg_window: np.ndarray, cfg_sens: np.ndarray, cfg_seas: np.ndarray,
+                  sc: np.ndarray, pr: np.ndarray, tun: Tunables, s_lv: np.ndarray,
+                  s_thr: float, ln_inv_f: float,
+                  o_score: np.ndarray, o_mean: np.ndarray, o_std: np.ndarray, o_lower: np.ndarray,
+                  o_upper: np.ndarray, o_type: np.ndarray, o_severity: np.ndarray,
+                  o_learning: np.ndarray, o_skipped: np.ndarray, o_event: np.ndarray,
+                  o_end_ts: np.ndarray, o_peak: np.ndarray) -> None:
     # ---- configuration of this series (effective for the whole batch)
-    enabled = cfg.enabled[s] != 0
-    spike_thr = cfg.spike_threshold[s]
-    drop_thr = cfg.drop_threshold[s]
-    min_pts = cfg.min_data_points[s]
-    window = max(cfg.window_seconds[s], 3600.0)
-    sens = cfg.sensitivity[s]
-    seas = cfg.seasonality[s]
+    enabled = cfg_enabled[s] != 0
+    spike_thr = cfg_spike[s]
+    drop_thr = cfg_drop[s]
+    min_pts = cfg_min_pts[s]
+    window = max(cfg_window[s], 3600.0)
+    sens = cfg_sens[s]
+    seas = cfg_seas[s]
     sv_info = s_lv[sens, 0]         # surprises at which the score reaches the thresholds
     sv_warn = s_lv[sens, 1]
     sv_crit = s_lv[sens, 2]
     f = tun.tail_fraction
 
     # ---- state into locals
-    row = st.scalars[s]
-    prof = st.profiles[s]
-    n = int(row[_COUNT])
-    last_ts = row[_LAST_TS]
-    first_ts = row[_FIRST_TS]
-    step = row[_STEP]
-    quantum = row[_QUANTUM]
-    prev_x = row[_PREV_X]
-    slow = row[_SLOW]
-    short = row[_SHORT]
-    short_scale = row[_SHORT_SCALE]
-    long = row[_LONG]
-    long_scale = row[_LONG_SCALE]
-    drift_scale = row[_DRIFT_SCALE]
-    slow_base = row[_SLOW_BASE]
-    run = int(row[_RUN])
-    model = int(row[_MODEL])
-    lv0, lv1, lv2 = row[_LV], row[_LV + 1], row[_LV + 2]
-    bs0, bs1, bs2 = row[_BS], row[_BS + 1], row[_BS + 2]
-    sp0, sp1, sp2 = row[_SP], row[_SP + 1], row[_SP + 2]
-    q0, q1, q2, q3, q4, q5 = row[_Q], row[_Q + 1], row[_Q + 2], row[_Q + 3], row[_Q + 4], row[_Q + 5]
-    xi0, xi1, xi2 = row[_XI], row[_XI + 1], row[_XI + 2]
-    xi3, xi4, xi5 = row[_XI + 3], row[_XI + 4], row[_XI + 5]
-    q6, q7 = row[_Q + 6], row[_Q + 7]
-    xi6, xi7 = row[_XI + 6], row[_XI + 7]
-    ep_open = row[_EP_OPEN] != 0.0
-    ep_quiet = int(row[_EP_QUIET])
-    ep_quiet_ts = row[_EP_QUIET_TS]
-    ep_start = row[_EP_START]
-    ep_peak = row[_EP_PEAK]
-    # output arrays as locals: reading an array out of a tuple inside the loop costs refcounting
-    o_score, o_mean, o_std, o_lower, o_upper = out.score, out.mean, out.std, out.lower, out.upper
-    o_type, o_severity, o_learning, o_skipped = out.type, out.severity, out.learning, out.skipped
-    o_event, o_end_ts, o_peak = out.event, out.end_ts, out.peak
+    n = int(sc[s, _COUNT])
+    last_ts = sc[s, _LAST_TS]
+    first_ts = sc[s, _FIRST_TS]
+    step = sc[s, _STEP]
+    quantum = sc[s, _QUANTUM]
+    prev_x = sc[s, _PREV_X]
+    slow = sc[s, _SLOW]
+    short = sc[s, _SHORT]
+    short_scale = sc[s, _SHORT_SCALE]
+    long = sc[s, _LONG]
+    long_scale = sc[s, _LONG_SCALE]
+    drift_scale = sc[s, _DRIFT_SCALE]
+    slow_base = sc[s, _SLOW_BASE]
+    run = int(sc[s, _RUN])
+    model = int(sc[s, _MODEL])
+    lv0, lv1, lv2 = sc[s, _LV], sc[s, _LV + 1], sc[s, _LV + 2]
+    bs0, bs1, bs2 = sc[s, _BS], sc[s, _BS + 1], sc[s, _BS + 2]
+    sp0, sp1, sp2 = sc[s, _SP], sc[s, _SP + 1], sc[s, _SP + 2]
+    q0, q1, q2 = sc[s, _Q], sc[s, _Q + 1], sc[s, _Q + 2]
+    q3, q4, q5 = sc[s, _Q + 3], sc[s, _Q + 4], sc[s, _Q + 5]
+    xi0, xi1, xi2 = sc[s, _XI], sc[s, _XI + 1], sc[s, _XI + 2]
+    xi3, xi4, xi5 = sc[s, _XI + 3], sc[s, _XI + 4], sc[s, _XI + 5]
+    q6, q7 = sc[s, _Q + 6], sc[s, _Q + 7]
+    xi6, xi7 = sc[s, _XI + 6], sc[s, _XI + 7]
+    ep_open = sc[s, _EP_OPEN] != 0.0
+    ep_quiet = int(sc[s, _EP_QUIET])
+    ep_quiet_ts = sc[s, _EP_QUIET_TS]
+    ep_start = sc[s, _EP_START]
+    ep_peak = sc[s, _EP_PEAK]
 
     # rates derived from the step; recomputed when the step estimate moves
-    rate_step = row[_RATE_STEP]
-    need_rates = not (rate_step > 0.0 and row[_RATES_STEP] == rate_step and row[_RATES_WINDOW] == window)
-    a_fast, a_base, a_spread = row[_A_FAST], row[_A_FAST + 1], row[_A_FAST + 2]
-    a_short, a_long, a_drift, a_min = row[_A_FAST + 3], row[_A_FAST + 4], row[_A_FAST + 5], row[_A_FAST + 6]
-    q_up, q_dn, a_xi = row[_A_FAST + 7], row[_A_FAST + 8], row[_A_FAST + 9]
+    rate_step = sc[s, _RATE_STEP]
+    need_rates = not (rate_step > 0.0 and sc[s, _RATES_STEP] == rate_step and sc[s, _RATES_WINDOW] == window)
+    a_fast, a_base, a_spread = sc[s, _A_FAST], sc[s, _A_FAST + 1], sc[s, _A_FAST + 2]
+    a_short, a_long = sc[s, _A_FAST + 3], sc[s, _A_FAST + 4]
+    a_drift, a_min = sc[s, _A_FAST + 5], sc[s, _A_FAST + 6]
+    q_up, q_dn, a_xi = sc[s, _A_FAST + 7], sc[s, _A_FAST + 8], sc[s, _A_FAST + 9]
     prof_step = ad_full = aw_full = 0.0
-    if n > 0 and row[_RANGE_THR] == s_thr:
-        f_up = row[_F_UP]
-        f_dn = row[_F_DN]
+    if n > 0 and sc[s, _RANGE_THR] == s_thr:
+        f_up = sc[s, _F_UP]
+        f_dn = sc[s, _F_DN]
     else:
         f_up = _range_factor(s_thr, 1.0, xi0 if xi0 > 0 else tun.xi_min, ln_inv_f)
         f_dn = _range_factor(s_thr, 1.0, xi1 if xi1 > 0 else tun.xi_min, ln_inv_f)
@@ -392,13 +437,13 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
         dw = pd - d0f
         d0 = _wrap(int(d0f), DAILY_BUCKETS)
         d1 = _wrap(d0 + 1, DAILY_BUCKETS)
-        sd = (1.0 - dw) * prof[d0] + dw * prof[d1]
+        sd = (1.0 - dw) * pr[s, d0] + dw * pr[s, d1]
         pw = (t - math.floor(t / WEEK) * WEEK) * (WEEKLY_BUCKETS / WEEK) - 0.5
         w0f = math.floor(pw)
         ww = pw - w0f
         w0 = _wrap(int(w0f), WEEKLY_BUCKETS)
         w1 = _wrap(w0 + 1, WEEKLY_BUCKETS)
-        sw = (1.0 - ww) * prof[DAILY_BUCKETS + w0] + ww * prof[DAILY_BUCKETS + w1]
+        sw = (1.0 - ww) * pr[s, DAILY_BUCKETS + w0] + ww * pr[s, DAILY_BUCKETS + w1]
 
         m = model if seas == 3 else seas
         if m == 1:
@@ -573,16 +618,16 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
         e = dev - sd
         if seen_daily:
             e = _clip(e, bc * f1)
-        prof[d0] = _f32(prof[d0] + ad * (1.0 - dw) * e)
-        prof[d1] = _f32(prof[d1] + ad * dw * e)
+        pr[s, d0] = _f32(pr[s, d0] + ad * (1.0 - dw) * e)
+        pr[s, d1] = _f32(pr[s, d1] + ad * dw * e)
         aw = aw_full
         if WEEKLY_BUCKETS * step + age < max(window, WEEK):
             aw = (WEEKLY_BUCKETS * step) / (WEEKLY_BUCKETS * step + age)
         e = dev - sw
         if age >= tun.weekly_min_days * DAY:
             e = _clip(e, bc * f2)
-        prof[DAILY_BUCKETS + w0] = _f32(prof[DAILY_BUCKETS + w0] + aw * (1.0 - ww) * e)
-        prof[DAILY_BUCKETS + w1] = _f32(prof[DAILY_BUCKETS + w1] + aw * ww * e)
+        pr[s, DAILY_BUCKETS + w0] = _f32(pr[s, DAILY_BUCKETS + w0] + aw * (1.0 - ww) * e)
+        pr[s, DAILY_BUCKETS + w1] = _f32(pr[s, DAILY_BUCKETS + w1] + aw * ww * e)
 
         # tail models learn after warm-up (one side sees the point, the other a non-exceedance)
         if n >= tun.tail_warmup:
@@ -622,42 +667,43 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray,
         prev_x = x
 
     # ---- locals back into the state
-    row[_COUNT] = n
-    row[_LAST_TS] = last_ts
-    row[_FIRST_TS] = first_ts
-    row[_STEP] = step
-    row[_RATE_STEP] = rate_step
-    row[_QUANTUM] = quantum
-    row[_PREV_X] = prev_x
-    row[_SLOW] = slow
-    row[_SHORT] = short
-    row[_SHORT_SCALE] = short_scale
-    row[_LONG] = long
-    row[_LONG_SCALE] = long_scale
-    row[_DRIFT_SCALE] = drift_scale
-    row[_SLOW_BASE] = slow_base
-    row[_RUN] = run
-    row[_MODEL] = model
-    row[_LV], row[_LV + 1], row[_LV + 2] = lv0, lv1, lv2
-    row[_BS], row[_BS + 1], row[_BS + 2] = bs0, bs1, bs2
-    row[_SP], row[_SP + 1], row[_SP + 2] = sp0, sp1, sp2
-    row[_Q], row[_Q + 1], row[_Q + 2], row[_Q + 3], row[_Q + 4], row[_Q + 5] = q0, q1, q2, q3, q4, q5
-    row[_XI], row[_XI + 1], row[_XI + 2] = xi0, xi1, xi2
-    row[_XI + 3], row[_XI + 4], row[_XI + 5] = xi3, xi4, xi5
-    row[_Q + 6], row[_Q + 7] = q6, q7
-    row[_XI + 6], row[_XI + 7] = xi6, xi7
+    sc[s, _COUNT] = n
+    sc[s, _LAST_TS] = last_ts
+    sc[s, _FIRST_TS] = first_ts
+    sc[s, _STEP] = step
+    sc[s, _RATE_STEP] = rate_step
+    sc[s, _QUANTUM] = quantum
+    sc[s, _PREV_X] = prev_x
+    sc[s, _SLOW] = slow
+    sc[s, _SHORT] = short
+    sc[s, _SHORT_SCALE] = short_scale
+    sc[s, _LONG] = long
+    sc[s, _LONG_SCALE] = long_scale
+    sc[s, _DRIFT_SCALE] = drift_scale
+    sc[s, _SLOW_BASE] = slow_base
+    sc[s, _RUN] = run
+    sc[s, _MODEL] = model
+    sc[s, _LV], sc[s, _LV + 1], sc[s, _LV + 2] = lv0, lv1, lv2
+    sc[s, _BS], sc[s, _BS + 1], sc[s, _BS + 2] = bs0, bs1, bs2
+    sc[s, _SP], sc[s, _SP + 1], sc[s, _SP + 2] = sp0, sp1, sp2
+    sc[s, _Q], sc[s, _Q + 1], sc[s, _Q + 2] = q0, q1, q2
+    sc[s, _Q + 3], sc[s, _Q + 4], sc[s, _Q + 5] = q3, q4, q5
+    sc[s, _XI], sc[s, _XI + 1], sc[s, _XI + 2] = xi0, xi1, xi2
+    sc[s, _XI + 3], sc[s, _XI + 4], sc[s, _XI + 5] = xi3, xi4, xi5
+    sc[s, _Q + 6], sc[s, _Q + 7] = q6, q7
+    sc[s, _XI + 6], sc[s, _XI + 7] = xi6, xi7
     if not need_rates:              # rates derived in this call (or loaded) are kept for the next
-        row[_RATES_STEP] = rate_step
-        row[_RATES_WINDOW] = window
-        row[_A_FAST], row[_A_FAST + 1], row[_A_FAST + 2] = a_fast, a_base, a_spread
-        row[_A_FAST + 3], row[_A_FAST + 4] = a_short, a_long
-        row[_A_FAST + 5], row[_A_FAST + 6] = a_drift, a_min
-        row[_A_FAST + 7], row[_A_FAST + 8], row[_A_FAST + 9] = q_up, q_dn, a_xi
-    row[_RANGE_THR] = s_thr
-    row[_F_UP] = f_up
-    row[_F_DN] = f_dn
-    row[_EP_OPEN] = 1.0 if ep_open else 0.0
-    row[_EP_QUIET] = ep_quiet
-    row[_EP_QUIET_TS] = ep_quiet_ts
-    row[_EP_START] = ep_start
-    row[_EP_PEAK] = ep_peak
+        sc[s, _RATES_STEP] = rate_step
+        sc[s, _RATES_WINDOW] = window
+        sc[s, _A_FAST], sc[s, _A_FAST + 1], sc[s, _A_FAST + 2] = a_fast, a_base, a_spread
+        sc[s, _A_FAST + 3], sc[s, _A_FAST + 4] = a_short, a_long
+        sc[s, _A_FAST + 5], sc[s, _A_FAST + 6] = a_drift, a_min
+        sc[s, _A_FAST + 7], sc[s, _A_FAST + 8], sc[s, _A_FAST + 9] = q_up, q_dn, a_xi
+    sc[s, _RANGE_THR] = s_thr
+    sc[s, _F_UP] = f_up
+    sc[s, _F_DN] = f_dn
+    sc[s, _EP_OPEN] = 1.0 if ep_open else 0.0
+    sc[s, _EP_QUIET] = ep_quiet
+    sc[s, _EP_QUIET_TS] = ep_quiet_ts
+    sc[s, _EP_START] = ep_start
+    sc[s, _EP_PEAK] = ep_peak
