@@ -9,9 +9,10 @@ address, limited by the `anonymous` entry of `AW_PLANS` (default below). `/flux/
 carries its key in the body: the body's key (when valid) chooses the bucket there.
 
 Storage: with `AW_REDIS_URL` every gateway process and replica shares one budget in Redis; without
-it the windows are kept in process. When Redis fails the limiter does not: the failure is logged
-(once per outage), counted in `aw_ratelimit_storage_errors_total`, and the limits are kept in
-process until Redis answers again (checked at most once a second), so requests keep being served.
+it the windows are kept in process (gateway.windows). When Redis fails the limiter does not: the
+failure is logged (once per outage), counted in `aw_ratelimit_storage_errors_total`, and the limits
+are kept in process until Redis answers again (checked at most once a second), so requests keep
+being served.
 
 Headers on every limited response: `X-RateLimit-Limit` (the per-minute limit), `-Remaining` (left
 in the per-minute window), `-Reset` (unix seconds at which the oldest counted request leaves that
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app, g, jsonify, request
 from limits import RateLimitItem, RateLimitItemPerMinute, RateLimitItemPerSecond
-from limits.storage import MemoryStorage, MovingWindowSupport, RedisStorage, Storage, storage_from_string
+from limits.storage import MovingWindowSupport, RedisStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from prometheus_client import Counter
 from redis.backoff import NoBackoff
@@ -41,6 +42,7 @@ from redis.retry import Retry
 from gateway.auth import current_principal
 from gateway.errors import envelope
 from gateway.request_io import MAX_BODY_BYTES
+from gateway.windows import ProcessWindows
 from services.common.auth import bearer_key
 from services.common.config import PlanLimits, Settings
 from services.common.errors import ServiceError
@@ -84,7 +86,7 @@ class FailoverRedisStorage(Storage, MovingWindowSupport):
         options.setdefault("socket_timeout", REDIS_TIMEOUT_SECONDS)
         options.setdefault("retry", Retry(NoBackoff(), 0))  # one attempt: the fallback is the retry
         self.primary = RedisStorage(redis_uri, key_prefix="aw-ratelimit", **options)
-        self.fallback = MemoryStorage()
+        self.fallback = ProcessWindows()
         self._lock = threading.Lock()
         self._down_until = 0.0  # monotonic; 0 while Redis answers
 
@@ -216,7 +218,7 @@ def _exempt() -> bool:
 
 def storage_uri(settings: Settings) -> str:
     if not settings.redis_url:
-        return "memory://"
+        return "aw-memory://"  # gateway.windows
     if not settings.redis_url.startswith(("redis://", "rediss://")):
         raise ValueError("AW_REDIS_URL must be a redis:// or rediss:// URL")
     return f"aw-failover+{settings.redis_url}"
