@@ -5,9 +5,8 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask, g, request
-from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
-from gateway import errors, ratelimit
+from gateway import errors, ratelimit, tracing
 from gateway.clients import Clients
 from gateway.errors import envelope
 from gateway.request_io import MAX_BODY_BYTES
@@ -39,8 +38,7 @@ def create_app(settings: Settings | None = None, clients: Clients | None = None)
     errors.install(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    # One trace per request: the Flask span is the parent of the gRPC client spans.
-    FlaskInstrumentor().instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    tracing.install(app)  # first hook: the request's span is the parent of the gRPC client spans
     ratelimit.install(app)  # after the trace starts (a 429 is traced), before the other hooks
     app.before_request(_refuse_large_bodies)
     app.before_request(_start_timer)
