@@ -1,15 +1,18 @@
 """The numba kernels against their plain-Python references (tests/detect/reference.py)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from services.detect.kernels import state as state_mod
 from services.detect.kernels.arrays import allocate_config, allocate_outputs
 from services.detect.kernels.grouping import group_by_slot
-from services.detect.kernels.scoring import score_batch, score_of_surprise, surprise_at_least
+from services.detect.kernels.scoring import _floor_div, score_batch, score_of_surprise, surprise_at_least
 from services.detect.kernels.tunables import DEFAULT_TUNABLES, sensitivity_thresholds
 from tests.detect.reference import RefConfig, RefSeries, group_by_slot_ref, score_reference
 
@@ -143,3 +146,20 @@ def test_surprise_at_least_is_the_exact_score_boundary(threshold):
         assert s == 0.0 or score_of_surprise(np.nextafter(s, 0.0), k) < threshold
         for v in np.nextafter(s, 0.0) * (1.0 - np.geomspace(1e-15, 0.5, 50)):
             assert score_of_surprise(v, k) < threshold
+
+
+@njit
+def _floor_of_quotient(t, period):
+    return math.floor(t / period)       # as the kernel had it (int64 in numba, like _floor_div)
+
+
+def test_floor_div_is_floor_of_the_quotient_also_at_period_boundaries():
+    rng = np.random.default_rng(6)
+    day = 86400.0
+    edges = day * rng.integers(-30000, 30000, 2000).astype(float)
+    near = [np.nextafter(e, np.inf * d) if d else e for e in edges for d in (-1, 0, 1)]
+    ts = np.concatenate([near, edges + rng.uniform(-1e-3, 1e-3, edges.size),
+                         rng.uniform(-3e9, 3e9, 5000), [1.0e15, -7.5e14, 2.0 ** 40, 1e300, 5e-324]])
+    for t in ts.tolist():
+        for period in (day, 7 * day):
+            assert _floor_div(t, period, 1.0 / period) == _floor_of_quotient(t, period), (t, period)

@@ -94,6 +94,18 @@ def _gap_rate(a: float, k: float) -> float:
     return 1.0 - (1.0 - a) ** min(k, 1e6)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _floor_div(t: float, period: float, inv_period: float) -> float:
+    """math.floor(t / period), exactly, mostly without the division: t * inv_period differs from
+    t / period by a few ulps (under 1e-8 for |t| < 2 ** 40), so away from an integer both floor
+    alike."""
+    q = t * inv_period
+    m = math.floor(q)
+    if abs(t) < 1099511627776.0 and 1e-6 < q - m < 1.0 - 1e-6:
+        return m
+    return math.floor(t / period)
+
+
 @njit(cache=True, error_model="numpy")
 def _clip(v: float, c: float) -> float:
     return min(max(v, -c), c)
@@ -268,8 +280,8 @@ def _prefetch_state(sc: np.ndarray, pr: np.ndarray, s: int, t_first: float, t_la
     if not (math.isfinite(t_first) and math.isfinite(t_last)):
         return
     for t in (t_first, t_last):
-        d = int((t - math.floor(t / DAY) * DAY) * (DAILY_BUCKETS / DAY))
-        w = int((t - math.floor(t / WEEK) * WEEK) * (WEEKLY_BUCKETS / WEEK))
+        d = int((t - math.floor(t * (1.0 / DAY)) * DAY) * (DAILY_BUCKETS / DAY))     # a hint: no exact floor
+        w = int((t - math.floor(t * (1.0 / WEEK)) * WEEK) * (WEEKLY_BUCKETS / WEEK))
         prefetch_write(pr, s, min(max(d, 0), DAILY_BUCKETS - 1))
         prefetch_write(pr, s, DAILY_BUCKETS + min(max(w, 0), WEEKLY_BUCKETS - 1))
 
@@ -335,7 +347,7 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
     a_short, a_long = sc[s, _A_FAST + 3], sc[s, _A_FAST + 4]
     a_drift, a_min = sc[s, _A_FAST + 5], sc[s, _A_FAST + 6]
     q_up, q_dn, a_xi = sc[s, _A_FAST + 7], sc[s, _A_FAST + 8], sc[s, _A_FAST + 9]
-    prof_step = ad_full = aw_full = 0.0
+    week_window = max(window, WEEK)
     if n > 0 and sc[s, _RANGE_THR] == s_thr:
         f_up = sc[s, _F_UP]
         f_dn = sc[s, _F_DN]
@@ -421,6 +433,14 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
             a_xi = min(1.0, eta)
         if dt <= 1.5 * step and n * a_min >= 1.0:   # the usual case: a regular step, past the start
             af, ab, asp, ash, alg, adr = a_fast, a_base, a_spread, a_short, a_long, a_drift
+        elif dt <= 1.4 * step:      # then dt / step <= 1.5 (rounding included): _gap_rate(a, k) = a
+            inv_n = 1.0 / n
+            af = max(a_fast, inv_n)
+            ab = max(a_base, inv_n)
+            asp = max(a_spread, inv_n)
+            ash = max(a_short, inv_n)
+            alg = max(a_long, inv_n)
+            adr = max(a_drift, inv_n)
         else:
             k = dt / step
             inv_n = 1.0 / n
@@ -432,13 +452,13 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
             adr = max(_gap_rate(a_drift, k), inv_n)
 
         # ---- predictions of the three models
-        pd = (t - math.floor(t / DAY) * DAY) * (DAILY_BUCKETS / DAY) - 0.5
+        pd = (t - _floor_div(t, DAY, 1.0 / DAY) * DAY) * (DAILY_BUCKETS / DAY) - 0.5
         d0f = math.floor(pd)
         dw = pd - d0f
         d0 = _wrap(int(d0f), DAILY_BUCKETS)
         d1 = _wrap(d0 + 1, DAILY_BUCKETS)
         sd = (1.0 - dw) * pr[s, d0] + dw * pr[s, d1]
-        pw = (t - math.floor(t / WEEK) * WEEK) * (WEEKLY_BUCKETS / WEEK) - 0.5
+        pw = (t - _floor_div(t, WEEK, 1.0 / WEEK) * WEEK) * (WEEKLY_BUCKETS / WEEK) - 0.5
         w0f = math.floor(pw)
         ww = pw - w0f
         w0 = _wrap(int(w0f), WEEKLY_BUCKETS)
@@ -608,21 +628,16 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
         dev = x - slow
         age = t - first_ts
         seen_daily = age >= tun.daily_min_days * DAY
-        if step != prof_step:           # profile learning rates once history fills the window
-            prof_step = step
-            ad_full = (DAILY_BUCKETS * step) / window
-            aw_full = (WEEKLY_BUCKETS * step) / max(window, WEEK)
-        ad = ad_full
-        if DAILY_BUCKETS * step + age < window:
-            ad = (DAILY_BUCKETS * step) / (DAILY_BUCKETS * step + age)
+        # profile learning rates: one point in a bucket's share of the history, or of the window
+        d_span = DAILY_BUCKETS * step
+        ad = d_span / (d_span + age if d_span + age < window else window)
         e = dev - sd
         if seen_daily:
             e = _clip(e, bc * f1)
         pr[s, d0] = _f32(pr[s, d0] + ad * (1.0 - dw) * e)
         pr[s, d1] = _f32(pr[s, d1] + ad * dw * e)
-        aw = aw_full
-        if WEEKLY_BUCKETS * step + age < max(window, WEEK):
-            aw = (WEEKLY_BUCKETS * step) / (WEEKLY_BUCKETS * step + age)
+        w_span = WEEKLY_BUCKETS * step
+        aw = w_span / (w_span + age if w_span + age < week_window else week_window)
         e = dev - sw
         if age >= tun.weekly_min_days * DAY:
             e = _clip(e, bc * f2)
