@@ -149,23 +149,24 @@ def _side_surprise(z: float, q_up_side: float, q_dn_side: float, xi_up: float, x
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _tail_learn(z: float, q_up_side: float, q_dn_side: float, xi_up: float, xi_dn: float, a_xi: float,
-                q_up: float, q_dn: float, tun: Tunables) -> tuple[float, float, float, float]:
+def _tail_learn(z: float, q_up_side: float, q_dn_side: float, sc: np.ndarray, s: int, j_up: int,
+                a_xi: float, q_up: float, q_dn: float, tun: Tunables) -> tuple[float, float]:
     """One step of the (up, down) tail models of a signed statistic: the side of z learns the
-    point (quantile up or down, Hill index on an exceedance), the other side a non-exceedance."""
+    point (quantile up or down, Hill index sc[s, j_up] or sc[s, j_up + 1] on an exceedance), the
+    other side a non-exceedance. Returns the new (up, down) quantiles."""
     pos = z >= 0.0
     az = abs(z)
     q = q_up_side if pos else q_dn_side
-    xi = xi_up if pos else xi_dn
     if az > q:                      # rare (about tail_fraction of the points)
+        j = j_up if pos else j_up + 1
+        xi = sc[s, j]
         xi += a_xi * (min(math.log(az / q), tun.xi_cap) - xi)
-        xi = min(max(xi, tun.xi_min), tun.xi_max)
+        sc[s, j] = min(max(xi, tun.xi_min), tun.xi_max)
         q_self = max(q * q_up, tun.q_min)
     else:
         q_self = max(q * q_dn, tun.q_min)
     q_other = max((q_dn_side if pos else q_up_side) * q_dn, tun.q_min)
-    return ((q_self if pos else q_other), (q_other if pos else q_self),
-            (xi if pos else xi_up), (xi_dn if pos else xi))
+    return (q_self if pos else q_other), (q_other if pos else q_self)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -330,15 +331,9 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
     sp0, sp1, sp2 = sc[s, _SP], sc[s, _SP + 1], sc[s, _SP + 2]
     q0, q1, q2 = sc[s, _Q], sc[s, _Q + 1], sc[s, _Q + 2]
     q3, q4, q5 = sc[s, _Q + 3], sc[s, _Q + 4], sc[s, _Q + 5]
-    xi0, xi1, xi2 = sc[s, _XI], sc[s, _XI + 1], sc[s, _XI + 2]
-    xi3, xi4, xi5 = sc[s, _XI + 3], sc[s, _XI + 4], sc[s, _XI + 5]
     q6, q7 = sc[s, _Q + 6], sc[s, _Q + 7]
-    xi6, xi7 = sc[s, _XI + 6], sc[s, _XI + 7]
-    ep_open = sc[s, _EP_OPEN] != 0.0
-    ep_quiet = int(sc[s, _EP_QUIET])
-    ep_quiet_ts = sc[s, _EP_QUIET_TS]
-    ep_start = sc[s, _EP_START]
-    ep_peak = sc[s, _EP_PEAK]
+    # the tail indices, expected-range factors and episode fields stay in the state row (L1 after
+    # the first point): they change rarely, and as locals they were spilled and reloaded every point
 
     # rates derived from the step; recomputed when the step estimate moves
     rate_step = sc[s, _RATE_STEP]
@@ -348,12 +343,11 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
     a_drift, a_min = sc[s, _A_FAST + 5], sc[s, _A_FAST + 6]
     q_up, q_dn, a_xi = sc[s, _A_FAST + 7], sc[s, _A_FAST + 8], sc[s, _A_FAST + 9]
     week_window = max(window, WEEK)
-    if n > 0 and sc[s, _RANGE_THR] == s_thr:
-        f_up = sc[s, _F_UP]
-        f_dn = sc[s, _F_DN]
-    else:
-        f_up = _range_factor(s_thr, 1.0, xi0 if xi0 > 0 else tun.xi_min, ln_inv_f)
-        f_dn = _range_factor(s_thr, 1.0, xi1 if xi1 > 0 else tun.xi_min, ln_inv_f)
+    if not (n > 0 and sc[s, _RANGE_THR] == s_thr):
+        xi_up = sc[s, _XI]
+        xi_dn = sc[s, _XI + 1]
+        sc[s, _F_UP] = _range_factor(s_thr, 1.0, xi_up if xi_up > 0 else tun.xi_min, ln_inv_f)
+        sc[s, _F_DN] = _range_factor(s_thr, 1.0, xi_dn if xi_dn > 0 else tun.xi_min, ln_inv_f)
 
     for i in range(a, b):
         t = ts[i]
@@ -385,10 +379,11 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
             bs0 = bs1 = bs2 = x
             sp0 = sp1 = sp2 = 0.0
             q0 = q1 = q2 = q3 = q4 = q5 = q6 = q7 = 3.0
-            xi0 = xi1 = xi2 = xi3 = xi4 = xi5 = xi6 = xi7 = 0.3
+            for j in range(8):
+                sc[s, _XI + j] = 0.3
             drift_scale = 0.0
             slow_base = x
-            f_up = f_dn = _range_factor(s_thr, 1.0, 0.3, ln_inv_f)
+            sc[s, _F_UP] = sc[s, _F_DN] = _range_factor(s_thr, 1.0, 0.3, ln_inv_f)
             short = short_scale = long = long_scale = 0.0
             quantum = 0.0
             run = 0
@@ -497,10 +492,10 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
         z4 = _clip(drift / max(drift_scale, floor), Z_CAP)
 
         # ---- calibrated surprise and score
-        s1 = _side_surprise(z1, q0, q1, xi0, xi1, ln_inv_f)
-        s2 = _side_surprise(z2, q2, q3, xi2, xi3, ln_inv_f)
-        s3 = _side_surprise(z3, q4, q5, xi4, xi5, ln_inv_f)
-        s4 = _side_surprise(z4, q6, q7, xi6, xi7, ln_inv_f)
+        s1 = _side_surprise(z1, q0, q1, sc[s, _XI], sc[s, _XI + 1], ln_inv_f)
+        s2 = _side_surprise(z2, q2, q3, sc[s, _XI + 2], sc[s, _XI + 3], ln_inv_f)
+        s3 = _side_surprise(z3, q4, q5, sc[s, _XI + 4], sc[s, _XI + 5], ln_inv_f)
+        s4 = _side_surprise(z4, q6, q7, sc[s, _XI + 6], sc[s, _XI + 7], ln_inv_f)
         if n * a_drift < 1.0:           # the slow baseline has not seen its window yet
             s4 = 0.0
         s2 = max(max(s2, s3), s4)
@@ -531,41 +526,42 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
         # ---- episode state machine
         ev = 0
         if anomalous:
-            if ep_open:
+            if sc[s, _EP_OPEN] != 0.0:
                 ev = 2
             else:
                 ev = 1
-                ep_open = True
-                ep_start = t
-                ep_peak = 0.0
-            ep_quiet = 0
-            ep_peak = max(ep_peak, score_of_surprise(sv, tun.score_k))
-        elif ep_open:
+                sc[s, _EP_OPEN] = 1.0
+                sc[s, _EP_START] = t
+                sc[s, _EP_PEAK] = 0.0
+            sc[s, _EP_QUIET] = 0.0
+            sc[s, _EP_PEAK] = max(sc[s, _EP_PEAK], score_of_surprise(sv, tun.score_k))
+        elif sc[s, _EP_OPEN] != 0.0:
             if not enabled or learning:         # detection switched off: end the episode now
                 ev = 4
                 o_end_ts[i] = t
-                ep_open = False
-                ep_quiet = 0
+                sc[s, _EP_OPEN] = 0.0
+                sc[s, _EP_QUIET] = 0.0
             else:
-                if ep_quiet == 0:
-                    ep_quiet_ts = t
-                ep_quiet += 1
-                if ep_quiet >= tun.close_points or t - ep_quiet_ts >= tun.close_seconds:
+                if sc[s, _EP_QUIET] == 0.0:
+                    sc[s, _EP_QUIET_TS] = t
+                ep_quiet = sc[s, _EP_QUIET] + 1.0
+                sc[s, _EP_QUIET] = ep_quiet
+                if ep_quiet >= tun.close_points or t - sc[s, _EP_QUIET_TS] >= tun.close_seconds:
                     ev = 4
-                    o_end_ts[i] = ep_quiet_ts
-                    ep_open = False
-                    ep_quiet = 0
+                    o_end_ts[i] = sc[s, _EP_QUIET_TS]
+                    sc[s, _EP_OPEN] = 0.0
+                    sc[s, _EP_QUIET] = 0.0
                 else:
                     ev = 3
         o_score[i] = sv if not learning else 0.0
         o_mean[i] = pred
         o_std[i] = std
-        o_lower[i] = pred - q1 * f_dn * spm
-        o_upper[i] = pred + q0 * f_up * spm
+        o_lower[i] = pred - q1 * sc[s, _F_DN] * spm
+        o_upper[i] = pred + q0 * sc[s, _F_UP] * spm
         o_type[i] = typ
         o_severity[i] = sev
         o_event[i] = ev
-        o_peak[i] = ep_peak if (ep_open or ev == 4) else 0.0
+        o_peak[i] = sc[s, _EP_PEAK] if (sc[s, _EP_OPEN] != 0.0 or ev == 4) else 0.0
 
         # ---- learning from the point
         # value resolution (counters, rounded gauges): floors the spread from the next point on
@@ -646,17 +642,17 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
 
         # tail models learn after warm-up (one side sees the point, the other a non-exceedance)
         if n >= tun.tail_warmup:
-            xi_was_up = xi0
-            xi_was_dn = xi1
+            xi_was_up = sc[s, _XI]
+            xi_was_dn = sc[s, _XI + 1]
             # declustered: the points of a burst after its first teach the quantile, not the index
-            q0, q1, xi0, xi1 = _tail_learn(z1, q0, q1, xi0, xi1, 0.0 if in_cluster else a_xi, q_up, q_dn, tun)
-            q2, q3, xi2, xi3 = _tail_learn(z2, q2, q3, xi2, xi3, a_xi, q_up, q_dn, tun)
-            q4, q5, xi4, xi5 = _tail_learn(z3, q4, q5, xi4, xi5, a_xi, q_up, q_dn, tun)
-            q6, q7, xi6, xi7 = _tail_learn(z4, q6, q7, xi6, xi7, a_xi, q_up, q_dn, tun)
-            if xi0 != xi_was_up:        # the expected range moves with the point model's tails
-                f_up = _range_factor(s_thr, 1.0, xi0, ln_inv_f)
-            if xi1 != xi_was_dn:
-                f_dn = _range_factor(s_thr, 1.0, xi1, ln_inv_f)
+            q0, q1 = _tail_learn(z1, q0, q1, sc, s, _XI, 0.0 if in_cluster else a_xi, q_up, q_dn, tun)
+            q2, q3 = _tail_learn(z2, q2, q3, sc, s, _XI + 2, a_xi, q_up, q_dn, tun)
+            q4, q5 = _tail_learn(z3, q4, q5, sc, s, _XI + 4, a_xi, q_up, q_dn, tun)
+            q6, q7 = _tail_learn(z4, q6, q7, sc, s, _XI + 6, a_xi, q_up, q_dn, tun)
+            if sc[s, _XI] != xi_was_up:     # the expected range moves with the point model's tails
+                sc[s, _F_UP] = _range_factor(s_thr, 1.0, sc[s, _XI], ln_inv_f)
+            if sc[s, _XI + 1] != xi_was_dn:
+                sc[s, _F_DN] = _range_factor(s_thr, 1.0, sc[s, _XI + 1], ln_inv_f)
 
         # seasonal model selection (auto): the best ready model, the incumbent favoured
         if seas == 3:
@@ -703,10 +699,7 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
     sc[s, _SP], sc[s, _SP + 1], sc[s, _SP + 2] = sp0, sp1, sp2
     sc[s, _Q], sc[s, _Q + 1], sc[s, _Q + 2] = q0, q1, q2
     sc[s, _Q + 3], sc[s, _Q + 4], sc[s, _Q + 5] = q3, q4, q5
-    sc[s, _XI], sc[s, _XI + 1], sc[s, _XI + 2] = xi0, xi1, xi2
-    sc[s, _XI + 3], sc[s, _XI + 4], sc[s, _XI + 5] = xi3, xi4, xi5
     sc[s, _Q + 6], sc[s, _Q + 7] = q6, q7
-    sc[s, _XI + 6], sc[s, _XI + 7] = xi6, xi7
     if not need_rates:              # rates derived in this call (or loaded) are kept for the next
         sc[s, _RATES_STEP] = rate_step
         sc[s, _RATES_WINDOW] = window
@@ -715,10 +708,3 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
         sc[s, _A_FAST + 5], sc[s, _A_FAST + 6] = a_drift, a_min
         sc[s, _A_FAST + 7], sc[s, _A_FAST + 8], sc[s, _A_FAST + 9] = q_up, q_dn, a_xi
     sc[s, _RANGE_THR] = s_thr
-    sc[s, _F_UP] = f_up
-    sc[s, _F_DN] = f_dn
-    sc[s, _EP_OPEN] = 1.0 if ep_open else 0.0
-    sc[s, _EP_QUIET] = ep_quiet
-    sc[s, _EP_QUIET_TS] = ep_quiet_ts
-    sc[s, _EP_START] = ep_start
-    sc[s, _EP_PEAK] = ep_peak
