@@ -43,6 +43,7 @@ class Settings:
     checkpoint_interval_seconds: float = 30.0
     staleness_check_seconds: float = 15.0
     catch_up_check_seconds: float = 15.0
+    progress_flush_seconds: float = 1.0
     rpc_timeout_seconds: float = 10.0
     key_cache_seconds: float = 0.5
     forecast_history_seconds: float = 28 * 86400.0
@@ -106,6 +107,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env.get("AW_CHECKPOINT_INTERVAL", Settings.checkpoint_interval_seconds)),
         staleness_check_seconds=float(env.get("AW_STALENESS_CHECK", Settings.staleness_check_seconds)),
         catch_up_check_seconds=float(env.get("AW_CATCH_UP_CHECK", Settings.catch_up_check_seconds)),
+        progress_flush_seconds=float(env.get("AW_PROGRESS_FLUSH", Settings.progress_flush_seconds)),
         rpc_timeout_seconds=float(env.get("AW_RPC_TIMEOUT", Settings.rpc_timeout_seconds)),
         key_cache_seconds=min(float(env.get("AW_KEY_CACHE_SECONDS", Settings.key_cache_seconds)), 0.5),
         forecast_history_seconds=parse_duration(env.get("AW_FORECAST_HISTORY", "28d")),

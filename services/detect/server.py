@@ -31,7 +31,8 @@ def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
     # first saw it behind, so ingest's normal path has had at least that long.
     timers = [Timer("checkpoint", settings.checkpoint_interval_seconds, shard.checkpoint),
               Timer("staleness", settings.staleness_check_seconds, shard.check_staleness),
-              Timer("catch-up", settings.catch_up_check_seconds, shard.catch_up)]
+              Timer("catch-up", settings.catch_up_check_seconds, shard.catch_up),
+              Timer("progress", settings.progress_flush_seconds, shard.flush_progress)]
 
     def register(server) -> None:
         detect_pb2_grpc.add_DetectServiceServicer_to_server(DetectServicer(shard), server)
@@ -46,6 +47,7 @@ def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
         for timer in timers:
             timer.stop()
         try:
+            shard.flush_progress()
             saved = shard.checkpoint()
         except ServiceError as error:  # catalog gone first: the next start replays from the last checkpoint
             log.warning("final checkpoint not saved", extra={"code": error.code, "reason": error.message})

@@ -2,11 +2,13 @@
 checkpoints, restore and catch-up on start, gap filling, periodic catch-up on stored points that
 never reached the shard, and missing-data detection.
 
-Invariant: the engine never holds state whose detections catalog has not applied. Scoring and
-ApplyDetections happen under one lock, and if ApplyDetections fails the touched series are
-dropped from memory and rebuilt from catalog on next contact. A checkpoint is therefore never
-ahead of catalog's `scored_until`, and replaying stored points after it scores each exactly once
-(catalog also ignores detections at or before `scored_until`)."""
+Invariant: the engine never holds state whose episode events catalog has not applied. Scoring
+and ApplyDetections of the events happen under one lock, and if ApplyDetections fails the touched
+series are dropped from memory and rebuilt from catalog on next contact. Catalog ignores
+detections at or before a series' `scored_until`, and every applied event moves it, so replaying
+stored points after a checkpoint applies each event exactly once. Points without an event change
+nothing in catalog but `scored_until` (read by the periodic catch-up to find series left
+behind): their progress is sent once a second for all series together, not with every batch."""
 from __future__ import annotations
 
 import logging
@@ -46,11 +48,13 @@ CHECKPOINT_BATCH = 2000
 
 @dataclass
 class SeriesInfo:
-    """What the shard tracks beside the engine state, for staleness."""
+    """What the shard tracks beside the engine state, for staleness: a series is stale when no
+    point has arrived for several of its steps (by arrival, so a backfill is not an outage)."""
     last_ts: float
     last_value: float
     step: float
     config: metrics_pb2.AnomalyConfig
+    arrived: float  # when its latest point arrived (the clock of this shard)
 
 
 class Shard:
@@ -67,6 +71,8 @@ class Shard:
         self.info: dict[str, SeriesInfo] = {}
         self.dirty: set[str] = set()
         self.missing_open: set[str] = set()
+        # series -> (time, value) of its latest scored point whose progress catalog has not been told
+        self.progress: dict[str, tuple[float, float]] = {}
         self.points_scored = 0
         self.ready = False
 
@@ -93,11 +99,9 @@ class Shard:
 
     def _score_and_apply(self, ids: list[str], ts: np.ndarray, values: np.ndarray,
                          configs: dict[str, metrics_pb2.AnomalyConfig]) -> tuple[list[str], object]:
-        """Scores in order and applies the verdicts in catalog; caller holds the lock.
-
-        Catalog is sent what changes something there: every point with an episode event (open,
-        continue, close) and the latest scored point of each series, which moves its
-        `scored_until` past the event-less points before it (those change nothing else)."""
+        """Scores in order and applies the episode events in catalog; caller holds the lock.
+        Every point with an event (open, continue, close) is sent now; the progress of the
+        others waits in `progress` for flush_progress."""
         started = time.perf_counter()
         batch = self.engine.score(ids, ts, values, {sid: detector_config(c) for sid, c in configs.items()})
         KERNEL_SECONDS.observe(time.perf_counter() - started)
@@ -106,9 +110,8 @@ class Shard:
         scored_at = np.flatnonzero(scored).tolist()  # positions of the scored points, in order
         latest = {ids[i]: i for i in scored_at}  # series -> its last scored point
         events = batch.episode_event
-        eventful = np.flatnonzero(scored & ((events == codes.EVENT_OPEN) | (events == codes.EVENT_CONTINUE)
-                                            | (events == codes.EVENT_CLOSE)))
-        chosen = sorted(set(eventful.tolist()).union(latest.values()))
+        chosen = np.flatnonzero(scored & ((events == codes.EVENT_OPEN) | (events == codes.EVENT_CONTINUE)
+                                          | (events == codes.EVENT_CLOSE))).tolist()
         # Data is back for a series in outage: end the outage at its first point here, first.
         returning = [sid for sid in latest if sid in self.missing_open]
         detections = []
@@ -130,32 +133,59 @@ class Shard:
                 for sid in set(ids):
                     self.engine.forget(sid)
                     self.info.pop(sid, None)
+                    self.progress.pop(sid, None)
                 raise
             for i, anomaly_id in zip(chosen, applied[len(returning):], strict=True):
                 anomaly_ids[i] = anomaly_id
+        ts_list, value_list = ts.tolist(), values.tolist()
+        applied_at = set(chosen)
+        for sid, i in latest.items():
+            if i in applied_at:  # its latest point's event moved scored_until already
+                self.progress.pop(sid, None)
+            else:
+                self.progress[sid] = (ts_list[i], value_list[i])
         self.missing_open.difference_update(returning)
         opened = np.flatnonzero(scored & (events == codes.EVENT_OPEN))
         if opened.size:
             names = batch.type_names()
             for i in opened.tolist():
                 ANOMALIES_OPENED.labels(names[i] or "unknown").inc()
-        ts_list, value_list = ts.tolist(), values.tolist()
+        arrived = self.clock()
         for i in scored_at:
-            self._track(ids[i], ts_list[i], value_list[i], configs[ids[i]])
+            self._track(ids[i], ts_list[i], value_list[i], configs[ids[i]], arrived)
         count = len(scored_at)
         self.points_scored += count
         POINTS_SCORED.inc(count)
         SERIES_HELD.set(len(self.info))
         return anomaly_ids, batch
 
-    def _track(self, sid: str, ts: float, value: float, config: metrics_pb2.AnomalyConfig) -> None:
+    def _track(self, sid: str, ts: float, value: float, config: metrics_pb2.AnomalyConfig,
+               arrived: float) -> None:
         info = self.info.get(sid)
         if info is None:
-            self.info[sid] = SeriesInfo(ts, value, 0.0, config)
+            self.info[sid] = SeriesInfo(ts, value, 0.0, config, arrived)
         else:
             info.step = update_step(info.step, ts - info.last_ts)
-            info.last_ts, info.last_value, info.config = ts, value, config
+            info.last_ts, info.last_value, info.config, info.arrived = ts, value, config, arrived
         self.dirty.add(sid)
+
+    def flush_progress(self) -> int:
+        """Tells catalog how far each series has been scored since the last flush (one event-less
+        detection per series; catalog only moves `scored_until` forward). Returns the series sent."""
+        with self.lock:
+            progress, self.progress = self.progress, {}
+        if not progress:
+            return 0
+        try:
+            self._call(self.storage.ApplyDetections, storage_pb2.ApplyDetectionsRequest(detections=[
+                storage_pb2.Detection(metric_id=sid, time=to_timestamp(ts), value=value)
+                for sid, (ts, value) in progress.items()]))
+        except ServiceError:
+            with self.lock:  # again next time, unless a later point has been recorded since
+                for sid, point in progress.items():
+                    self.progress.setdefault(sid, point)
+            raise
+        return len(progress)
 
     # ------------------------------------------------------------------ catching up
     def _fill_gaps(self, series: Sequence[detect_pb2.SeriesToScore]) -> None:
@@ -202,13 +232,14 @@ class Shard:
                 sid = row.metric_id
                 replayed += self._resume(row)
                 if row.HasField("last_time"):
-                    info = self.info.setdefault(
-                        sid, SeriesInfo(from_timestamp(row.last_time), 0.0, 0.0, row.config))
+                    last = from_timestamp(row.last_time)  # when it arrived is not stored: its time
+                    info = self.info.setdefault(sid, SeriesInfo(last, 0.0, 0.0, row.config, last))
                     info.step = info.step or row.step_seconds
                 # After the replay: replayed points are history, not data returning.
                 if row.missing_data_open:
                     self.missing_open.add(sid)
             self.ready = True
+        self.flush_progress()
         log.info("shard restored", extra={"series": len(rows), "points_replayed": replayed,
                                           "seconds": round(time.perf_counter() - started, 3)})
 
@@ -253,6 +284,7 @@ class Shard:
         with self.lock:
             for row in due:
                 total += self._resume(row)
+        self.flush_progress()
         if total:
             POINTS_CAUGHT_UP.inc(total)
             log.info("caught up on stored points", extra={"series": len(due), "points": total})
@@ -297,7 +329,7 @@ class Shard:
         with self.lock:
             stale = [(sid, info) for sid, info in self.info.items()
                      if info.step > 0 and sid not in self.missing_open
-                     and now - info.last_ts > stale_after(info.step)]
+                     and now - info.arrived > stale_after(info.step)]
             if not stale:
                 return []
             self._call(self.storage.ApplyDetections, storage_pb2.ApplyDetectionsRequest(detections=[

@@ -72,8 +72,10 @@ class Verdict(NamedTuple):
 
 
 def score(shard, answer, ts, values) -> list[Verdict]:
-    """Scores the written points; the verdicts per point."""
+    """Scores the written points and reports the progress (as the shard's timer does); the
+    verdicts per point."""
     response = shard.score_points(to_score(answer, ts, values))
+    shard.flush_progress()
     ids = {a.index: a.anomaly_id for a in response.anomalies}
     return [Verdict(scored, x, kind, ids.get(i, "")) for i, (scored, x, kind) in
             enumerate(zip(response.scored, response.anomaly_score, response.type, strict=True))]
@@ -139,7 +141,7 @@ def test_missing_data_opens_when_silent_and_closes_when_data_returns(catalog):
     answer = write(storage, account_id, ts, values)
     score(shard, answer, ts, values)
     assert shard.check_staleness() == []
-    clock.now = ts[-1] + 181  # more than 3 steps of 60 s
+    clock.now += 181  # nothing arrived for more than 3 steps of 60 s
     assert len(shard.check_staleness()) == 1
     assert shard.check_staleness() == []  # once per outage
     back = ts[-1] + 600
@@ -148,6 +150,18 @@ def test_missing_data_opens_when_silent_and_closes_when_data_returns(catalog):
     with db.read() as session:
         outage = session.scalars(select(Anomaly).where(Anomaly.type == "missing_data")).one()
     assert (outage.started_at, outage.ended_at, outage.severity) == (clock.now, back, "warning")
+
+
+def test_a_backfill_of_old_points_is_not_an_outage(catalog):
+    db, storage, account_id = catalog
+    ts = T0 + 60.0 * np.arange(20)
+    clock = Clock(ts[-1] + 20 * 86400)  # the points are weeks old, and arrive now
+    shard = new_shard(storage, clock)
+    answer = write(storage, account_id, ts, np.ones(20))
+    score(shard, answer, ts, np.ones(20))
+    assert shard.check_staleness() == []
+    clock.now += 181  # then nothing more arrives for over 3 steps: now it is one
+    assert len(shard.check_staleness()) == 1
 
 
 def test_a_series_of_another_shard_is_refused(catalog):

@@ -72,17 +72,20 @@ def held_call(system, account: str, key: str, victim: str):
         point = {"metric": f"drain.{victim}", "value": 1.0, "timestamp": time.time()}
         session = system.session(key)
         return inserts_wait, lambda: session.post(f"{system.base_url}/v1/ingest", json=point, timeout=30)
-    # detect: ApplyDetections waits for the series rows (SELECT ... FOR UPDATE); the point's
-    # series exists, stored through REST first.
-    t0 = time.time() - 120
-    first = system.session(key).post(f"{system.base_url}/v1/ingest", timeout=30, json={
-        "metric": "drain.detect", "value": 1.0, "timestamp": t0}).json()
+    # detect: ApplyDetections of an episode event waits for the series rows (SELECT ... FOR
+    # UPDATE). The series has history, stored through REST first; the held call's point is a
+    # spike that opens an episode (no longer learning: min_data_points 0).
+    t0 = time.time() - 3600
+    history = [{"metric": "drain.detect", "value": 1.0 + 0.01 * (i % 7), "timestamp": t0 + 60 * i}
+               for i in range(50)]
+    stored = system.session(key).post(f"{system.base_url}/v1/ingest", timeout=30,
+                                      json={"points": history}).json()["results"]
     stub = detect_pb2_grpc.DetectServiceStub(grpc.insecure_channel(system.env["AW_DETECT_ADDRS"]))
-    config = metrics_pb2.AnomalyConfig(enabled=True, min_data_points=100)
+    config = metrics_pb2.AnomalyConfig(enabled=True, min_data_points=0)
     request = detect_pb2.ScorePointsRequest(
-        series=[detect_pb2.SeriesToScore(metric_id=first["metric_id"], previous_time=to_timestamp(t0),
-                                         config=config)],
-        series_index=[0], times=[t0 + 60], values=[1.0])
+        series=[detect_pb2.SeriesToScore(metric_id=stored[-1]["metric_id"], config=config,
+                                         previous_time=to_timestamp(history[-1]["timestamp"]))],
+        series_index=[0], times=[t0 + 60 * 50], values=[1000.0])
     return "LOCK TABLE series IN EXCLUSIVE MODE", lambda: stub.ScorePoints(request, timeout=30)
 
 
@@ -127,7 +130,7 @@ def _assert_succeeded(answer) -> None:
     if isinstance(answer, ingest_pb2.IngestResponse):
         assert answer.accepted == 1, answer
     elif isinstance(answer, detect_pb2.ScorePointsResponse):
-        assert answer.scored[0], answer
+        assert answer.scored[0] and answer.anomalies, answer
     else:
         assert answer.status_code == 200, answer.text
 
