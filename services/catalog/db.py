@@ -1,6 +1,7 @@
 """Database engine, sessions and schema migrations (Alembic, applied on start)."""
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -14,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+log = logging.getLogger(__name__)
 
 
 def is_sqlite(url: str) -> bool:
@@ -29,10 +31,11 @@ def execute_many(session: Session, statement: str, rows: list[tuple]) -> None:
     connection.exec_driver_sql(statement, rows)
 
 
-def make_engine(url: str, immediate: bool = False) -> Engine:
+def make_engine(url: str, immediate: bool = False, checkpoints: bool = True) -> Engine:
     """An engine for `url`. SQLite gets WAL, a busy timeout and enforced foreign keys; with
     `immediate`, transactions take the write lock at BEGIN (SQLite has one writer, and a deferred
-    transaction that later writes can fail instead of waiting)."""
+    transaction that later writes can fail instead of waiting); without `checkpoints`, its commits
+    never copy the WAL into the database (someone else checkpoints)."""
     if not is_sqlite(url):
         return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     database = make_url(url).database
@@ -47,6 +50,8 @@ def make_engine(url: str, immediate: bool = False) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process crash
         cursor.execute("PRAGMA foreign_keys=ON")
+        if not checkpoints:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -85,12 +90,23 @@ def migrate(url: str) -> None:
         engine.dispose()
 
 
-class Database:
-    """The engine and a session factory; `transaction()` commits or rolls back as a unit."""
+def _is_file_sqlite(url: str) -> bool:
+    return is_sqlite(url) and make_url(url).database not in (None, "", ":memory:")
 
-    def __init__(self, url: str):
+
+class Database:
+    """The engine and a session factory; `transaction()` commits or rolls back as a unit.
+
+    On a SQLite file, the commit that fills the WAL past 1000 pages would copy it into the
+    database and sync it while holding the one write lock: every writer queued behind waits. A
+    background thread checkpoints instead, every `checkpoint_seconds` (PASSIVE: it never blocks
+    readers or the writer)."""
+
+    def __init__(self, url: str, checkpoint_seconds: float = 1.0):
         self.url = url
-        self.engine = make_engine(url, immediate=True)
+        self.checkpoint_seconds = checkpoint_seconds
+        background = _is_file_sqlite(url)
+        self.engine = make_engine(url, immediate=True, checkpoints=not background)
         # SQLite readers use their own engine so reads never queue behind the write lock.
         self.read_engine = make_engine(url) if is_sqlite(url) else self.engine
         for engine in {self.engine, self.read_engine}:
@@ -101,6 +117,25 @@ class Database:
         # handler, which sleeps 1..100 ms between attempts: queueing them here instead hands the
         # lock over at once.
         self._write_turn = threading.Lock() if is_sqlite(url) else nullcontext()
+        self._stop = threading.Event()
+        self._checkpointer = None
+        if background:
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="wal-checkpoint",
+                                                  daemon=True)
+            self._checkpointer.start()
+
+    def checkpoint_wal(self) -> tuple[int, int]:
+        """Copies what it can of the WAL into the database file: (WAL frames, frames copied)."""
+        with self.read_engine.connect() as connection:
+            _busy, frames, copied = connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+        return frames, copied
+
+    def _checkpoint_loop(self) -> None:
+        while not self._stop.wait(self.checkpoint_seconds):
+            try:
+                self.checkpoint_wal()
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.exception("WAL checkpoint failed")
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -113,6 +148,10 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._stop.set()
+            self._checkpointer.join(timeout=10)
+            self.checkpoint_wal()
         self.engine.dispose()
         if self.read_engine is not self.engine:
             self.read_engine.dispose()
