@@ -20,8 +20,9 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import bindparam, create_engine, delete, insert, text, update
+from sqlalchemy import bindparam, delete, insert, text, update
 
+from bench.scratch_db import create_database, drop_database
 from services.catalog import anomalies
 from services.catalog.anomalies import AnomalyFilters
 from services.catalog.configs import Scope
@@ -284,25 +285,18 @@ def main() -> None:
 
 def run_postgres(args: argparse.Namespace) -> None:
     """On a fresh database dropped afterwards, or on the kept --postgres-db (created when missing)."""
-    name = args.postgres_db or f"aw_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(args.postgres_server + "postgres", isolation_level="AUTOCOMMIT")
+    admin_url = args.postgres_server + "postgres"
     try:
-        with admin.connect() as connection:
-            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                                        {"name": name}).first()
-            if not exists:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
+        url = create_database(admin_url, "aw_bench", args.postgres_db)
     except Exception as error:  # noqa: BLE001 - report and stop
         print(f"PostgreSQL not reachable at {args.postgres_server}: {error}")
         return
     try:
         print(f"PostgreSQL, {args.count} anomalies")
-        run(args.postgres_server + name, args.count, args.series, args.repeat, args.explain)
+        run(url, args.count, args.series, args.repeat, args.explain)
     finally:
         if not args.postgres_db:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+            drop_database(admin_url, url)
 
 
 if __name__ == "__main__":

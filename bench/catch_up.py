@@ -15,13 +15,13 @@ import argparse
 import statistics
 import tempfile
 import time
-import uuid
 
 import grpc
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from anomalywatch.catalog.v1 import storage_pb2, storage_pb2_grpc
 from anomalywatch.common.v1 import common_pb2
+from bench.scratch_db import DEFAULT_ADMIN_URL, scratch_database
 from services.catalog import accounts, detector_state
 from services.catalog.db import Database, migrate
 from services.catalog.models import SERIES_BEHIND
@@ -30,7 +30,7 @@ from services.common.config import load_settings
 from services.common.grpc_server import create_server
 from services.common.timeutil import to_timestamp
 
-POSTGRES_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+POSTGRES_ADMIN = DEFAULT_ADMIN_URL
 BLOCKS = 6
 T0 = 1_800_000_000.0
 
@@ -128,16 +128,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run("sqlite", f"sqlite:///{tmp}/catalog.db", args)
     if args.postgres:
-        name = f"aw_bench_catch_up_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(POSTGRES_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            run("postgresql", POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{name}", args)
-        finally:
-            with admin.connect() as connection:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
+        with scratch_database(POSTGRES_ADMIN, "aw_bench_catch_up") as url:
+            run("postgresql", url, args)
 
 
 if __name__ == "__main__":

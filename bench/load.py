@@ -1,12 +1,14 @@
 """Sustained load on the running system, beside the ceilings of its frameworks, on loopback.
 
     .venv/bin/python -m bench.load [--duration 15] [--clients 2] [--connections 8] [--concurrency 8]
+    .venv/bin/python -m bench.load --postgres [postgresql+psycopg://postgres@127.0.0.1:5432/postgres]
     .venv/bin/python -m bench.load --url http://127.0.0.1:8080 --key aw_live_... [--grpc 127.0.0.1:50052]
 
 By default it starts its own system (every service as its own process, as `make run` does, on
-free loopback ports, SQLite under a temporary directory), creates an account and a key through the
-command-line tool and stops everything at the end. With --url it drives a system already running
-(the key's plan limits then apply; the gRPC phase needs --grpc, the ingest service's address).
+free loopback ports, SQLite under a temporary directory, or with --postgres scratch databases),
+creates an account and a key through the command-line tool and stops everything at the end. With
+--url it drives a system already running (the key's plan limits then apply; the gRPC phase needs
+--grpc, the ingest service's address).
 
 Phases, each bounded by a request count and by time (whichever comes first), after a warm-up whose
 requests are not counted:
@@ -16,6 +18,8 @@ requests are not counted:
   REST batch         POST /v1/ingest with --batch points per request
   bare gRPC echo     a gRPC server built like the services' (services.common.grpc_server, the ingest
                      service's thread count) that parses the same IngestRequest and sends it back
+  bare storage       the points table alone on catalog's database settings, 5000 rows per transaction
+                     (catalog's largest group write), in the bench's own process: the storage ceiling
   gRPC batch         IngestService.Ingest with --batch points per call: validated, stored in catalog,
                      scored by detect, episodes applied, answered per point
   anomaly listing    GET /v1/anomalies?limit=50
@@ -45,6 +49,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.scratch_db import DEFAULT_ADMIN_URL, create_database, drop_database
 from cli.ports import free_port, free_port_block
 
 REPO = Path(__file__).resolve().parents[1]
@@ -419,11 +424,58 @@ def run_phase(name: str, kind: str, address: str, key: str | None, args: argpars
         first_error=next((r.first_error for r in collected if r.first_error), ""))
 
 
-def system_env(tmp: Path) -> dict[str, str]:
+def run_storage_ceiling(url: str, args: argparse.Namespace) -> PhaseResult:
+    """The storage ceiling: the points table alone, in this process, on the catalog's own database
+    settings (services.catalog.db.Database), written the way catalog writes a group of ingest
+    calls: one bulk append of 5000 rows (executemany on SQLite, COPY on PostgreSQL) and a commit,
+    as fast as it goes. No series, rules, configs, gRPC or scoring: what is left for the rest."""
+    from services.catalog.db import Database, execute_many, insert_rows, migrate
+    from services.catalog.models import PointRow
+    from services.ingest.coalescer import MAX_GROUP
+
+    migrate(url)
+    db = Database(url)
+    n_series = args.series * args.clients * args.concurrency
+    ids = [f"met_{i:024x}" for i in range(n_series)]
+    with db.transaction() as session:
+        execute_many(session, "INSERT INTO accounts (id, name, plan, created_at) VALUES (?, ?, ?, ?)",
+                     [("acct_bench", "bench", BENCH_PLAN, 0.0)])
+        execute_many(session, "INSERT INTO series (id, account_id, environment, name, series_key, tags_json, "
+                              "created_at, point_count, step_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     [(sid, "acct_bench", "live", sid, sid, "{}", 0.0, 0, 0.0) for sid in ids])
+    latencies, points, k = [], 0, 0
+    cpu0, until = time.process_time(), time.monotonic() + args.warmup + args.duration
+    counting = time.monotonic() + args.warmup
+    started = None
+    while time.monotonic() < until:
+        rows = []
+        while len(rows) < MAX_GROUP:
+            rows += [(sid, 1.0e9 + k, value_at(k)) for sid in ids[:MAX_GROUP - len(rows)]]
+            k += 1
+        t = time.monotonic()
+        with db.transaction() as session:
+            insert_rows(session, PointRow.__tablename__, ("series_id", "ts", "value"), rows)
+        if t >= counting:
+            if started is None:
+                started, cpu0 = t, time.process_time()
+            latencies.append(time.monotonic() - t)
+            points += len(rows)
+    seconds = time.monotonic() - started
+    cores = (time.process_time() - cpu0) / seconds
+    db.dispose()
+    ms = np.array(latencies) * 1000.0
+    backend = "PostgreSQL COPY" if url.startswith("postgresql") else "SQLite insert"
+    return PhaseResult(name=f"bare {backend} ({MAX_GROUP}/tx)", kind="store", requests=len(latencies),
+                       errors=0, seconds=seconds, rate=len(latencies) / seconds, points_rate=points / seconds,
+                       p50_ms=float(np.percentile(ms, 50)), p99_ms=float(np.percentile(ms, 99)),
+                       client_cores=cores, service_cores={}, first_error="")
+
+
+def system_env(tmp: Path, database_url: str) -> dict[str, str]:
     names = ("gateway", "catalog", "ingest", "detect", "forecast")
     ports = {n: free_port() for n in names}
     return {
-        "AW_DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}",
+        "AW_DATABASE_URL": database_url,
         **{f"AW_{n.upper()}_ADDR": f"127.0.0.1:{ports[n]}" for n in names if n != "detect"},
         "AW_DETECT_ADDRS": f"127.0.0.1:{ports['detect']}",
         "AW_METRICS_PORT_BASE": str(free_port_block()),
@@ -503,6 +555,8 @@ def print_ratios(by: dict[str, PhaseResult]) -> None:
         print(f"  REST batch points/s / bare Flask req/s {ratio('batch', 'flask', points=True):7.1f}x")
     if grpc_ingest:
         print(f"  gRPC batch / bare gRPC echo (points/s) {ratio('ingest', 'echo', points=True):7.1%}")
+        if by.get("store"):
+            print(f"  gRPC batch / bare storage append       {ratio('ingest', 'store', points=True):7.1%}")
         met = "met" if grpc_ingest.points_rate >= 250_000 else "NOT met"
         print(f"  gRPC batch ingest                      {grpc_ingest.points_rate:7.0f} points/s "
               f"(target >= 250000: {met})")
@@ -527,8 +581,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent gRPC calls per client")
     parser.add_argument("--batch", type=int, default=500, help="points per batch request (default 500)")
     parser.add_argument("--series", type=int, default=100, help="series per batch (default 100)")
-    parser.add_argument("--phases", default="flask,single,batch,echo,ingest,list",
-                        help="comma-separated subset of flask,single,batch,echo,ingest,list")
+    parser.add_argument("--phases", default="flask,single,batch,echo,store,ingest,list",
+                        help="comma-separated subset of flask,single,batch,echo,store,ingest,list")
+    parser.add_argument("--postgres", metavar="ADMIN_URL", nargs="?", const=DEFAULT_ADMIN_URL,
+                        help="store in scratch PostgreSQL databases of this server (default SQLite)")
     parser.add_argument("--serve-flask", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve-echo", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -540,7 +596,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--url needs --key")
 
     tmp = Path(tempfile.mkdtemp(prefix="aw-bench-load-"))
-    env = system_env(tmp)
+    scratch = [create_database(args.postgres, "aw_bench_load") for _ in range(2)] if args.postgres else []
+    system_url, ceiling_url = scratch or (f"sqlite:///{tmp / 'bench.db'}", f"sqlite:///{tmp / 'ceiling.db'}")
+    env = system_env(tmp, system_url)
     system = None
     ceilings = None
     processes: dict[str, int] = {}
@@ -571,6 +629,10 @@ def main(argv: list[str] | None = None) -> int:
                         "echo": {"echo": ceilings.processes[1].popen.pid}}
         results: list[PhaseResult] = []
         for kind in [k.strip() for k in args.phases.split(",") if k.strip()]:
+            if kind == "store":
+                print("running the bare storage append (ceiling) ...", flush=True)
+                results.append(run_storage_ceiling(ceiling_url, args))
+                continue
             if kind not in plan:
                 parser.error(f"unknown phase {kind}")
             name, address, phase_key = plan[kind]
@@ -591,6 +653,8 @@ def main(argv: list[str] | None = None) -> int:
         for running in (ceilings, system):
             if running is not None:
                 running.stop()
+        for url in scratch:
+            drop_database(args.postgres, url)
 
 
 if __name__ == "__main__":

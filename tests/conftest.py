@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
-POSTGRES_ADMIN_URL = os.environ.get("AW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from bench.scratch_db import DEFAULT_ADMIN_URL, create_database, drop_database
+
+POSTGRES_ADMIN_URL = os.environ.get("AW_TEST_POSTGRES_URL", DEFAULT_ADMIN_URL)
 
 
 def _postgres_unreachable() -> str | None:
@@ -28,20 +29,11 @@ def make_postgres_database() -> str:
         if os.environ.get("AW_REQUIRE_POSTGRES") == "1":
             pytest.fail(reason)
         pytest.skip(reason)
-    name = f"aw_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    return create_database(POSTGRES_ADMIN_URL, "aw_test")
 
 
 def drop_postgres_database(url: str) -> None:
-    name = url.rsplit("/", 1)[1]
-    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with engine.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    drop_database(POSTGRES_ADMIN_URL, url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from services.catalog import configs, episodes
 from services.catalog import series as series_registry
 from services.catalog.configs import Scope
-from services.catalog.db import execute_many
+from services.catalog.db import insert_rows
 from services.catalog.models import PointRow, Rule
 from services.catalog.rule_match import metric_matches, scope_matches, value_meets
 from services.catalog.series import SeriesState
@@ -94,10 +94,9 @@ def write_points(session: Session, scope: Scope, batch: PointsIn, max_series: in
         accepted.append((i, s, ts, value))
         outcomes.append(STORED)
     if rows:
-        # One executemany INSERT for the points (driver SQL: no per-row parameter processing),
-        # one UPDATE for the series.
-        execute_many(session, f"INSERT INTO {PointRow.__tablename__} (series_id, ts, value) "
-                              "VALUES (?, ?, ?)", rows)
+        # One bulk append for the points (driver level: no per-row parameter processing), one
+        # UPDATE for the series.
+        insert_rows(session, PointRow.__tablename__, ("series_id", "ts", "value"), rows)
         series_registry.save_progress(session, {s.id: s for _, s, _, _ in accepted}.values())
     hits = _apply_rules(session, scope, accepted, now)
     known = {s.id: s.name for s in states if s is not None}

@@ -3,49 +3,29 @@ session, each test in its own fresh accounts), and a seeder that writes rows wit
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Mapping, Sequence
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from services.catalog.configs import Scope
 from services.catalog.db import Database, migrate
 from services.catalog.models import Account, Anomaly, AnomalyConfigRow, PointRow, Series, SeriesTag
 from services.common.ids import new_id
+from tests.conftest import drop_postgres_database, make_postgres_database
 
-POSTGRES_SERVER = os.environ.get("AW_TEST_POSTGRES_SERVER", "postgresql+psycopg://postgres@127.0.0.1:5432/")
 T0 = 1_800_000_000.0
-
-
-def _admin_engine():
-    return create_engine(POSTGRES_SERVER + "postgres", isolation_level="AUTOCOMMIT",
-                         connect_args={"connect_timeout": 3})
 
 
 @pytest.fixture(scope="session")
 def postgres_url():
     """A fresh, uniquely named PostgreSQL database for this test session, migrated; dropped at the end."""
-    name = f"aw_test_{uuid.uuid4().hex[:12]}"
-    engine = _admin_engine()
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # noqa: BLE001 - any failure means: skip with the reason
-        engine.dispose()
-        reason = f"PostgreSQL not reachable at {POSTGRES_SERVER}: {type(error).__name__}: {str(error)[:160]}"
-        if os.environ.get("AW_REQUIRE_POSTGRES") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    url = POSTGRES_SERVER + name
+    url = make_postgres_database()
     try:
         migrate(url)
         yield url
     finally:
-        with engine.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+        drop_postgres_database(url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
