@@ -11,7 +11,7 @@ from gateway.clients import Clients
 from gateway.errors import envelope
 from gateway.request_io import MAX_BODY_BYTES
 from gateway.routes import anomalies, docs, flux, forecast, ingest, keys, metrics, ops, rules
-from gateway.telemetry import HTTP_LATENCY, HTTP_REQUESTS
+from gateway.telemetry import count_request
 from services.common.auth import PrincipalCache
 from services.common.config import Settings, load_settings
 from services.common.remote_auth import remote_lookup
@@ -77,8 +77,8 @@ def _start_timer():
 
 
 def _count(response):
-    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
-    HTTP_REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
-    if "started" in g:
-        HTTP_LATENCY.labels(endpoint, request.method).observe(time.perf_counter() - g.started)
+    rule = request.url_rule
+    started = g.get("started")
+    count_request(rule.rule if rule else "unmatched", request.method, response.status_code,
+                  None if started is None else time.perf_counter() - started)
     return response

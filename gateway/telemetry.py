@@ -11,6 +11,25 @@ HTTP_LATENCY = Histogram("aw_http_request_seconds", "REST request handling time"
                          buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
 
+_SERIES_CACHED = 4096  # label sets remembered (routes x methods x statuses); past that, looked up each time
+_series: dict[tuple[str, str, int], tuple] = {}
+
+
+def count_request(endpoint: str, method: str, status: int, seconds: float | None) -> None:
+    """Counts one answered request (and its handling time when known). The labelled children are
+    remembered per label set: `labels()` validates and locks on every call, 20 us of a request."""
+    key = (endpoint, method, status)
+    children = _series.get(key)
+    if children is None:
+        children = (HTTP_REQUESTS.labels(endpoint, method, str(status)),
+                    HTTP_LATENCY.labels(endpoint, method))
+        if len(_series) < _SERIES_CACHED:
+            _series[key] = children
+    children[0].inc()
+    if seconds is not None:
+        children[1].observe(seconds)
+
+
 def metrics_text() -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
