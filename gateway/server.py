@@ -43,7 +43,10 @@ def serve_wsgi(load_app: Callable[[], object], settings: Settings, name: str) ->
             self.cfg.set("bind", settings.gateway_addr)
             self.cfg.set("workers", settings.gateway_workers)
             self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", int(os.environ.get("AW_GATEWAY_THREADS", "8")))
+            # Workers accept connections unevenly (one took 13 of 16 under bench-load), and a thread is
+            # held for the whole backend call: with 8 threads the surplus connections waited a full
+            # round trip for one (the single-point p99). Idle threads cost nothing.
+            self.cfg.set("threads", int(os.environ.get("AW_GATEWAY_THREADS", "32")))
             self.cfg.set("graceful_timeout", max(1, round(settings.shutdown_grace_seconds)))
             self.cfg.set("timeout", 60)
             self.cfg.set("keepalive", 5)
