@@ -207,27 +207,29 @@ def score_batch(slots: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg: ConfigAr
     for j in range(n):
         ts_g[j] = ts[order[j]]
         xs_g[j] = xs[order[j]]
-    tmp = Outputs(np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
-                  np.empty(n, np.int8), np.empty(n, np.int8), np.empty(n, np.uint8),
-                  np.empty(n, np.uint8), np.empty(n, np.int8), np.empty(n), np.empty(n))
+    # the outputs that are nearly always NaN or 0 start so in arrival order; the scoring loop
+    # writes their rare other values in place (too rare to stall it); the dense five go through
+    # grouped-order arrays and a scatter each
+    out.end_ts[:] = np.nan
+    out.peak[:] = 0.0
+    out.type[:] = 0
+    out.severity[:] = 0
+    out.learning[:] = 0
+    out.skipped[:] = 0
+    out.event[:] = 0
+    tmp_score, tmp_mean, tmp_std, tmp_lower, tmp_upper = (np.empty(n), np.empty(n), np.empty(n),
+                                                          np.empty(n), np.empty(n))
     _score_slots(starts, ts_g, xs_g, cfg.enabled, cfg.spike_threshold, cfg.drop_threshold,
                  cfg.min_data_points, cfg.window_seconds, cfg.sensitivity, cfg.seasonality,
                  st.scalars, st.profiles, tun, s_lv, s_thr, ln_inv_f,
-                 tmp.score, tmp.mean, tmp.std, tmp.lower, tmp.upper, tmp.type, tmp.severity,
-                 tmp.learning, tmp.skipped, tmp.event, tmp.end_ts, tmp.peak)
+                 tmp_score, tmp_mean, tmp_std, tmp_lower, tmp_upper, out.type, out.severity,
+                 out.learning, out.skipped, out.event, out.end_ts, out.peak, order)
     # one pass per output array: each pass writes one array, so its lines stay in cache
-    _scatter_score(order, tmp.score, out.score, tun.score_k)
-    _scatter(order, tmp.mean, out.mean)
-    _scatter(order, tmp.std, out.std)
-    _scatter(order, tmp.lower, out.lower)
-    _scatter(order, tmp.upper, out.upper)
-    _scatter(order, tmp.end_ts, out.end_ts)
-    _scatter(order, tmp.peak, out.peak)
-    _scatter(order, tmp.type, out.type)
-    _scatter(order, tmp.severity, out.severity)
-    _scatter(order, tmp.learning, out.learning)
-    _scatter(order, tmp.skipped, out.skipped)
-    _scatter(order, tmp.event, out.event)
+    _scatter_score(order, tmp_score, out.score, tun.score_k)
+    _scatter(order, tmp_mean, out.mean)
+    _scatter(order, tmp_std, out.std)
+    _scatter(order, tmp_lower, out.lower)
+    _scatter(order, tmp_upper, out.upper)
 
 
 @njit(cache=True, error_model="numpy")
@@ -252,7 +254,7 @@ def _score_slots(starts: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg_enabled
                  o_score: np.ndarray, o_mean: np.ndarray, o_std: np.ndarray, o_lower: np.ndarray,
                  o_upper: np.ndarray, o_type: np.ndarray, o_severity: np.ndarray,
                  o_learning: np.ndarray, o_skipped: np.ndarray, o_event: np.ndarray,
-                 o_end_ts: np.ndarray, o_peak: np.ndarray) -> None:
+                 o_end_ts: np.ndarray, o_peak: np.ndarray, order: np.ndarray) -> None:
     """Score the points starts[s]:starts[s + 1] (grouped by slot) of every slot s with state rows
     sc[s] and pr[s]; o_score receives surprises (_scatter_score scores them). Every array is an
     argument, indexed in 2-D: no array is taken out of a tuple or sliced per series (each is a
@@ -266,10 +268,10 @@ def _score_slots(starts: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg_enabled
         if s + 1 < n_slots and starts[s + 2] > b:
             _prefetch_state(sc, pr, s + 1, ts[b], ts[starts[s + 2] - 1])
         if b > a:
-            _score_series(s, a, b, ts, xs, cfg_enabled, cfg_spike, cfg_drop, cfg_min_pts, cfg_window,
+            _score_series(s, starts, ts, xs, cfg_enabled, cfg_spike, cfg_drop, cfg_min_pts, cfg_window,
                           cfg_sens, cfg_seas, sc, pr, tun, s_lv, s_thr_of[cfg_sens[s]], ln_inv_f,
                           o_score, o_mean, o_std, o_lower, o_upper, o_type, o_severity,
-                          o_learning, o_skipped, o_event, o_end_ts, o_peak)
+                          o_learning, o_skipped, o_event, o_end_ts, o_peak, order)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -288,7 +290,7 @@ def _prefetch_state(sc: np.ndarray, pr: np.ndarray, s: int, t_first: float, t_la
 
 
 @njit(cache=True, error_model="numpy", inline="always")      # no call per series
-def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_enabled: np.ndarray,
+def _score_series(s: int, starts: np.ndarray, ts: np.ndarray, xs: np.ndarray, cfg_enabled: np.ndarray,
                   cfg_spike: np.ndarray, cfg_drop: np.ndarray, cfg_min_pts: np.ndarray,
                   cfg_window: np.ndarray, cfg_sens: np.ndarray, cfg_seas: np.ndarray,
                   sc: np.ndarray, pr: np.ndarray, tun: Tunables, s_lv: np.ndarray,
@@ -296,7 +298,10 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
                   o_score: np.ndarray, o_mean: np.ndarray, o_std: np.ndarray, o_lower: np.ndarray,
                   o_upper: np.ndarray, o_type: np.ndarray, o_severity: np.ndarray,
                   o_learning: np.ndarray, o_skipped: np.ndarray, o_event: np.ndarray,
-                  o_end_ts: np.ndarray, o_peak: np.ndarray) -> None:
+                  o_end_ts: np.ndarray, o_peak: np.ndarray, order: np.ndarray) -> None:
+    # (at most 30 arguments: beyond that Python passes *args, which numba cannot inline)
+    a = starts[s]
+    b = starts[s + 1]
     # ---- configuration of this series (effective for the whole batch)
     enabled = cfg_enabled[s] != 0
     spike_thr = cfg_spike[s]
@@ -352,23 +357,19 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
     for i in range(a, b):
         t = ts[i]
         x = xs[i]
-        o_end_ts[i] = np.nan
         if not (math.isfinite(t) and math.isfinite(x)) or (n > 0 and t <= last_ts):
-            o_skipped[i] = 1
+            o_skipped[order[i]] = 1
             o_score[i] = 0.0
             o_mean[i] = np.nan
             o_std[i] = np.nan
             o_lower[i] = np.nan
             o_upper[i] = np.nan
-            o_type[i] = 0
-            o_severity[i] = 0
-            o_learning[i] = 1 if n < min_pts else 0
-            o_event[i] = 0
-            o_peak[i] = 0.0
+            if n < min_pts:
+                o_learning[order[i]] = 1
             continue
-        o_skipped[i] = 0
         learning = n < min_pts
-        o_learning[i] = 1 if learning else 0
+        if learning:
+            o_learning[order[i]] = 1
 
         if n == 0:      # first point: everything starts at the value
             first_ts = t
@@ -394,10 +395,6 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
             o_std[i] = 0.0
             o_lower[i] = x
             o_upper[i] = x
-            o_type[i] = 0
-            o_severity[i] = 0
-            o_event[i] = 0
-            o_peak[i] = 0.0
             continue
 
         # ---- time: step (running median of gaps, in log space) and gap size
@@ -538,7 +535,7 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
         elif sc[s, _EP_OPEN] != 0.0:
             if not enabled or learning:         # detection switched off: end the episode now
                 ev = 4
-                o_end_ts[i] = t
+                o_end_ts[order[i]] = t
                 sc[s, _EP_OPEN] = 0.0
                 sc[s, _EP_QUIET] = 0.0
             else:
@@ -548,7 +545,7 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
                 sc[s, _EP_QUIET] = ep_quiet
                 if ep_quiet >= tun.close_points or t - sc[s, _EP_QUIET_TS] >= tun.close_seconds:
                     ev = 4
-                    o_end_ts[i] = sc[s, _EP_QUIET_TS]
+                    o_end_ts[order[i]] = sc[s, _EP_QUIET_TS]
                     sc[s, _EP_OPEN] = 0.0
                     sc[s, _EP_QUIET] = 0.0
                 else:
@@ -558,10 +555,12 @@ def _score_series(s: int, a: int, b: int, ts: np.ndarray, xs: np.ndarray, cfg_en
         o_std[i] = std
         o_lower[i] = pred - q1 * sc[s, _F_DN] * spm
         o_upper[i] = pred + q0 * sc[s, _F_UP] * spm
-        o_type[i] = typ
-        o_severity[i] = sev
-        o_event[i] = ev
-        o_peak[i] = sc[s, _EP_PEAK] if (sc[s, _EP_OPEN] != 0.0 or ev == 4) else 0.0
+        if typ != 0:
+            o_type[order[i]] = typ
+            o_severity[order[i]] = sev
+        if ev != 0:
+            o_event[order[i]] = ev
+            o_peak[order[i]] = sc[s, _EP_PEAK]     # ev != 0: the episode is open or closing
 
         # ---- learning from the point
         # value resolution (counters, rounded gauges): floors the spread from the next point on
