@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from cli.local_system import LocalSystem
 from cli.ports import free_port, free_port_block
@@ -38,6 +40,10 @@ class RunningSystem:
     def session(self, key: str) -> requests.Session:
         s = requests.Session()
         s.headers["Authorization"] = f"Bearer {key}"
+        # A kept-alive connection the gateway closed (idle past its keepalive) as a GET reused it
+        # is reset: a reader reconnects and asks again; a write is never re-sent here.
+        retry = Retry(total=2, connect=2, read=2, status=0, allowed_methods={"GET"}, backoff_factor=0.1)
+        s.mount("http://", HTTPAdapter(max_retries=retry))
         return s
 
 
