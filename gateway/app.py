@@ -5,8 +5,9 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask, g, request
+from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
-from gateway import errors, ratelimit, tracing
+from gateway import errors, ratelimit
 from gateway.clients import Clients
 from gateway.errors import envelope
 from gateway.request_io import MAX_BODY_BYTES
@@ -27,6 +28,16 @@ class Gateway:
     principals: PrincipalCache
 
 
+# The operations endpoints go untraced. OpenTelemetry tests each pattern with re.search on the full
+# URL, so a bare "metrics" would also leave every /v1/metrics route untraced.
+UNTRACED = ",".join(rf"^https?://[^/]+/{path}(\?|$)" for path in ("healthz", "readyz", "metrics"))
+
+
+def trace_requests(app: Flask, tracer_provider=None) -> None:
+    """One server span per request (FlaskInstrumentor), except for the operations endpoints."""
+    FlaskInstrumentor().instrument_app(app, excluded_urls=UNTRACED, tracer_provider=tracer_provider)
+
+
 def create_app(settings: Settings | None = None, clients: Clients | None = None) -> Flask:
     settings = settings or load_settings()
     clients = clients or Clients.connect(settings)
@@ -38,7 +49,7 @@ def create_app(settings: Settings | None = None, clients: Clients | None = None)
     errors.install(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
-    tracing.install(app)  # first hook: the request's span is the parent of the gRPC client spans
+    trace_requests(app)  # first hook: the request's span is the parent of the gRPC client spans
     ratelimit.install(app)  # after the trace starts (a 429 is traced), before the other hooks
     app.before_request(_refuse_large_bodies)
     app.before_request(_start_timer)
