@@ -3,9 +3,10 @@
 Used instead of `limits`' MemoryStorage, which re-arms a `threading.Timer` (a new thread) every
 10 ms while requests arrive: each start waits for the new thread to run, up to a GIL switch
 interval under load, and two request threads re-arming at once raised "threads can only be started
-once" (a 500). Its moving window is also a list that every hit inserts at the front of. Here each
-key is a deque of hit times, oldest first, trimmed when touched, under one lock; keys nobody
-touches any more are swept every `SWEEP_SECONDS` by whichever call comes next.
+once" (a 500; alisaifee/limits#26, fixed by #352, which no release has yet: 5.8.0 is the newest).
+Its moving window is also a list that every hit inserts at the front of. Here each key is a deque
+of hit times, oldest first, trimmed when touched, under one lock; keys nobody touches any more are
+swept every `SWEEP_SECONDS` by whichever call comes next.
 """
 from __future__ import annotations
 
