@@ -10,6 +10,7 @@ from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from gateway import errors, ratelimit
 from gateway.clients import Clients
 from gateway.errors import envelope
+from gateway.ingest_batcher import IngestBatcher
 from gateway.request_io import MAX_BODY_BYTES
 from gateway.routes import anomalies, docs, flux, forecast, ingest, keys, metrics, ops, rules
 from gateway.telemetry import count_request
@@ -26,6 +27,7 @@ class Gateway:
     settings: Settings
     clients: Clients
     principals: PrincipalCache
+    ingest: IngestBatcher  # every call of IngestService.Ingest goes through it
 
 
 # The operations endpoints go untraced. OpenTelemetry tests each pattern with re.search on the full
@@ -45,7 +47,8 @@ def create_app(settings: Settings | None = None, clients: Clients | None = None)
     app.json.sort_keys = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["aw"] = Gateway(settings, clients, PrincipalCache(
-        remote_lookup(clients.catalog_channel, settings.rpc_timeout_seconds), ttl=settings.key_cache_seconds))
+        remote_lookup(clients.catalog_channel, settings.rpc_timeout_seconds), ttl=settings.key_cache_seconds),
+        IngestBatcher(lambda message, key: clients.call(clients.ingest.Ingest, message, key)))
     errors.install(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -52,9 +52,8 @@ def ingest_points(raw_points: list[Any], integer_timestamps: bool = False) -> Ou
         positions.append(i)
     results: list[dict | None] = [None] * len(raw_points)
     if valid:
-        answer = aw.clients.call(aw.clients.ingest.Ingest,
-                                 ingest_pb2.IngestRequest(points=valid, test_only=is_test_only()), g.api_key)
-        for position, result in zip(positions, answer.results, strict=True):
+        answered = aw.ingest.ingest(g.api_key, valid, is_test_only())
+        for position, result in zip(positions, answered, strict=True):
             if result.status == ingest_pb2.POINT_STATUS_REJECTED:
                 errors[position], codes[position] = result.error, result.error_code
             else:

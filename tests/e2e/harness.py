@@ -41,8 +41,10 @@ class RunningSystem:
         s = requests.Session()
         s.headers["Authorization"] = f"Bearer {key}"
         # A kept-alive connection the gateway closed (idle past its keepalive) as a GET reused it
-        # is reset: a reader reconnects and asks again; a write is never re-sent here.
-        retry = Retry(total=2, connect=2, read=2, status=0, allowed_methods={"GET"}, backoff_factor=0.1)
+        # is reset: a reader reconnects and asks again; a write is never re-sent here, and every
+        # answer (a 429 or 503 with Retry-After too) is the test's to see.
+        retry = Retry(total=2, connect=2, read=2, status=0, allowed_methods={"GET"}, backoff_factor=0.1,
+                      respect_retry_after_header=False, raise_on_status=False)
         s.mount("http://", HTTPAdapter(max_retries=retry))
         return s
 
