@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_POOL_SIZE = 32  # catalog serves with 32 threads (services/catalog/server.py)
 log = logging.getLogger(__name__)
 
 
@@ -56,7 +57,10 @@ def make_engine(url: str, immediate: bool = False, checkpoints: bool = True) -> 
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    # A connection per serving thread, kept: past QueuePool's default 5 (+10 overflow) every busy
+    # moment opened and closed connections, each running the PRAGMAs below again.
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                           pool_size=SQLITE_POOL_SIZE, max_overflow=SQLITE_POOL_SIZE)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
