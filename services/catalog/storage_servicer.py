@@ -1,7 +1,6 @@
 """StorageService: the internal write and bulk-read API of ingest, detect and forecast."""
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 
@@ -10,6 +9,7 @@ from anomalywatch.common.v1 import common_pb2
 from services.catalog import accounts, convert, detector_state, episodes, points, trial_posts
 from services.catalog.db import Database
 from services.common import paging
+from services.common.columns import check_columns
 from services.common.config import PlanLimits
 from services.common.errors import ServiceError
 from services.common.timeutil import from_timestamp, to_timestamp
@@ -47,7 +47,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         scope = convert.scope_from_proto(request.scope)
         batch = points.PointsIn([(k.metric, dict(k.tags)) for k in request.series], request.series_index,
                                 request.times, request.values)
-        _check_columns(batch, MAX_WRITE)
+        check_columns(len(batch.series), batch.series_index, batch.times, batch.values, MAX_WRITE)
         with self.db.transaction() as session:
             plan = self._plan(session, scope.account_id)
             max_series = self.plan_limits(plan).max_series
@@ -143,22 +143,6 @@ def _shard_series(row: detector_state.ShardSeriesRow) -> storage_pb2.ShardSeries
     if s.last_ts is not None:
         message.last_time.CopyFrom(to_timestamp(s.last_ts))
     return message
-
-
-def _check_columns(batch: points.PointsIn, most: int) -> None:
-    """The columns agree in length, point at a series and hold finite numbers (ingest checked the
-    points; a caller that did not must not reach the store)."""
-    n = len(batch.series_index)
-    if n > most:
-        raise ServiceError("VALIDATION_ERROR", f"at most {most} points per call", {"field": "series_index"})
-    if len(batch.times) != n or len(batch.values) != n:
-        raise ServiceError("VALIDATION_ERROR", "series_index, times and values must have equal lengths",
-                           {"field": "times"})
-    if n and not 0 <= min(batch.series_index) <= max(batch.series_index) < len(batch.series):
-        raise ServiceError("VALIDATION_ERROR", "series_index must point into series",
-                           {"field": "series_index"})
-    if not all(map(math.isfinite, batch.times)) or not all(map(math.isfinite, batch.values)):
-        raise ServiceError("VALIDATION_ERROR", "times and values must be finite", {"field": "values"})
 
 
 def _series_written(s: points.SeriesOut, configs: dict[str, dict]) -> storage_pb2.SeriesWritten:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from anomalywatch.detect.v1 import detect_pb2, detect_pb2_grpc
+from services.common.columns import check_columns
 from services.common.errors import ServiceError
 from services.common.sharding import shard_of
 from services.detect.shard import Shard
@@ -14,16 +15,7 @@ class DetectServicer(detect_pb2_grpc.DetectServiceServicer):
         self.shard = shard
 
     def ScorePoints(self, request, context):
-        n = len(request.series_index)
-        if n > MAX_POINTS:
-            raise ServiceError("VALIDATION_ERROR", f"at most {MAX_POINTS} points per call",
-                               {"field": "series_index"})
-        if len(request.times) != n or len(request.values) != n:
-            raise ServiceError("VALIDATION_ERROR", "series_index, times and values must have equal lengths",
-                               {"field": "times"})
-        if n and not 0 <= min(request.series_index) <= max(request.series_index) < len(request.series):
-            raise ServiceError("VALIDATION_ERROR", "series_index must point into series",
-                               {"field": "series_index"})
+        check_columns(len(request.series), request.series_index, request.times, request.values, MAX_POINTS)
         names = [s.metric_id for s in request.series]
         if len(set(names)) != len(names):
             raise ServiceError("VALIDATION_ERROR", "each series once", {"field": "series"})

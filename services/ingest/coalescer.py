@@ -136,7 +136,7 @@ class Coalescer:
 
     def _write_group(self, jobs: list[Job]) -> _Group:
         combined = Columns()
-        starts = [combined.extend(job.points, job.points.keys()) for job in jobs]
+        starts = [combined.extend(job.points) for job in jobs]
         request = storage_pb2.WritePointsRequest(
             scope=jobs[0].scope, series=[storage_pb2.SeriesKey(metric=m, tags=t) for m, t in combined.series],
             series_index=combined.series_index, times=combined.times, values=combined.values)
@@ -177,7 +177,7 @@ class Coalescer:
     def _score_groups(self, groups: list[_Group]) -> None:
         combined = Columns()
         for group in groups:
-            start = combined.extend(group.to_score, group.to_score.keys())
+            start = combined.extend(group.to_score)
             if start:
                 for job in group.jobs:
                     job.written.score_at = [i + start if i >= 0 else -1 for i in job.written.score_at]

@@ -13,6 +13,7 @@ class Columns:
 
     def __init__(self) -> None:
         self.series: list[Any] = []
+        self.keys: list[Hashable] = []  # the key of each series, by position
         self.series_index: list[int] = []
         self.times: list[float] = []
         self.values: list[float] = []
@@ -27,6 +28,7 @@ class Columns:
         if j is None:
             j = self._position[key] = len(self.series)
             self.series.append(series)
+            self.keys.append(key)
         return j
 
     def knows(self, key: Hashable) -> bool:
@@ -39,18 +41,11 @@ class Columns:
         self.values.append(value)
         return len(self.times) - 1
 
-    def extend(self, other: Columns, keys: list[Hashable]) -> int:
-        """Appends every point of `other` (whose series j has key keys[j]); returns where they start."""
+    def extend(self, other: Columns) -> int:
+        """Appends every point of `other`; returns where they start."""
         start = len(self.times)
-        remap = [self.series_position(key, series) for key, series in zip(keys, other.series, strict=True)]
+        remap = [self.series_position(k, s) for k, s in zip(other.keys, other.series, strict=True)]
         self.series_index.extend([remap[j] for j in other.series_index])
         self.times.extend(other.times)
         self.values.extend(other.values)
         return start
-
-    def keys(self) -> list[Hashable]:
-        """The key of each series, by position."""
-        keys: list[Hashable] = [None] * len(self.series)
-        for key, j in self._position.items():
-            keys[j] = key
-        return keys

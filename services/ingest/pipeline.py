@@ -93,21 +93,20 @@ class IngestPipeline:
             metric_error, tags_error, clean_tags = known
             value, stamp = p.value, p.time
             ts = stamp.seconds + stamp.nanos / 1e9
-            if (metric_error is None and tags_error is None and not p.source and math.isfinite(value)
-                    and earliest <= ts <= latest):  # the common case, checked inline
-                checked.add(checked.series_position(key, (p.metric, clean_tags)), ts, value)
-                continue
-            try:
-                if metric_error:
-                    raise PointError(metric_error)
-                check_value(value)
-                check_time(ts, None, now, self.retention)
-                if tags_error:
-                    raise PointError(tags_error)
-                check_source(p.source)
-            except PointError as error:
-                errors[i] = str(error)
-                continue
+            # The common point is checked inline; the rules run again only to name what is wrong.
+            if (metric_error is not None or tags_error is not None or p.source or not math.isfinite(value)
+                    or not earliest <= ts <= latest):
+                try:
+                    if metric_error:
+                        raise PointError(metric_error)
+                    check_value(value)
+                    check_time(ts, None, now, self.retention)
+                    if tags_error:
+                        raise PointError(tags_error)
+                    check_source(p.source)
+                except PointError as error:
+                    errors[i] = str(error)
+                    continue
             checked.add(checked.series_position(key, (p.metric, clean_tags)), ts, value)
         return checked, errors
 
