@@ -25,6 +25,7 @@ from bench.scratch_db import DEFAULT_ADMIN_URL, scratch_database
 from services.catalog import accounts, detector_state
 from services.catalog.db import Database, migrate
 from services.catalog.models import SERIES_BEHIND
+from services.catalog.series import next_numbers
 from services.catalog.server import build_spec
 from services.common.config import load_settings
 from services.common.grpc_server import create_server
@@ -82,10 +83,11 @@ def check_reads(db: Database, idle: int) -> dict[bool, list[float]]:
         account = accounts.create_account(session, "idle", "enterprise", {"enterprise"}, T0).id
         session.flush()  # the account row, before the raw inserts that refer to it
         session.execute(text(
-            "INSERT INTO series (id, account_id, environment, name, series_key, tags_json, created_at, "
-            "last_ts, scored_until, point_count, step_seconds) "
-            "VALUES (:id, :a, 'live', :n, :k, '{}', 0, 1, 1, 1, 0)"),
-            [{"id": f"met_idle{i:012d}", "a": account, "n": f"m{i}", "k": f"k{i:060d}"} for i in range(idle)])
+            "INSERT INTO series (id, number, account_id, environment, name, series_key, tags_json, "
+            "created_at, last_ts, scored_until, point_count, step_seconds) "
+            "VALUES (:id, :number, :a, 'live', :n, :k, '{}', 0, 1, 1, 1, 0)"),
+            [{"id": f"met_idle{i:012d}", "number": number, "a": account, "n": f"m{i}", "k": f"k{i:060d}"}
+             for i, number in enumerate(next_numbers(session, idle))])
         if db.engine.dialect.name == "postgresql":
             session.execute(text("ANALYZE series"))
     seconds: dict[bool, list[float]] = {True: [], False: []}

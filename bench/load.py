@@ -431,6 +431,7 @@ def run_storage_ceiling(url: str, args: argparse.Namespace) -> PhaseResult:
     as fast as it goes. No series, rules, configs, gRPC or scoring: what is left for the rest."""
     from services.catalog.db import Database, execute_many, insert_rows, migrate
     from services.catalog.models import PointRow
+    from services.catalog.series import next_numbers
     from services.ingest.coalescer import MAX_GROUP
 
     migrate(url)
@@ -440,9 +441,12 @@ def run_storage_ceiling(url: str, args: argparse.Namespace) -> PhaseResult:
     with db.transaction() as session:
         execute_many(session, "INSERT INTO accounts (id, name, plan, created_at) VALUES (?, ?, ?, ?)",
                      [("acct_bench", "bench", BENCH_PLAN, 0.0)])
-        execute_many(session, "INSERT INTO series (id, account_id, environment, name, series_key, tags_json, "
-                              "created_at, point_count, step_seconds) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     [(sid, "acct_bench", "live", sid, sid, "{}", 0.0, 0, 0.0) for sid in ids])
+        numbers = next_numbers(session, n_series)
+        execute_many(session, "INSERT INTO series (id, number, account_id, environment, name, series_key, "
+                              "tags_json, created_at, point_count, step_seconds) "
+                              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     [(sid, number, "acct_bench", "live", sid, sid, "{}", 0.0, 0, 0.0)
+                      for sid, number in zip(ids, numbers, strict=True)])
     latencies, points, k = [], 0, 0
     cpu0, until = time.process_time(), time.monotonic() + args.warmup + args.duration
     counting = time.monotonic() + args.warmup
@@ -450,11 +454,11 @@ def run_storage_ceiling(url: str, args: argparse.Namespace) -> PhaseResult:
     while time.monotonic() < until:
         rows = []
         while len(rows) < MAX_GROUP:
-            rows += [(sid, 1.0e9 + k, value_at(k)) for sid in ids[:MAX_GROUP - len(rows)]]
+            rows += [(number, 1.0e9 + k, value_at(k)) for number in numbers[:MAX_GROUP - len(rows)]]
             k += 1
         t = time.monotonic()
         with db.transaction() as session:
-            insert_rows(session, PointRow.__tablename__, ("series_id", "ts", "value"), rows)
+            insert_rows(session, PointRow.__tablename__, ("series_number", "ts", "value"), rows)
         if t >= counting:
             if started is None:
                 started, cpu0 = t, time.process_time()

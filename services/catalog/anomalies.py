@@ -20,6 +20,7 @@ from services.catalog import configs
 from services.catalog.configs import Scope
 from services.catalog.convert import SEVERITY_TO_PROTO, TYPE_TO_PROTO
 from services.catalog.models import Anomaly, AnomalyCount, AnomalyEvent, PointRow, Series, SeriesTag
+from services.catalog.series import number_of
 from services.common.errors import ServiceError
 from services.common.timeutil import to_timestamp
 
@@ -268,7 +269,7 @@ def points_between(session: Session, series_id: str, lo: float, hi: float,
     """The series' points in [lo, hi], oldest first; when there are more than `limit`, the latest
     ones (they contain the episode's end and what followed)."""
     rows = session.execute(select(PointRow.ts, PointRow.value).where(
-        PointRow.series_id == series_id, PointRow.ts >= lo, PointRow.ts <= hi)
+        PointRow.series_number == number_of(series_id), PointRow.ts >= lo, PointRow.ts <= hi)
         .order_by(PointRow.ts.desc()).limit(limit)).all()
     return [(ts, value) for ts, value in reversed(rows)]
 

@@ -84,14 +84,20 @@ def make_engine(url: str, immediate: bool = False, checkpoints: bool = True) -> 
 MIGRATION_LOCK = 7_316_004_221
 
 
-def migrate(url: str) -> None:
-    """Brings the schema to the newest revision; safe to run on every start, and from several
-    catalog replicas at once (PostgreSQL: they queue on an advisory lock)."""
+def alembic_config(url: str) -> Config:
+    """Alembic's configuration for the catalog's migrations on `url`."""
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Brings the schema to `revision` (the newest by default); safe to run on every start, and
+    from several catalog replicas at once (PostgreSQL: they queue on an advisory lock)."""
+    config = alembic_config(url)
     if is_sqlite(url):
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
         return
     engine = create_engine(url)
     try:
@@ -100,7 +106,7 @@ def migrate(url: str) -> None:
             connection.commit()
             try:
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+                command.upgrade(config, revision)
                 connection.commit()
             finally:
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})

@@ -11,6 +11,7 @@ from services.catalog import configs
 from services.catalog.configs import Scope
 from services.catalog.episodes import MISSING
 from services.catalog.models import SERIES_BEHIND, Anomaly, Checkpoint, PointRow, Series
+from services.catalog.series import number_of
 from services.common.sharding import shard_of
 
 
@@ -84,7 +85,7 @@ def _with_state(session: Session, owned: list[Series]) -> Iterator[ShardSeriesRo
 
 def read_points(session: Session, series_id: str, after: float | None, limit: int,
                 latest_before: float | None = None) -> tuple[list[tuple[float, float]], bool]:
-    query = select(PointRow.ts, PointRow.value).where(PointRow.series_id == series_id)
+    query = select(PointRow.ts, PointRow.value).where(PointRow.series_number == number_of(series_id))
     if latest_before is not None:
         rows = session.execute(query.where(PointRow.ts <= latest_before)
                                .order_by(PointRow.ts.desc()).limit(limit + 1)).all()

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from services.catalog import configs
 from services.catalog.configs import Scope
 from services.catalog.models import Anomaly, PointRow, Series, SeriesTag
+from services.catalog.series import number_of
 from services.common.errors import ServiceError
 
 DAY = 86400.0
@@ -62,7 +63,7 @@ def stats_24h(session: Session, s: Series, now: float) -> SeriesStats:
     if s.last_ts is None:
         return SeriesStats(anomalies, dict.fromkeys(names), None)
     values = np.array(session.scalars(select(PointRow.value).where(
-        PointRow.series_id == s.id, PointRow.ts > s.last_ts - DAY, PointRow.ts <= s.last_ts)).all(),
+        PointRow.series_number == s.number, PointRow.ts > s.last_ts - DAY, PointRow.ts <= s.last_ts)).all(),
         dtype=float)
     if values.size == 0:
         return SeriesStats(anomalies, dict.fromkeys(names), s.last_ts)
@@ -80,7 +81,7 @@ def learning(session: Session, scope: Scope, s: Series) -> bool:
 
 def list_points(session: Session, series_id: str, start: float | None, end: float | None,
                 limit: int) -> tuple[list[tuple[float, float]], bool]:
-    query = select(PointRow.ts, PointRow.value).where(PointRow.series_id == series_id)
+    query = select(PointRow.ts, PointRow.value).where(PointRow.series_number == number_of(series_id))
     if start is not None:
         query = query.where(PointRow.ts >= start)
     if end is not None:

@@ -71,7 +71,7 @@ def write_points(session: Session, scope: Scope, batch: PointsIn, max_series: in
 
     outcomes: list[str] = []
     rejections: dict[int, tuple[str, str]] = {}
-    rows: list[tuple[str, float, float]] = []
+    rows: list[tuple[int, float, float]] = []
     accepted: list[tuple[int, SeriesState, float, float]] = []
     for i, (j, ts, value) in enumerate(zip(batch.series_index, batch.times, batch.values, strict=True)):
         s = states[j]
@@ -80,7 +80,7 @@ def write_points(session: Session, scope: Scope, batch: PointsIn, max_series: in
             rejections[i] = (f"over quota - this plan allows {max_series} series", "OVER_QUOTA")
             continue
         if s.last_ts is not None and ts <= s.last_ts:
-            if stored_values.get((s.id, ts)) == value or (ts == s.last_ts and value == s.last_value):
+            if stored_values.get((s.number, ts)) == value or (ts == s.last_ts and value == s.last_value):
                 outcomes.append(DUPLICATE)
             else:
                 outcomes.append(REJECTED)
@@ -90,13 +90,13 @@ def write_points(session: Session, scope: Scope, batch: PointsIn, max_series: in
                     "VALIDATION_ERROR")
             continue
         _advance(s, ts, value)
-        rows.append((s.id, ts, value))
+        rows.append((s.number, ts, value))
         accepted.append((i, s, ts, value))
         outcomes.append(STORED)
     if rows:
         # One bulk append for the points (driver level: no per-row parameter processing), one
         # UPDATE for the series.
-        insert_rows(session, PointRow.__tablename__, ("series_id", "ts", "value"), rows)
+        insert_rows(session, PointRow.__tablename__, ("series_number", "ts", "value"), rows)
         series_registry.save_progress(session, {s.id: s for _, s, _, _ in accepted}.values())
     hits = _apply_rules(session, scope, accepted, now)
     known = {s.id: s.name for s in states if s is not None}
@@ -114,18 +114,18 @@ def _advance(s: SeriesState, ts: float, value: float) -> None:
 
 
 def _stored_values_at_or_before(session: Session, batch: PointsIn,
-                                states: Sequence[SeriesState | None]) -> dict[tuple[str, float], float]:
+                                states: Sequence[SeriesState | None]) -> dict[tuple[int, float], float]:
     """Stored values of points that could be exact repeats (at or before their series' latest)."""
     candidates = []
     for j, ts in zip(batch.series_index, batch.times, strict=True):
         s = states[j]
         if s is not None and s.last_ts is not None and ts <= s.last_ts:
-            candidates.append((s.id, ts))
+            candidates.append((s.number, ts))
     if not candidates:
         return {}
-    found = session.execute(select(PointRow.series_id, PointRow.ts, PointRow.value)
-                            .where(tuple_(PointRow.series_id, PointRow.ts).in_(candidates)))
-    return {(sid, ts): value for sid, ts, value in found}
+    found = session.execute(select(PointRow.series_number, PointRow.ts, PointRow.value)
+                            .where(tuple_(PointRow.series_number, PointRow.ts).in_(candidates)))
+    return {(number, ts): value for number, ts, value in found}
 
 
 def _apply_rules(session: Session, scope: Scope, accepted: list[tuple[int, SeriesState, float, float]],

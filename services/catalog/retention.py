@@ -11,25 +11,29 @@ from sqlalchemy import delete, select
 
 from services.catalog import anomaly_counts
 from services.catalog.db import Database
-from services.catalog.models import PointRow
+from services.catalog.models import PointRow, Series
 
 log = logging.getLogger(__name__)
 
 
-def purge_once(db: Database, retention_seconds: float, now: float, batch: int = 50_000) -> int:
+def purge_once(db: Database, retention_seconds: float, now: float, series_per_transaction: int = 500) -> int:
+    """Deletes the points before now - retention, series by series (each a key range of the points
+    table's primary key), in transactions of a bounded number of series; returns how many."""
     cutoff = now - retention_seconds
-    removed = 0
+    removed, after = 0, None
     while True:
         with db.transaction() as session:
-            oldest = session.execute(select(PointRow.series_id, PointRow.ts).where(PointRow.ts < cutoff)
-                                     .order_by(PointRow.ts).limit(batch)).all()
-            if not oldest:
+            query = select(Series.number)
+            if after is not None:
+                query = query.where(Series.number > after)
+            numbers = session.scalars(query.order_by(Series.number).limit(series_per_transaction)).all()
+            if not numbers:
                 return removed
-            upper = oldest[-1][1]
-            result = session.execute(delete(PointRow).where(PointRow.ts <= upper, PointRow.ts < cutoff))
-            removed += result.rowcount or 0
-        if len(oldest) < batch:
-            return removed
+            for number in numbers:
+                result = session.execute(delete(PointRow).where(PointRow.series_number == number,
+                                                                PointRow.ts < cutoff))
+                removed += result.rowcount or 0
+        after = numbers[-1]
 
 
 class RetentionTimer:

@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -41,6 +41,7 @@ class SeriesState:
     """The write path's copy of a series row (plain attributes: no ORM bookkeeping per point);
     `points.write_points` writes the changed fields back with one UPDATE per batch."""
     id: str
+    number: int                 # the series' key in the points table
     account_id: str
     environment: str
     name: str
@@ -53,9 +54,9 @@ class SeriesState:
     scored_until: float | None = None
 
 
-_STATE_COLUMNS = (Series.id, Series.account_id, Series.environment, Series.name, Series.tags_json,
-                  Series.first_ts, Series.last_ts, Series.last_value, Series.point_count, Series.step_seconds,
-                  Series.scored_until, Series.series_key)
+_STATE_COLUMNS = (Series.id, Series.number, Series.account_id, Series.environment, Series.name,
+                  Series.tags_json, Series.first_ts, Series.last_ts, Series.last_value, Series.point_count,
+                  Series.step_seconds, Series.scored_until, Series.series_key)
 
 
 def _load(session: Session, scope: Scope, keys: Sequence[str]) -> dict[str, SeriesState]:
@@ -83,9 +84,11 @@ def resolve(session: Session, scope: Scope, wanted: Sequence[SeriesRequest], max
             Series.account_id == scope.account_id, Series.environment == scope.environment)) or 0
         missing = missing[:max(0, max_series - count)]
     if missing:
-        new_rows = [{"id": new_id("met"), "account_id": scope.account_id, "environment": scope.environment,
-                     "name": w.name, "series_key": w.key, "tags_json": canonical_tags(w.tags),
-                     "created_at": now, "point_count": 0, "step_seconds": 0.0} for w in missing]
+        numbers = next_numbers(session, len(missing))
+        new_rows = [{"id": new_id("met"), "number": number, "account_id": scope.account_id,
+                     "environment": scope.environment, "name": w.name, "series_key": w.key,
+                     "tags_json": canonical_tags(w.tags), "created_at": now, "point_count": 0,
+                     "step_seconds": 0.0} for w, number in zip(missing, numbers, strict=True)]
         insert = _insert(session)
         # A concurrent writer may create the same series: keep theirs.
         session.execute(insert(Series).on_conflict_do_nothing(
@@ -98,6 +101,23 @@ def resolve(session: Session, scope: Scope, wanted: Sequence[SeriesRequest], max
             session.execute(insert(SeriesTag).on_conflict_do_nothing(), tag_rows)
         found.update(created)
     return found
+
+
+def next_numbers(session: Session, count: int) -> list[int]:
+    """`count` unused series numbers. PostgreSQL: from a sequence, so concurrent catalog replicas
+    never wait on each other (numbers a rolled-back transaction took are skipped, harmlessly).
+    SQLite: after the largest, which is safe because its write transactions take the one write
+    lock at BEGIN (make_engine's `immediate`)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return list(session.scalars(text("SELECT nextval('series_number_seq') FROM generate_series(1, :n)"),
+                                    {"n": count}))
+    largest = session.scalar(select(func.max(Series.number))) or 0
+    return list(range(largest + 1, largest + 1 + count))
+
+
+def number_of(series_id: str):
+    """The number of a series as a scalar subquery, for queries of its points by id."""
+    return select(Series.number).where(Series.id == series_id).scalar_subquery()
 
 
 def lock_by_ids(session: Session, ids: Iterable[str]) -> dict[str, SeriesState]:

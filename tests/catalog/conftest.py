@@ -7,10 +7,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 
 import pytest
+from sqlalchemy import select
 
 from services.catalog.configs import Scope
 from services.catalog.db import Database, migrate
 from services.catalog.models import Account, Anomaly, AnomalyConfigRow, PointRow, Series, SeriesTag
+from services.catalog.series import next_numbers
 from services.common.ids import new_id
 from tests.conftest import drop_postgres_database, make_postgres_database
 
@@ -60,7 +62,8 @@ class Seeder:
         tags = dict(tags or {})
         series_id = new_id("met")
         with self.db.transaction() as session:
-            session.add(Series(id=series_id, account_id=scope.account_id, environment=scope.environment,
+            session.add(Series(id=series_id, number=next_numbers(session, 1)[0],
+                               account_id=scope.account_id, environment=scope.environment,
                                name=name, series_key=uuid.uuid4().hex, created_at=T0, step_seconds=step,
                                tags_json=json.dumps(tags, sort_keys=True)))
             session.flush()
@@ -69,7 +72,8 @@ class Seeder:
 
     def points(self, series_id: str, points: Sequence[tuple[float, float]]) -> None:
         with self.db.transaction() as session:
-            session.add_all([PointRow(series_id=series_id, ts=ts, value=v) for ts, v in points])
+            number = session.scalar(select(Series.number).where(Series.id == series_id))
+            session.add_all([PointRow(series_number=number, ts=ts, value=v) for ts, v in points])
 
     def config(self, scope: Scope, metric: str, **fields) -> None:
         with self.db.transaction() as session:
