@@ -47,11 +47,13 @@ def insert_rows(session: Session, table: str, columns: Sequence[str], rows: list
                 copy.write_row(row)
 
 
-def make_engine(url: str, immediate: bool = False, checkpoints: bool = True) -> Engine:
+def make_engine(url: str, immediate: bool = False, checkpoints: bool = True,
+                foreign_keys: bool = True) -> Engine:
     """An engine for `url`. SQLite gets WAL, a busy timeout and enforced foreign keys; with
     `immediate`, transactions take the write lock at BEGIN (SQLite has one writer, and a deferred
     transaction that later writes can fail instead of waiting); without `checkpoints`, its commits
-    never copy the WAL into the database (someone else checkpoints)."""
+    never copy the WAL into the database (someone else checkpoints); without `foreign_keys`, they
+    are not enforced (migrations: rebuilding a parent table would cascade its DROP to the children)."""
     if not is_sqlite(url):
         return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     database = make_url(url).database
@@ -68,7 +70,7 @@ def make_engine(url: str, immediate: bool = False, checkpoints: bool = True) -> 
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL survives a process crash
-        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         if not checkpoints:
             cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
+from sqlalchemy import inspect as sa_inspect
 
 from services.catalog.db import alembic_config, migrate
 from tests.conftest import drop_postgres_database, make_postgres_database
@@ -80,3 +81,38 @@ def test_new_series_get_numbers_after_the_migrated_ones(blank_url):
         assert len(set(fresh)) == 5 and not taken & set(fresh)
     finally:
         db.dispose()
+
+
+def test_a_migration_that_fails_midway_changes_nothing_and_can_run_again(blank_url):
+    """A crash (here: an error) between the steps of 0006 leaves the schema and the points as
+    they were, at 0005, and the migration runs on it afterwards."""
+    migrate(blank_url, "0005")
+    engine = create_engine(blank_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO accounts (id, name, plan, created_at) "
+                                    "VALUES ('acct_1', 'a', 'pro', 0)"))
+            connection.execute(text(
+                "INSERT INTO series (id, account_id, environment, name, series_key, tags_json, created_at, "
+                "point_count, step_seconds) VALUES (:id, :a, 'live', :n, :id, '{}', 0, 0, 0)"),
+                [{"id": i, "a": a, "n": n} for i, a, n in SERIES])
+            connection.execute(text("INSERT INTO points (series_id, ts, value) VALUES (:s, :t, :v)"),
+                               [{"s": s, "t": t, "v": v} for s, t, v in POINTS])
+            # 0006 creates this table after adding and filling series.number: it fails there
+            connection.execute(text("CREATE TABLE points_v2 (x INTEGER)"))
+        engine.dispose()
+        with pytest.raises(Exception, match="points_v2"):
+            migrate(blank_url)
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
+            assert _points_by_id(connection, "s.id = p.series_id") == set(POINTS)
+            columns = [c["name"] for c in sa_inspect(connection).get_columns("series")]
+            assert "number" not in columns
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE points_v2"))
+        engine.dispose()
+        migrate(blank_url)
+        with engine.connect() as connection:
+            assert _points_by_id(connection, "s.number = p.series_number") == set(POINTS)
+    finally:
+        engine.dispose()
