@@ -34,7 +34,10 @@ def serve_wsgi(load_app: Callable[[], object], settings: Settings, name: str) ->
     arbiter = os.getpid()
     from gunicorn.app.base import BaseApplication
 
+    from gateway import parse_errors
     from services.common.logs import setup_logging
+
+    parse_errors.install()
 
     setup_logging(name, settings.log_level)
 

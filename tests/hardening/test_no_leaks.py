@@ -309,3 +309,39 @@ def test_a_stopped_backend_is_a_clean_503_never_a_500(fragile):
         assert answer.json()["error"]["code"] == "UNAVAILABLE"
         assert_clean(answer, fragile)
     assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
+
+
+def _raw_request(system, request: bytes) -> tuple[int, dict, bytes]:
+    """Sends bytes as they are (no client library would send these) and reads the whole answer."""
+    import socket
+    from urllib.parse import urlsplit
+
+    address = urlsplit(system.base_url)
+    with socket.create_connection((address.hostname, address.port), timeout=30) as conn:
+        conn.sendall(request)
+        answer = b""
+        while chunk := conn.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, v in (line.split(":", 1) for line in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("request_bytes, field", [
+    (b"GET /v1/metrics?name=" + b"x" * 5000 + b" HTTP/1.1\r\nHost: t\r\n\r\n", "url"),
+    (b"GET /v1/metrics HTTP/1.1\r\nHost: t\r\n" + b"".join(b"X-H%d: v\r\n" % i for i in range(200)) + b"\r\n",
+     "headers"),
+    (b"GET /v1/metrics HTTP/1.1\r\nHost: t\r\nX-Big: " + b"v" * 10_000 + b"\r\n\r\n", "headers"),
+    (b"G\x00T /v1/metrics HTTP/1.1\r\nHost: t\r\n\r\n", "request"),
+    (b"GET /v1/metrics HTTP/9.9\r\nHost: t\r\n\r\n", "request"),
+    (b"GET /v1/metrics HTTP/1.1\r\nHost: t\r\nBad Header\r\n\r\n", "request"),
+])
+def test_requests_gunicorn_cannot_parse_get_the_envelope(system, request_bytes, field):
+    status, headers, body = _raw_request(system, request_bytes)
+    assert status == 400, (status, body[:300])
+    assert headers["content-type"] == "application/json"
+    error = json.loads(body)["error"]
+    assert error["code"] == "VALIDATION_ERROR" and error["details"]["field"] == field
+    assert len(error["message"]) <= 210, error["message"]
