@@ -6,9 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.catalog.db import one_of
 from services.catalog.models import AnomalyConfigRow
 from services.common.durations import parse_duration
 from services.common.errors import ServiceError
@@ -93,14 +94,16 @@ def merge(*levels: Mapping[str, Any]) -> dict[str, Any]:
 def load_rows(session: Session, scope: Scope,
               targets: Iterable[tuple[str, str]]) -> dict[tuple[str, str], AnomalyConfigRow]:
     """The configuration rows of (kind, target) pairs, in one query."""
-    targets = list(set(targets))
+    targets = set(targets)
     if not targets:
         return {}
+    # by target alone (one array parameter); a row of the other kind of a same-named target is
+    # dropped below
     rows = session.scalars(select(AnomalyConfigRow).where(
         AnomalyConfigRow.account_id == scope.account_id,
         AnomalyConfigRow.environment == scope.environment,
-        tuple_(AnomalyConfigRow.target_kind, AnomalyConfigRow.target).in_(targets))).all()
-    return {(r.target_kind, r.target): r for r in rows}
+        one_of(session, AnomalyConfigRow.target, {target for _, target in targets}))).all()
+    return {(r.target_kind, r.target): r for r in rows if (r.target_kind, r.target) in targets}
 
 
 def effective_for_series(session: Session, scope: Scope,

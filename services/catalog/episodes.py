@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.catalog import series as series_registry
+from services.catalog.db import one_of
 from services.catalog.models import Anomaly, Rule, Series
 from services.common.ids import new_id
 from services.common.timeutil import iso
@@ -75,11 +76,12 @@ def open_episodes(session: Session, series_ids: Iterable[str],
                   sources: Iterable[str] | None = None) -> dict[tuple[str, str], Anomaly]:
     """Episodes not yet ended, by (series_id, source). A resolved one takes no more points: a person
     closed it, so what is still anomalous afterwards opens a new anomaly."""
-    query = select(Anomaly).where(Anomaly.series_id.in_(list(series_ids)), Anomaly.ended_at.is_(None),
+    query = select(Anomaly).where(one_of(session, Anomaly.series_id, series_ids), Anomaly.ended_at.is_(None),
                                   Anomaly.status != "resolved")
     if sources is not None:
         query = query.where(Anomaly.source.in_(list(sources)))
-    return {(a.series_id, a.source): a for a in session.scalars(query.with_for_update())}
+    # locked in id order, as series rows are (series._load): no two writers wait on each other
+    return {(a.series_id, a.source): a for a in session.scalars(query.order_by(Anomaly.id).with_for_update())}
 
 
 def _new(series: Series, source: str, kind: str, severity: str, ts: float, value: float,

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.catalog.configs import Scope
-from services.catalog.db import execute_many
+from services.catalog.db import execute_many, one_of
 from services.catalog.models import Series, SeriesTag
 from services.common.ids import new_id
 
@@ -61,9 +61,12 @@ _STATE_COLUMNS = (Series.id, Series.number, Series.account_id, Series.environmen
 
 def _load(session: Session, scope: Scope, keys: Sequence[str]) -> dict[str, SeriesState]:
     # FOR UPDATE: concurrent writers to one series apply in order (PostgreSQL; SQLite has one writer).
+    # Every lock of series rows takes them in id order (PostgreSQL locks rows as the plan emits them,
+    # and an index scan by key, another by id and a sequential scan emit them in different orders:
+    # two writers each holding rows the other waits for deadlock).
     rows = session.execute(select(*_STATE_COLUMNS).where(
         Series.account_id == scope.account_id, Series.environment == scope.environment,
-        Series.series_key.in_(keys)).with_for_update())
+        one_of(session, Series.series_key, keys)).order_by(Series.id).with_for_update())
     return {row[-1]: SeriesState(*row[:-1]) for row in rows}
 
 
@@ -122,7 +125,8 @@ def number_of(series_id: str):
 
 def lock_by_ids(session: Session, ids: Iterable[str]) -> dict[str, SeriesState]:
     """The series of these ids as plain rows, locked for the transaction (detect's progress)."""
-    rows = session.execute(select(*_STATE_COLUMNS[:-1]).where(Series.id.in_(list(ids))).with_for_update())
+    rows = session.execute(select(*_STATE_COLUMNS[:-1]).where(one_of(session, Series.id, ids))
+                           .order_by(Series.id).with_for_update())
     return {row[0]: SeriesState(*row) for row in rows}
 
 

@@ -19,6 +19,7 @@ from services.catalog.db import Database, migrate
 from services.catalog.metric_servicer import MetricServicer
 from services.catalog.retention import RetentionTimer
 from services.catalog.storage_servicer import StorageServicer
+from services.catalog.transient import RetryTransientInterceptor
 from services.common.auth import PrincipalCache
 from services.common.config import Settings, load_settings
 from services.common.grpc_server import ServiceSpec, run
@@ -45,7 +46,8 @@ def build_spec(settings: Settings, db: Database) -> ServiceSpec:
         anomalies_pb2_grpc.add_AnomalyServiceServicer_to_server(AnomalyServicer(db, principals), server)
         anomalies_pb2_grpc.add_RuleServiceServicer_to_server(RuleServicer(db, principals), server)
 
-    return ServiceSpec(name="catalog", register=register, service_names=SERVICE_NAMES, max_workers=32)
+    return ServiceSpec(name="catalog", register=register, service_names=SERVICE_NAMES, max_workers=32,
+                       interceptors=(RetryTransientInterceptor(),))
 
 
 def main() -> int:

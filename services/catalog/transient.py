@@ -1,0 +1,57 @@
+"""Catalog calls whose transaction the database aborted to break a deadlock or a serialization
+conflict run again: the abort rolled everything back, so a fresh attempt is safe, and the client
+never sees what is the database's way of ordering concurrent writers. Still failing after the
+attempts: UNAVAILABLE (503, retry later), never INTERNAL."""
+from __future__ import annotations
+
+import logging
+import random
+import time
+
+import grpc
+from sqlalchemy.exc import DBAPIError
+
+from services.common.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+# PostgreSQL SQLSTATEs of a transaction aborted so that others can go on
+TRANSIENT_SQLSTATES = {"40P01": "deadlock detected", "40001": "serialization failure"}
+ATTEMPTS = 4
+
+
+def is_transient(error: BaseException) -> bool:
+    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def run_retrying(behaviour, request, context, method: str, sleep=time.sleep):
+    """behaviour(request, context), again on a transient abort, up to ATTEMPTS times."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            return behaviour(request, context)
+        except DBAPIError as error:
+            if not is_transient(error):
+                raise
+            reason = TRANSIENT_SQLSTATES[error.orig.sqlstate]
+            if attempt == ATTEMPTS:
+                raise ServiceError("UNAVAILABLE", "the database is busy; retry the request") from error
+            log.warning("transaction aborted, running it again",
+                        extra={"method": method, "reason": reason, "attempt": attempt})
+            # apart by a random pause, so the writers that collided do not collide again
+            sleep(random.uniform(0.0, 0.02 * attempt))
+    raise AssertionError("unreachable")
+
+
+class RetryTransientInterceptor(grpc.ServerInterceptor):
+    """Applies `run_retrying` to every unary call (a stream cannot be taken back once sent)."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        behaviour = handler.unary_unary
+        method = handler_call_details.method.rsplit("/", 1)[-1]
+        return grpc.unary_unary_rpc_method_handler(
+            lambda request, context: run_retrying(behaviour, request, context, method),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
