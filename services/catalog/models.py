@@ -94,8 +94,9 @@ class SeriesTag(Base):
 
 
 class PointRow(Base):
-    """One stored point: a single B-tree entry keyed by (series number, ts) (migration 0006)."""
-    __tablename__ = "points"
+    """One stored point: a single B-tree entry keyed by (series number, ts) (migration 0006; the
+    view `points` shows them by series id to the previous release)."""
+    __tablename__ = "series_points"
     series_number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     ts: Mapped[float] = mapped_column(Float, primary_key=True)
     value: Mapped[float] = mapped_column(Float)

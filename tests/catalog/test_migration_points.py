@@ -5,6 +5,7 @@ import pytest
 from alembic import command
 from sqlalchemy import create_engine, text
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.exc import DBAPIError
 
 from services.catalog.db import alembic_config, migrate
 from tests.conftest import drop_postgres_database, make_postgres_database
@@ -25,9 +26,17 @@ def blank_url(request, tmp_path):
         drop_postgres_database(url)
 
 
-def _points_by_id(connection, joined_on: str) -> set[tuple[str, float, float]]:
+def _points_by_id(connection, table: str, joined_on: str) -> set[tuple[str, float, float]]:
     return {tuple(row) for row in connection.execute(text(
-        f"SELECT s.id, p.ts, p.value FROM points p JOIN series s ON {joined_on}"))}
+        f"SELECT s.id, p.ts, p.value FROM {table} p JOIN series s ON {joined_on}"))}
+
+
+def _stored(connection) -> set[tuple[str, float, float]]:
+    return _points_by_id(connection, "series_points", "s.number = p.series_number")
+
+
+def _old_schema(connection) -> set[tuple[str, float, float]]:
+    return _points_by_id(connection, "points", "s.id = p.series_id")
 
 
 def test_points_survive_the_migration_up_and_down(blank_url):
@@ -46,14 +55,14 @@ def test_points_survive_the_migration_up_and_down(blank_url):
 
         migrate(blank_url)
         with engine.connect() as connection:
-            assert _points_by_id(connection, "s.number = p.series_number") == set(POINTS)
+            assert _stored(connection) == set(POINTS)
             numbers = [n for (n,) in connection.execute(text("SELECT number FROM series"))]
             assert len(set(numbers)) == len(SERIES) and None not in numbers
 
         engine.dispose()    # PostgreSQL: no open connection may hold the tables the downgrade drops
         command.downgrade(alembic_config(blank_url), "0005")
         with engine.connect() as connection:
-            assert _points_by_id(connection, "s.id = p.series_id") == set(POINTS)
+            assert _old_schema(connection) == set(POINTS)
     finally:
         engine.dispose()
 
@@ -99,20 +108,53 @@ def test_a_migration_that_fails_midway_changes_nothing_and_can_run_again(blank_u
             connection.execute(text("INSERT INTO points (series_id, ts, value) VALUES (:s, :t, :v)"),
                                [{"s": s, "t": t, "v": v} for s, t, v in POINTS])
             # 0006 creates this table after adding and filling series.number: it fails there
-            connection.execute(text("CREATE TABLE points_v2 (x INTEGER)"))
+            connection.execute(text("CREATE TABLE series_points (x INTEGER)"))
         engine.dispose()
-        with pytest.raises(Exception, match="points_v2"):
+        with pytest.raises(Exception, match="series_points"):
             migrate(blank_url)
         with engine.connect() as connection:
             assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
-            assert _points_by_id(connection, "s.id = p.series_id") == set(POINTS)
+            assert _old_schema(connection) == set(POINTS)
             columns = [c["name"] for c in sa_inspect(connection).get_columns("series")]
             assert "number" not in columns
         with engine.begin() as connection:
-            connection.execute(text("DROP TABLE points_v2"))
+            connection.execute(text("DROP TABLE series_points"))
         engine.dispose()
         migrate(blank_url)
         with engine.connect() as connection:
-            assert _points_by_id(connection, "s.number = p.series_number") == set(POINTS)
+            assert _stored(connection) == set(POINTS)
+    finally:
+        engine.dispose()
+
+
+def test_the_previous_release_still_reads_appends_and_deletes_points(blank_url):
+    """During a rolling upgrade catalog pods of the previous release keep serving on the migrated
+    schema: their SQL on `points (series_id, ts, value)` and their series without a number work."""
+    migrate(blank_url)
+    engine = create_engine(blank_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO accounts (id, name, plan, created_at) "
+                                    "VALUES ('acct_1', 'a', 'pro', 0)"))
+            # the previous release inserts series without a number
+            connection.execute(text(
+                "INSERT INTO series (id, account_id, environment, name, series_key, tags_json, created_at, "
+                "point_count, step_seconds) VALUES (:id, :a, 'live', :n, :id, '{}', 0, 0, 0)"),
+                [{"id": i, "a": a, "n": n} for i, a, n in SERIES])
+            connection.execute(text("INSERT INTO points (series_id, ts, value) VALUES (:s, :t, :v)"),
+                               [{"s": s, "t": t, "v": v} for s, t, v in POINTS])
+        with engine.connect() as connection:
+            numbers = [n for (n,) in connection.execute(text("SELECT number FROM series"))]
+            assert None not in numbers and len(set(numbers)) == len(SERIES)
+            assert _stored(connection) == set(POINTS)
+            assert connection.execute(text(
+                "SELECT ts, value FROM points WHERE series_id = 'met_a' AND ts >= 1 ORDER BY ts")).all() == [
+                (1.0, 10.0), (2.0, 11.5)]
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM points WHERE ts <= 1.5"))
+        with engine.connect() as connection:
+            assert _stored(connection) == {p for p in POINTS if p[1] > 1.5}
+        with pytest.raises(DBAPIError), engine.begin() as connection:   # a point of no series
+            connection.execute(text("INSERT INTO points (series_id, ts, value) VALUES ('met_none', 1, 1)"))
     finally:
         engine.dispose()

@@ -72,7 +72,7 @@ def test_points_are_stored_with_one_insert_per_batch(db, scope, monkeypatch):
 
     @event.listens_for(db.engine, "before_cursor_execute")
     def count(conn, cursor, statement, params, context, executemany):
-        if statement.lstrip().upper().startswith("INSERT INTO POINTS"):
+        if statement.lstrip().upper().startswith(f"INSERT INTO {PointRow.__tablename__.upper()} "):
             inserts.append(statement)
 
     result = write(db, scope, [p(i, T0 + i, float(i)) for i in range(300)])
