@@ -141,8 +141,17 @@ def test_the_previous_release_still_reads_appends_and_deletes_points(blank_url):
                 "INSERT INTO series (id, account_id, environment, name, series_key, tags_json, created_at, "
                 "point_count, step_seconds) VALUES (:id, :a, 'live', :n, :id, '{}', 0, 0, 0)"),
                 [{"id": i, "a": a, "n": n} for i, a, n in SERIES])
+            appended = POINTS[:2]
             connection.execute(text("INSERT INTO points (series_id, ts, value) VALUES (:s, :t, :v)"),
-                               [{"s": s, "t": t, "v": v} for s, t, v in POINTS])
+                               [{"s": s, "t": t, "v": v} for s, t, v in appended])
+            if connection.dialect.name == "postgresql":  # the previous release appends with COPY there
+                with connection.connection.driver_connection.cursor() as cursor, \
+                        cursor.copy("COPY points (series_id, ts, value) FROM STDIN") as copy:
+                    for row in POINTS[2:]:
+                        copy.write_row(row)
+            else:
+                connection.execute(text("INSERT INTO points (series_id, ts, value) VALUES (:s, :t, :v)"),
+                                   [{"s": s, "t": t, "v": v} for s, t, v in POINTS[2:]])
         with engine.connect() as connection:
             numbers = [n for (n,) in connection.execute(text("SELECT number FROM series"))]
             assert None not in numbers and len(set(numbers)) == len(SERIES)
