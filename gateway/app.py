@@ -11,6 +11,7 @@ from gateway import errors, ratelimit
 from gateway.clients import Clients
 from gateway.errors import envelope
 from gateway.ingest_batcher import IngestBatcher
+from gateway.json_provider import OrjsonProvider
 from gateway.request_io import MAX_BODY_BYTES
 from gateway.routes import anomalies, docs, flux, forecast, ingest, keys, metrics, ops, rules
 from gateway.telemetry import count_request
@@ -44,7 +45,7 @@ def create_app(settings: Settings | None = None, clients: Clients | None = None)
     settings = settings or load_settings()
     clients = clients or Clients.connect(settings)
     app = Flask("anomalywatch.gateway", static_folder=None)  # the API serves no static files
-    app.json.sort_keys = False
+    app.json = OrjsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions["aw"] = Gateway(settings, clients, PrincipalCache(
         remote_lookup(clients.catalog_channel, settings.rpc_timeout_seconds), ttl=settings.key_cache_seconds),
