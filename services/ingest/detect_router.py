@@ -55,13 +55,19 @@ class Verdicts:
         return cls([False] * n, [False] * n, [0.0] * n, [0] * n, [0] * n, [0.0] * n, [0.0] * n, [0.0] * n,
                    [0.0] * n, {})
 
-    def fill(self, positions: list[int], answer: detect_pb2.ScorePointsResponse) -> None:
+    def fill(self, positions: list[int] | range, answer: detect_pb2.ScorePointsResponse) -> None:
         """Takes a shard's answer for the batch points at `positions` (in its request's order)."""
+        whole = isinstance(positions, range) and positions == range(len(self.scored))
         for mine, theirs in ((self.scored, answer.scored), (self.learning, answer.learning),
                              (self.score, answer.anomaly_score), (self.severity, answer.severity),
                              (self.type, answer.type), (self.mean, answer.baseline_mean),
                              (self.std, answer.baseline_std), (self.lower, answer.range_lower),
                              (self.upper, answer.range_upper)):
+            if whole:       # one shard had the whole batch: a column at once
+                if len(theirs) != len(mine):
+                    raise ValueError(f"detect answered {len(theirs)} verdicts for {len(mine)} points")
+                mine[:] = theirs
+                continue
             for i, value in zip(positions, theirs, strict=True):
                 mine[i] = value
         for a in answer.anomalies:
@@ -112,12 +118,12 @@ class DetectRouter:
                 self._remember(part)
         return verdicts
 
-    def _by_shard(self, points: Columns) -> dict[int, tuple[Columns, list[int]]]:
+    def _by_shard(self, points: Columns) -> dict[int, tuple[Columns, list[int] | range]]:
         """The batch split per shard: (its points, their positions in the batch)."""
         shards = [shard_of(s.series_id, len(self.stubs)) for s in points.series]
         if len(set(shards)) == 1:
-            return {shards[0]: (points, list(range(len(points))))}
-        parts: dict[int, tuple[Columns, list[int]]] = {}
+            return {shards[0]: (points, range(len(points)))}
+        parts: dict[int, tuple[Columns, list[int] | range]] = {}
         columns = zip(points.series_index, points.times, points.values, strict=True)
         for i, (j, ts, value) in enumerate(columns):
             part, positions = parts.setdefault(shards[j], (Columns(), []))
