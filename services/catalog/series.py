@@ -63,10 +63,11 @@ def _load(session: Session, scope: Scope, keys: Sequence[str]) -> dict[str, Seri
     # FOR UPDATE: concurrent writers to one series apply in order (PostgreSQL; SQLite has one writer).
     # Every lock of series rows takes them in id order (PostgreSQL locks rows as the plan emits them,
     # and an index scan by key, another by id and a sequential scan emit them in different orders:
-    # two writers each holding rows the other waits for deadlock).
+    # two writers each holding rows the other waits for deadlock). NO KEY UPDATE: the writes change
+    # no key, so rows that only reference a series (an anomaly's foreign key) need not wait.
     rows = session.execute(select(*_STATE_COLUMNS).where(
         Series.account_id == scope.account_id, Series.environment == scope.environment,
-        one_of(session, Series.series_key, keys)).order_by(Series.id).with_for_update())
+        one_of(session, Series.series_key, keys)).order_by(Series.id).with_for_update(key_share=True))
     return {row[-1]: SeriesState(*row[:-1]) for row in rows}
 
 
@@ -126,7 +127,7 @@ def number_of(series_id: str):
 def lock_by_ids(session: Session, ids: Iterable[str]) -> dict[str, SeriesState]:
     """The series of these ids as plain rows, locked for the transaction (detect's progress)."""
     rows = session.execute(select(*_STATE_COLUMNS[:-1]).where(one_of(session, Series.id, ids))
-                           .order_by(Series.id).with_for_update())
+                           .order_by(Series.id).with_for_update(key_share=True))
     return {row[0]: SeriesState(*row) for row in rows}
 
 
@@ -144,10 +145,23 @@ _PROGRESS = ("first_ts", "last_ts", "last_value", "point_count", "step_seconds")
 
 
 def _update(session: Session, columns: Sequence[str], rows: list[tuple]) -> None:
-    """UPDATE series SET <columns> WHERE id, one driver-level executemany (row = values..., id)."""
-    if rows:
+    """UPDATE series SET <columns> WHERE id (row = values..., id). PostgreSQL: one statement over
+    the rows as arrays (unnest), which takes a fifth of the time of a thousand pipelined UPDATEs;
+    SQLite: one driver-level executemany (no round trips there)."""
+    if not rows:
+        return
+    table = Series.__tablename__
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
         assignments = ", ".join(f"{c} = ?" for c in columns)
-        execute_many(session, f"UPDATE {Series.__tablename__} SET {assignments} WHERE id = ?", rows)
+        execute_many(session, f"UPDATE {table} SET {assignments} WHERE id = ?", rows)
+        return
+    names = [*columns, "id"]
+    arrays = ", ".join(f"%s::{Series.__table__.c[n].type.compile(dialect=dialect)}[]" for n in names)
+    assignments = ", ".join(f"{c} = v.{c}" for c in columns)
+    session.connection().exec_driver_sql(
+        f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v({', '.join(names)}) "
+        f"WHERE {table}.id = v.id", tuple(list(column) for column in zip(*rows, strict=True)))
 
 
 def tags_of(series: Series | SeriesState) -> dict[str, str]:
