@@ -93,6 +93,7 @@ def resolve(session: Session, scope: Scope, wanted: Sequence[SeriesRequest], max
                      "environment": scope.environment, "name": w.name, "series_key": w.key,
                      "tags_json": canonical_tags(w.tags), "created_at": now, "point_count": 0,
                      "step_seconds": 0.0} for w, number in zip(missing, numbers, strict=True)]
+        new_rows.sort(key=lambda row: row["series_key"])  # two creators of the same keys wait in turn
         insert = _insert(session)
         # A concurrent writer may create the same series: keep theirs.
         session.execute(insert(Series).on_conflict_do_nothing(
@@ -146,7 +147,8 @@ _PROGRESS = ("first_ts", "last_ts", "last_value", "point_count", "step_seconds")
 
 def _update(session: Session, columns: Sequence[str], rows: list[tuple]) -> None:
     """UPDATE series SET <columns> WHERE id (row = values..., id). PostgreSQL: one statement over
-    the rows as arrays (unnest), which takes a fifth of the time of a thousand pipelined UPDATEs;
+    the rows as arrays (unnest), a third faster than a thousand pipelined UPDATEs (23 -> 9 ms with
+    migration 0007's free space);
     SQLite: one driver-level executemany (no round trips there)."""
     if not rows:
         return
