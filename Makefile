@@ -6,6 +6,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PROTO_SRC := $(shell find protos -name '*.proto')
 PROTO_STAMP := anomalywatch/.generated
+# numba's on-disk cache (cache=True) notices a change of a function's own file only, not of the
+# kernels it calls in other files: drop every cached kernel whenever any kernel source changes.
+KERNEL_SRC := $(shell find services/detect/kernels -name '*.py')
+KERNEL_STAMP := $(VENV)/.kernels-compiled-from
 CORPUS := var/bench/corpus
 
 .DEFAULT_GOAL := help
@@ -20,7 +24,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	touch $@
 
-setup: $(STAMP) $(PROTO_STAMP) ## create the virtual environment, install pinned dependencies, generate code
+setup: $(STAMP) $(PROTO_STAMP) $(KERNEL_STAMP) ## create the virtual environment, install pinned dependencies, generate code
+
+$(KERNEL_STAMP): $(STAMP) $(KERNEL_SRC)
+	find services bench -path '*/__pycache__/*' \( -name '*.nbi' -o -name '*.nbc' \) -delete
+	touch $@
 
 $(PROTO_STAMP): $(STAMP) $(PROTO_SRC)
 	rm -rf anomalywatch
