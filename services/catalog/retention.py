@@ -10,7 +10,7 @@ from collections.abc import Callable
 from sqlalchemy import delete, select
 
 from services.catalog import anomaly_counts
-from services.catalog.db import Database
+from services.catalog.db import Database, one_of
 from services.catalog.models import PointRow, Series
 
 log = logging.getLogger(__name__)
@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 def purge_once(db: Database, retention_seconds: float, now: float, series_per_transaction: int = 500) -> int:
     """Deletes the points before now - retention, series by series (each a key range of the points
-    table's primary key), in transactions of a bounded number of series; returns how many."""
+    table's primary key), one statement for a bounded number of series a transaction; returns how
+    many."""
     cutoff = now - retention_seconds
     removed, after = 0, None
     while True:
@@ -29,10 +30,9 @@ def purge_once(db: Database, retention_seconds: float, now: float, series_per_tr
             numbers = session.scalars(query.order_by(Series.number).limit(series_per_transaction)).all()
             if not numbers:
                 return removed
-            for number in numbers:
-                result = session.execute(delete(PointRow).where(PointRow.series_number == number,
-                                                                PointRow.ts < cutoff))
-                removed += result.rowcount or 0
+            result = session.execute(delete(PointRow).where(one_of(session, PointRow.series_number, numbers),
+                                                            PointRow.ts < cutoff))
+            removed += result.rowcount or 0
         after = numbers[-1]
 
 

@@ -32,14 +32,12 @@ def run_retrying(behaviour, request, context, method: str, sleep=time.sleep):
         except DBAPIError as error:
             if not is_transient(error):
                 raise
-            reason = TRANSIENT_SQLSTATES[error.orig.sqlstate]
             if attempt == ATTEMPTS:
                 raise ServiceError("UNAVAILABLE", "the database is busy; retry the request") from error
-            log.warning("transaction aborted, running it again",
-                        extra={"method": method, "reason": reason, "attempt": attempt})
+            log.warning("transaction aborted, running it again", extra={
+                "method": method, "reason": TRANSIENT_SQLSTATES[error.orig.sqlstate], "attempt": attempt})
             # apart by a random pause, so the writers that collided do not collide again
             sleep(random.uniform(0.0, 0.02 * attempt))
-    raise AssertionError("unreachable")
 
 
 class RetryTransientInterceptor(grpc.ServerInterceptor):

@@ -26,6 +26,23 @@ def blank_url(request, tmp_path):
         drop_postgres_database(url)
 
 
+def _write_as_previous_release(connection, points=POINTS) -> None:
+    """The previous release's writes: an account, series without a number, points by series id."""
+    connection.execute(text("INSERT INTO accounts (id, name, plan, created_at) "
+                            "VALUES ('acct_1', 'a', 'pro', 0)"))
+    connection.execute(text(
+        "INSERT INTO series (id, account_id, environment, name, series_key, tags_json, created_at, "
+        "point_count, step_seconds) VALUES (:id, :a, 'live', :n, :id, '{}', 0, 0, 0)"),
+        [{"id": i, "a": a, "n": n} for i, a, n in SERIES])
+    _append_as_previous_release(connection, points)
+
+
+def _append_as_previous_release(connection, points) -> None:
+    if points:
+        connection.execute(text("INSERT INTO points (series_id, ts, value) VALUES (:s, :t, :v)"),
+                           [{"s": s, "t": t, "v": v} for s, t, v in points])
+
+
 def _points_by_id(connection, table: str, joined_on: str) -> set[tuple[str, float, float]]:
     return {tuple(row) for row in connection.execute(text(
         f"SELECT s.id, p.ts, p.value FROM {table} p JOIN series s ON {joined_on}"))}
@@ -44,14 +61,7 @@ def test_points_survive_the_migration_up_and_down(blank_url):
     engine = create_engine(blank_url)
     try:
         with engine.begin() as connection:
-            connection.execute(text("INSERT INTO accounts (id, name, plan, created_at) "
-                                    "VALUES ('acct_1', 'a', 'pro', 0)"))
-            connection.execute(text(
-                "INSERT INTO series (id, account_id, environment, name, series_key, tags_json, created_at, "
-                "point_count, step_seconds) VALUES (:id, :a, 'live', :n, :id, '{}', 0, 0, 0)"),
-                [{"id": i, "a": a, "n": n} for i, a, n in SERIES])
-            connection.execute(text("INSERT INTO points (series_id, ts, value) VALUES (:s, :t, :v)"),
-                               [{"s": s, "t": t, "v": v} for s, t, v in POINTS])
+            _write_as_previous_release(connection)
 
         migrate(blank_url)
         with engine.connect() as connection:
@@ -74,12 +84,7 @@ def test_new_series_get_numbers_after_the_migrated_ones(blank_url):
     migrate(blank_url, "0005")
     engine = create_engine(blank_url)
     with engine.begin() as connection:
-        connection.execute(text("INSERT INTO accounts (id, name, plan, created_at) "
-                                "VALUES ('acct_1', 'a', 'pro', 0)"))
-        connection.execute(text(
-            "INSERT INTO series (id, account_id, environment, name, series_key, tags_json, created_at, "
-            "point_count, step_seconds) VALUES (:id, :a, 'live', :n, :id, '{}', 0, 0, 0)"),
-            [{"id": i, "a": a, "n": n} for i, a, n in SERIES])
+        _write_as_previous_release(connection, points=[])
     engine.dispose()
     migrate(blank_url)
     db = Database(blank_url)
@@ -99,14 +104,7 @@ def test_a_migration_that_fails_midway_changes_nothing_and_can_run_again(blank_u
     engine = create_engine(blank_url)
     try:
         with engine.begin() as connection:
-            connection.execute(text("INSERT INTO accounts (id, name, plan, created_at) "
-                                    "VALUES ('acct_1', 'a', 'pro', 0)"))
-            connection.execute(text(
-                "INSERT INTO series (id, account_id, environment, name, series_key, tags_json, created_at, "
-                "point_count, step_seconds) VALUES (:id, :a, 'live', :n, :id, '{}', 0, 0, 0)"),
-                [{"id": i, "a": a, "n": n} for i, a, n in SERIES])
-            connection.execute(text("INSERT INTO points (series_id, ts, value) VALUES (:s, :t, :v)"),
-                               [{"s": s, "t": t, "v": v} for s, t, v in POINTS])
+            _write_as_previous_release(connection)
             # 0006 creates this table after adding and filling series.number: it fails there
             connection.execute(text("CREATE TABLE series_points (x INTEGER)"))
         engine.dispose()
@@ -134,24 +132,14 @@ def test_the_previous_release_still_reads_appends_and_deletes_points(blank_url):
     engine = create_engine(blank_url)
     try:
         with engine.begin() as connection:
-            connection.execute(text("INSERT INTO accounts (id, name, plan, created_at) "
-                                    "VALUES ('acct_1', 'a', 'pro', 0)"))
-            # the previous release inserts series without a number
-            connection.execute(text(
-                "INSERT INTO series (id, account_id, environment, name, series_key, tags_json, created_at, "
-                "point_count, step_seconds) VALUES (:id, :a, 'live', :n, :id, '{}', 0, 0, 0)"),
-                [{"id": i, "a": a, "n": n} for i, a, n in SERIES])
-            appended = POINTS[:2]
-            connection.execute(text("INSERT INTO points (series_id, ts, value) VALUES (:s, :t, :v)"),
-                               [{"s": s, "t": t, "v": v} for s, t, v in appended])
+            _write_as_previous_release(connection, points=POINTS[:2])   # series without a number
             if connection.dialect.name == "postgresql":  # the previous release appends with COPY there
                 with connection.connection.driver_connection.cursor() as cursor, \
                         cursor.copy("COPY points (series_id, ts, value) FROM STDIN") as copy:
                     for row in POINTS[2:]:
                         copy.write_row(row)
             else:
-                connection.execute(text("INSERT INTO points (series_id, ts, value) VALUES (:s, :t, :v)"),
-                                   [{"s": s, "t": t, "v": v} for s, t, v in POINTS[2:]])
+                _append_as_previous_release(connection, POINTS[2:])
         with engine.connect() as connection:
             numbers = [n for (n,) in connection.execute(text("SELECT number FROM series"))]
             assert None not in numbers and len(set(numbers)) == len(SERIES)

@@ -1,8 +1,8 @@
 """Alembic environment: runs migrations on the URL the caller configured."""
 from alembic import context
-from sqlalchemy import engine_from_config, make_url, pool
+from sqlalchemy import engine_from_config, pool
 
-from services.catalog.db import make_engine
+from services.catalog.db import is_sqlite, make_engine
 from services.catalog.models import Base
 
 config = context.config
@@ -17,7 +17,7 @@ def run_migrations_online() -> None:
             context.run_migrations()
         return
     url = config.get_main_option("sqlalchemy.url")
-    if make_url(url).get_backend_name() == "sqlite":
+    if is_sqlite(url):
         # One transaction for the whole upgrade: SQLite's DDL is transactional, but the driver
         # only opens transactions before DML, so a crash between a migration's steps left a
         # schema that the migration could not run on again. make_engine's BEGIN fixes that.
