@@ -1,15 +1,16 @@
 """Per-metric anomaly configuration: defaults, validation, and the name-then-series merge."""
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
-from services.catalog.db import one_of
+from services.catalog.db import in_list, is_postgresql, list_value, run_prepared
 from services.catalog.models import AnomalyConfigRow
 from services.common.durations import parse_duration
 from services.common.errors import ServiceError
@@ -77,7 +78,7 @@ def validate(fields: Mapping[str, Any], retention_seconds: float) -> dict[str, A
     return clean
 
 
-def overrides_of(row: AnomalyConfigRow | None) -> dict[str, Any]:
+def overrides_of(row: AnomalyConfigRow | Row | None) -> dict[str, Any]:
     if row is None:
         return {}
     return {f: getattr(row, f) for f in FIELDS if getattr(row, f) is not None}
@@ -92,18 +93,27 @@ def merge(*levels: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def load_rows(session: Session, scope: Scope,
-              targets: Iterable[tuple[str, str]]) -> dict[tuple[str, str], AnomalyConfigRow]:
-    """The configuration rows of (kind, target) pairs, in one query."""
+              targets: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Row]:
+    """The configuration rows of (kind, target) pairs, in one query (read-only rows: `upsert`
+    changes them)."""
     targets = set(targets)
     if not targets:
         return {}
-    # by target alone (one array parameter); a row of the other kind of a same-named target is
-    # dropped below
-    rows = session.scalars(select(AnomalyConfigRow).where(
-        AnomalyConfigRow.account_id == scope.account_id,
-        AnomalyConfigRow.environment == scope.environment,
-        one_of(session, AnomalyConfigRow.target, {target for _, target in targets}))).all()
+    on_postgresql = is_postgresql(session)
+    rows = run_prepared(session, _rows_statement(on_postgresql), {
+        "account_id": scope.account_id, "environment": scope.environment,
+        "targets": list_value(on_postgresql, {target for _, target in targets})})
     return {(r.target_kind, r.target): r for r in rows if (r.target_kind, r.target) in targets}
+
+
+@functools.cache
+def _rows_statement(on_postgresql: bool):
+    # by target alone (one array parameter); a row of the other kind of a same-named target is
+    # dropped by load_rows
+    table = AnomalyConfigRow.__table__
+    return select(table).where(table.c.account_id == bindparam("account_id"),
+                               table.c.environment == bindparam("environment"),
+                               in_list(table.c.target, "targets", on_postgresql))
 
 
 def effective_for_series(session: Session, scope: Scope,

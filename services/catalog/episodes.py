@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prometheus_client import Counter
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from services.catalog import series as series_registry
@@ -93,7 +93,7 @@ def _new(series: Series, source: str, kind: str, severity: str, ts: float, value
                    started_at=ts, last_seen_at=ts, point_count=1)
 
 
-def hit_rule(session: Session, episodes: dict[tuple[str, str], Anomaly], series: Series, rule: Rule,
+def hit_rule(session: Session, episodes: dict[tuple[str, str], Anomaly], series: Series, rule: Rule | Row,
              ts: float, value: float, now: float) -> Anomaly:
     """Opens or extends the rule's threshold episode of the series."""
     anomaly = episodes.get((series.id, rule.id))

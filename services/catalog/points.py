@@ -7,13 +7,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
 from services.catalog import configs, episodes
 from services.catalog import series as series_registry
 from services.catalog.configs import Scope
-from services.catalog.db import insert_rows
+from services.catalog.db import insert_rows, run_prepared
 from services.catalog.models import PointRow, Rule
 from services.catalog.rule_match import metric_matches, scope_matches, value_meets
 from services.catalog.series import SeriesState
@@ -128,13 +128,18 @@ def _stored_values_at_or_before(session: Session, batch: PointsIn,
     return {(number, ts): value for number, ts, value in found}
 
 
+# read-only rows (id, metric, operator, threshold, severity, scope_tags_json, ...): built once
+_ENABLED_RULES = select(Rule.__table__).where(Rule.account_id == bindparam("account_id"),
+                                              Rule.environment == bindparam("environment"),
+                                              Rule.enabled.is_(True))
+
+
 def _apply_rules(session: Session, scope: Scope, accepted: list[tuple[int, SeriesState, float, float]],
                  now: float) -> list[RuleHitOut]:
     if not accepted:
         return []
-    rules = session.scalars(select(Rule).where(Rule.account_id == scope.account_id,
-                                               Rule.environment == scope.environment,
-                                               Rule.enabled.is_(True))).all()
+    rules = run_prepared(session, _ENABLED_RULES,
+                         {"account_id": scope.account_id, "environment": scope.environment}).all()
     if not rules:
         return []
     scopes = {r.id: json.loads(r.scope_tags_json or "{}") for r in rules}

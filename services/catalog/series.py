@@ -7,12 +7,12 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.catalog.configs import Scope
-from services.catalog.db import execute_many, one_of
+from services.catalog.db import execute_many, in_list, is_postgresql, list_value, run_prepared
 from services.catalog.models import Series, SeriesTag
 from services.common.ids import new_id
 
@@ -61,15 +61,24 @@ _STATE_COLUMNS = (Series.id, Series.number, Series.account_id, Series.environmen
 
 
 def _load(session: Session, scope: Scope, keys: Sequence[str]) -> dict[str, SeriesState]:
+    on_postgresql = is_postgresql(session)
+    rows = run_prepared(session, _load_statement(on_postgresql), {
+        "account_id": scope.account_id, "environment": scope.environment,
+        "keys": list_value(on_postgresql, keys)})
+    return {row[-1]: SeriesState(*row[:-1]) for row in rows}
+
+
+@functools.cache
+def _load_statement(on_postgresql: bool):
     # FOR UPDATE: concurrent writers to one series apply in order (PostgreSQL; SQLite has one writer).
     # Every lock of series rows takes them in id order (PostgreSQL locks rows as the plan emits them,
     # and an index scan by key, another by id and a sequential scan emit them in different orders:
     # two writers each holding rows the other waits for deadlock). NO KEY UPDATE: the writes change
     # no key, so rows that only reference a series (an anomaly's foreign key) need not wait.
-    rows = session.execute(select(*_STATE_COLUMNS).where(
-        Series.account_id == scope.account_id, Series.environment == scope.environment,
-        one_of(session, Series.series_key, keys)).order_by(Series.id).with_for_update(key_share=True))
-    return {row[-1]: SeriesState(*row[:-1]) for row in rows}
+    return (select(*_STATE_COLUMNS).where(
+        Series.account_id == bindparam("account_id"), Series.environment == bindparam("environment"),
+        in_list(Series.series_key, "keys", on_postgresql))
+        .order_by(Series.id).with_for_update(key_share=True))
 
 
 def resolve(session: Session, scope: Scope, wanted: Sequence[SeriesRequest], max_series: int | None,
@@ -114,7 +123,7 @@ def next_numbers(session: Session, count: int) -> list[int]:
     never wait on each other (numbers a rolled-back transaction took are skipped, harmlessly).
     SQLite: after the largest, which is safe because its write transactions take the one write
     lock at BEGIN (make_engine's `immediate`)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return list(session.scalars(text("SELECT nextval('series_number_seq') FROM generate_series(1, :n)"),
                                     {"n": count}))
     largest = session.scalar(select(func.max(Series.number))) or 0
@@ -128,9 +137,15 @@ def number_of(series_id: str):
 
 def lock_by_ids(session: Session, ids: Iterable[str]) -> dict[str, SeriesState]:
     """The series of these ids as plain rows, locked for the transaction (detect's progress)."""
-    rows = session.execute(select(*_STATE_COLUMNS[:-1]).where(one_of(session, Series.id, ids))
-                           .order_by(Series.id).with_for_update(key_share=True))
+    on_postgresql = is_postgresql(session)
+    rows = run_prepared(session, _lock_statement(on_postgresql), {"ids": list_value(on_postgresql, ids)})
     return {row[0]: SeriesState(*row) for row in rows}
+
+
+@functools.cache
+def _lock_statement(on_postgresql: bool):
+    return (select(*_STATE_COLUMNS[:-1]).where(in_list(Series.id, "ids", on_postgresql))
+            .order_by(Series.id).with_for_update(key_share=True))
 
 
 def save_scored_until(session: Session, changed: Iterable[SeriesState]) -> None:
