@@ -45,6 +45,7 @@ class Settings:
     catch_up_check_seconds: float = 15.0
     progress_flush_seconds: float = 1.0
     rpc_timeout_seconds: float = 10.0
+    ingest_write_lanes: int = 2
     key_cache_seconds: float = 0.5
     forecast_history_seconds: float = 28 * 86400.0
     log_level: str = "INFO"
@@ -109,6 +110,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         catch_up_check_seconds=float(env.get("AW_CATCH_UP_CHECK", Settings.catch_up_check_seconds)),
         progress_flush_seconds=float(env.get("AW_PROGRESS_FLUSH", Settings.progress_flush_seconds)),
         rpc_timeout_seconds=float(env.get("AW_RPC_TIMEOUT", Settings.rpc_timeout_seconds)),
+        ingest_write_lanes=max(1, int(env.get("AW_INGEST_WRITE_LANES", Settings.ingest_write_lanes))),
         key_cache_seconds=min(float(env.get("AW_KEY_CACHE_SECONDS", Settings.key_cache_seconds)), 0.5),
         forecast_history_seconds=parse_duration(env.get("AW_FORECAST_HISTORY", "28d")),
         log_level=env.get("AW_LOG_LEVEL", Settings.log_level).upper(),

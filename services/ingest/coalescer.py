@@ -1,15 +1,20 @@
 """Concurrent ingest calls share catalog writes and detect calls (group commit).
 
 Every call's checked points wait in a queue. One writer thread takes everything waiting (up to
-MAX_GROUP points), stores it with one catalog WritePoints per scope, and hands it to one scorer
-thread, which scores what the writer handed over with one call per detect shard and then wakes the
-callers. What a call costs beyond its points (a catalog transaction and commit, a detect round trip,
-detect's ApplyDetections transaction) is paid once per group, however many callers wait, and
-while one group is being scored the next is being written.
+MAX_GROUP points) and stores it with one catalog WritePoints per scope, and one scorer thread scores
+what was stored with one call per detect shard and then wakes the callers. What a call costs beyond
+its points (a catalog transaction and commit, a detect round trip, detect's ApplyDetections
+transaction) is paid once per group, however many callers wait, and while one group is being
+scored the next is being written.
 
-Order holds: groups are written and scored in the order they were taken and a call's points keep
-their order, so per series the points reach catalog and detect in arrival order. A caller is
-answered only after its points are durable (and scored, unless detect is unavailable).
+Up to `lanes` writes are in flight at once, for groups that share no series: a write waits mostly
+for the database (PostgreSQL's round trips and commit), and one writer at a time left catalog and
+the database half idle under load.
+
+Order holds: a group that shares a series with a write in flight is written after it, the scorer
+takes groups in the order they were stored, and a call's points keep their order, so per series the
+points reach catalog and detect in arrival order. A caller is answered only after its points are
+durable (and scored, unless detect is unavailable).
 """
 from __future__ import annotations
 
@@ -18,6 +23,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +37,7 @@ from services.ingest.detect_router import SeriesToScore, Verdicts
 
 log = logging.getLogger(__name__)
 MAX_GROUP = 5000  # catalog's WritePoints and detect's ScorePoints take at most 5000 points a call
+WRITE_LANES = 2  # catalog writes in flight at once (Settings.ingest_write_lanes)
 LINGER_SECONDS = 0.003  # how long the writer waits for more calls while others are in flight
 STORED, DUPLICATE = storage_pb2.WRITE_OUTCOME_STORED, storage_pb2.WRITE_OUTCOME_DUPLICATE
 
@@ -71,8 +78,13 @@ class _Group:
 class Coalescer:
     def __init__(self, write: Callable[[storage_pb2.WritePointsRequest], storage_pb2.WritePointsResponse],
                  score: Callable[[Columns], Verdicts], max_group: int = MAX_GROUP,
-                 linger: float = LINGER_SECONDS):
+                 linger: float = LINGER_SECONDS, lanes: int = WRITE_LANES):
         self._write, self._score, self._max, self._linger = write, score, max_group, linger
+        self._lanes = ThreadPoolExecutor(max(1, lanes), thread_name_prefix="ingest-write")
+        self._lane_count = max(1, lanes)
+        self._writes = threading.Condition()  # guards the two below
+        self._writing: set[tuple] = set()  # the series of the writes in flight
+        self._write_count = 0
         self._lock = threading.Lock()
         self._in_flight = 0  # calls waiting here
         self._waiting: queue.SimpleQueue[Job] = queue.SimpleQueue()
@@ -123,20 +135,42 @@ class Coalescer:
     def _write_loop(self) -> None:
         while True:
             first = self._carry or self._waiting.get()
+            with self._writes:  # take the rest once a lane is free: what arrives meanwhile joins in
+                self._writes.wait_for(lambda: self._write_count < self._lane_count)
             jobs, self._carry = self._take(self._waiting, first, lambda j: len(j.points), self._linger)
             by_scope: dict[tuple[str, int], list[Job]] = {}
             for job in jobs:
                 by_scope.setdefault((job.scope.account_id, job.scope.environment), []).append(job)
-            for group in by_scope.values():
-                try:
-                    self._written.put(self._write_group(group))
-                except BaseException as error:  # noqa: BLE001 - every caller of the group gets it
-                    for job in group:
-                        job.fail(error)
+            for scope, group in by_scope.items():
+                self._dispatch(scope, group)
 
-    def _write_group(self, jobs: list[Job]) -> _Group:
+    def _dispatch(self, scope: tuple[str, int], jobs: list[Job]) -> None:
+        """Starts the group's write in a lane once a lane is free and no write in flight has any of
+        its series (a series sent with its tags in another order is the same series here)."""
         combined = Columns()
         starts = [combined.extend(job.points) for job in jobs]
+        series = {(scope, metric, *sorted(tags.items())) for metric, tags in combined.series}
+        with self._writes:
+            self._writes.wait_for(lambda: self._write_count < self._lane_count
+                                  and self._writing.isdisjoint(series))
+            self._writing |= series
+            self._write_count += 1
+        self._lanes.submit(self._write_in_lane, jobs, combined, starts, series)
+
+    def _write_in_lane(self, jobs: list[Job], combined: Columns, starts: list[int],
+                       series: set[tuple]) -> None:
+        try:
+            self._written.put(self._write_group(jobs, combined, starts))
+        except BaseException as error:  # noqa: BLE001 - every caller of the group gets it
+            for job in jobs:
+                job.fail(error)
+        finally:  # stored groups are queued for the scorer before a later write of their series starts
+            with self._writes:
+                self._writing -= series
+                self._write_count -= 1
+                self._writes.notify_all()
+
+    def _write_group(self, jobs: list[Job], combined: Columns, starts: list[int]) -> _Group:
         request = storage_pb2.WritePointsRequest(
             scope=jobs[0].scope, series=[storage_pb2.SeriesKey(metric=m, tags=t) for m, t in combined.series],
             series_index=combined.series_index, times=combined.times, values=combined.values)

@@ -17,7 +17,7 @@ from anomalywatch.common.v1 import common_pb2
 from anomalywatch.ingest.v1 import ingest_pb2
 from services.common.auth import Principal
 from services.common.errors import ServiceError, from_rpc_error
-from services.ingest.coalescer import Coalescer, Job, Written
+from services.ingest.coalescer import WRITE_LANES, Coalescer, Job, Written
 from services.ingest.columns import Columns
 from services.ingest.detect_router import DetectRouter, Verdicts
 from services.ingest.validation import (
@@ -42,11 +42,12 @@ _SEVERITY_RANK = {common_pb2.SEVERITY_UNSPECIFIED: 0, common_pb2.SEVERITY_INFO: 
 
 class IngestPipeline:
     def __init__(self, storage: storage_pb2_grpc.StorageServiceStub, router: DetectRouter,
-                 retention_seconds: float, timeout: float, clock: Callable[[], float] = time.time):
+                 retention_seconds: float, timeout: float, clock: Callable[[], float] = time.time,
+                 write_lanes: int = WRITE_LANES):
         self.storage, self.router = storage, router
         self.retention, self.timeout, self.clock = retention_seconds, timeout, clock
         self.coalescer = Coalescer(lambda request: self._call(self.storage.WritePoints, request),
-                                   router.score)
+                                   router.score, lanes=write_lanes)
 
     def ingest(self, principal: Principal, points: Sequence[ingest_pb2.Point],
                test_only: bool) -> ingest_pb2.IngestResponse:

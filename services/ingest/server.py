@@ -28,7 +28,8 @@ def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
     principals = PrincipalCache(remote_lookup(catalog, settings.rpc_timeout_seconds),
                                 ttl=settings.key_cache_seconds)
     pipeline = IngestPipeline(storage, DetectRouter(detect, settings.rpc_timeout_seconds),
-                              settings.retention_seconds, settings.rpc_timeout_seconds)
+                              settings.retention_seconds, settings.rpc_timeout_seconds,
+                              write_lanes=settings.ingest_write_lanes)
 
     def register(server) -> None:
         ingest_pb2_grpc.add_IngestServiceServicer_to_server(
