@@ -5,6 +5,7 @@ import functools
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select
@@ -117,12 +118,21 @@ def _rows_statement(on_postgresql: bool):
 
 
 def effective_for_series(session: Session, scope: Scope,
-                         series: Iterable[tuple[str, str]]) -> dict[str, dict[str, Any]]:
-    """Effective configuration of each (series_id, name)."""
+                         series: Iterable[tuple[str, str]]) -> dict[str, Mapping[str, Any]]:
+    """Effective configuration of each (series_id, name). Read-only: the series of one
+    configuration share one mapping (most have the defaults), so a caller converts each once."""
     series = list(series)
     rows = load_rows(session, scope, [("name", n) for _, n in series] + [("series", s) for s, _ in series])
-    return {sid: merge(overrides_of(rows.get(("name", name))), overrides_of(rows.get(("series", sid))))
-            for sid, name in series}
+    if not rows:  # the usual case: nothing set for any of them
+        defaults = MappingProxyType(merge())
+        return {sid: defaults for sid, _ in series}
+    shared: dict[tuple, Mapping[str, Any]] = {}
+    effective: dict[str, Mapping[str, Any]] = {}
+    for sid, name in series:
+        fields = merge(overrides_of(rows.get(("name", name))), overrides_of(rows.get(("series", sid))))
+        key = tuple(fields.items())
+        effective[sid] = shared.get(key) or shared.setdefault(key, MappingProxyType(fields))
+    return effective
 
 
 def upsert(session: Session, scope: Scope, kind: str, target: str, fields: Mapping[str, Any],

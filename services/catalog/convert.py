@@ -1,6 +1,7 @@
 """Catalog rows to protobuf messages and back (shared by the catalog servicers)."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from anomalywatch.catalog.v1 import accounts_pb2, metrics_pb2
@@ -46,7 +47,7 @@ def api_key(row: ApiKey) -> accounts_pb2.ApiKey:
     return message
 
 
-def config_to_proto(fields: dict[str, Any]) -> metrics_pb2.AnomalyConfig:
+def config_to_proto(fields: Mapping[str, Any]) -> metrics_pb2.AnomalyConfig:
     return metrics_pb2.AnomalyConfig(**{k: v for k, v in fields.items() if v is not None})
 
 

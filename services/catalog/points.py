@@ -56,7 +56,7 @@ class WriteResult:
     rule_hits: list[RuleHitOut]
     series: list[SeriesOut]  # per batch series
     # Effective anomaly configuration of every batch series that exists.
-    configs: dict[str, dict]
+    configs: dict[str, Mapping]
 
 
 def write_points(session: Session, scope: Scope, batch: PointsIn, max_series: int | None,

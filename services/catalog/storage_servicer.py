@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-from anomalywatch.catalog.v1 import storage_pb2, storage_pb2_grpc
+from anomalywatch.catalog.v1 import metrics_pb2, storage_pb2, storage_pb2_grpc
 from anomalywatch.common.v1 import common_pb2
 from services.catalog import accounts, convert, detector_state, episodes, points, trial_posts
 from services.catalog.db import Database
@@ -52,6 +52,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             plan = self._plan(session, scope.account_id)
             max_series = self.plan_limits(plan).max_series
             result = points.write_points(session, scope, batch, max_series, self.clock())
+        protos: dict[int, metrics_pb2.AnomalyConfig] = {}  # per shared configuration mapping
         return storage_pb2.WritePointsResponse(
             outcomes=[OUTCOMES[o] for o in result.outcomes],
             rejections=[storage_pb2.PointRejection(index=i, error=error, error_code=code)
@@ -59,7 +60,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             rule_hits=[storage_pb2.RuleHit(index=h.index, anomaly_id=h.anomaly_id, rule_id=h.rule_id,
                                            severity=convert.SEVERITY_TO_PROTO[h.severity])
                        for h in result.rule_hits],
-            series=[_series_written(s, result.configs) for s in result.series])
+            series=[_series_written(s, result.configs, protos) for s in result.series])
 
     def RecordTestPost(self, request, context):
         scope = convert.scope_from_proto(request.scope)
@@ -145,10 +146,15 @@ def _shard_series(row: detector_state.ShardSeriesRow) -> storage_pb2.ShardSeries
     return message
 
 
-def _series_written(s: points.SeriesOut, configs: dict[str, dict]) -> storage_pb2.SeriesWritten:
+def _series_written(s: points.SeriesOut, configs: dict[str, Mapping],
+                    protos: dict[int, metrics_pb2.AnomalyConfig]) -> storage_pb2.SeriesWritten:
     message = storage_pb2.SeriesWritten(metric_id=s.series_id, point_count_before=s.point_count_before)
     if s.last_ts_before is not None:
         message.last_time_before.CopyFrom(to_timestamp(s.last_ts_before))
-    if s.series_id in configs:
-        message.config.CopyFrom(convert.config_to_proto(configs[s.series_id]))
+    fields = configs.get(s.series_id)
+    if fields is not None:
+        proto = protos.get(id(fields))
+        if proto is None:  # series of one configuration share its mapping: convert it once
+            proto = protos[id(fields)] = convert.config_to_proto(fields)
+        message.config.CopyFrom(proto)
     return message
