@@ -13,7 +13,7 @@ KERNEL_STAMP := $(VENV)/.kernels-compiled-from
 CORPUS := var/bench/corpus
 
 .DEFAULT_GOAL := help
-.PHONY: help setup proto run test test-unit test-e2e lint bench-quality bench-kernel bench-forecast bench-load bench-anomalies bench-catch-up clean
+.PHONY: help setup proto run test test-unit test-e2e lint bench-quality bench-kernel bench-forecast bench-load bench-write bench-anomalies bench-catch-up clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ bench-forecast: setup ## M4 Hourly: MASE, sMAPE, 95 % coverage and ms per series
 
 bench-load: setup ## drive the running system on loopback: throughput and latency percentiles
 	$(BIN)/python -m bench.load
+
+bench-write: setup ## catalog's write path in process: CPU per transaction by series per call, SQLite and PostgreSQL
+	$(BIN)/python -m bench.write_path --postgres
 
 bench-anomalies: setup ## anomaly list/counts/stats latency and write cost at 1 M anomalies, SQLite and PostgreSQL
 	$(BIN)/python -m bench.anomaly_list --count 1000000 --sqlite-path var/bench/anomalies-1m.db --postgres-db aw_bench_anomalies_1m
