@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session
 
-from services.catalog.db import in_list, is_postgresql, list_value, run_prepared
+from services.catalog.db import in_list, run_prepared
 from services.catalog.models import AnomalyConfigRow
 from services.common.durations import parse_duration
 from services.common.errors import ServiceError
@@ -100,10 +100,9 @@ def load_rows(session: Session, scope: Scope,
     targets = set(targets)
     if not targets:
         return {}
-    on_postgresql = is_postgresql(session)
-    rows = run_prepared(session, _rows_statement(on_postgresql), {
-        "account_id": scope.account_id, "environment": scope.environment,
-        "targets": list_value(on_postgresql, {target for _, target in targets})})
+    rows = run_prepared(session, _rows_statement, {"account_id": scope.account_id,
+                                                    "environment": scope.environment},
+                        targets={target for _, target in targets})
     return {(r.target_kind, r.target): r for r in rows if (r.target_kind, r.target) in targets}
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -15,7 +15,7 @@ from sqlalchemy import Engine, String, any_, bindparam, create_engine, event, fu
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql import ColumnElement
+from sqlalchemy.sql import ColumnElement, Executable
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_POOL_SIZE = 32  # catalog serves with 32 threads (services/catalog/server.py)
@@ -33,16 +33,16 @@ def one_of(session: Session, column: ColumnElement, values: Iterable) -> ColumnE
     which SQLAlchemy, the driver and the planner all redo per call (a fifth of catalog's write
     path with a thousand series per group)."""
     on_postgresql = is_postgresql(session)
-    return _in_list(column, None, list_value(on_postgresql, values), on_postgresql)
+    return _in_list(column, None, _list_value(on_postgresql, values), on_postgresql)
 
 
 def in_list(column: ColumnElement, name: str, on_postgresql: bool) -> ColumnElement:
-    """one_of with the list left to the named parameter `name`, for statements built once and
-    executed many times (bind `list_value(...)` to it)."""
+    """one_of with the list left to the named parameter `name`, for a statement built once and
+    run by run_prepared (which binds the list passed under that name)."""
     return _in_list(column, name, None, on_postgresql)
 
 
-def list_value(on_postgresql: bool, values: Iterable) -> list | str:
+def _list_value(on_postgresql: bool, values: Iterable) -> list | str:
     """The value an in_list parameter takes: the list itself on PostgreSQL, JSON text on SQLite."""
     return list(values) if on_postgresql else json.dumps(list(values))
 
@@ -58,12 +58,16 @@ def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def run_prepared(session: Session, statement, params: dict):
-    """Executes a statement built once (module level, bound parameters by name) on the session's
-    connection: SQLAlchemy keys its compiled form by the statement object's memoized cache key,
-    and Core execution skips the ORM's per-statement setup. Both cost more than the query on the
-    write path's small lookups (a third of catalog's CPU per single-point write)."""
-    return session.connection().execute(statement, params)
+def run_prepared(session: Session, build: Callable[[bool], Executable], params: dict | None = None,
+                 **lists: Iterable):
+    """Executes the statement `build(on_postgresql)` returns, with `params` and the in_list
+    parameters named in `lists`, on the session's connection. `build` makes it once per dialect
+    (functools.cache): SQLAlchemy keys the compiled form by a statement object's memoized cache key,
+    and Core execution skips the ORM's per-statement setup; rebuilt per call, both cost more than
+    the query on the write path's small look-ups (a third of catalog's CPU per single-point write)."""
+    on_postgresql = is_postgresql(session)
+    bound = {name: _list_value(on_postgresql, values) for name, values in lists.items()}
+    return session.connection().execute(build(on_postgresql), {**(params or {}), **bound})
 
 
 def execute_many(session: Session, statement: str, rows: list[tuple]) -> None:

@@ -2,6 +2,7 @@
 UPDATE of the series), and threshold rules evaluated in the same transaction."""
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -128,17 +129,19 @@ def _stored_values_at_or_before(session: Session, batch: PointsIn,
     return {(number, ts): value for number, ts, value in found}
 
 
-# read-only rows (id, metric, operator, threshold, severity, scope_tags_json, ...): built once
-_ENABLED_RULES = select(Rule.__table__).where(Rule.account_id == bindparam("account_id"),
-                                              Rule.environment == bindparam("environment"),
-                                              Rule.enabled.is_(True))
+@functools.cache
+def _enabled_rules_statement(_on_postgresql: bool):
+    """Read-only rows (id, metric, operator, threshold, severity, scope_tags_json, ...)."""
+    return select(Rule.__table__).where(Rule.account_id == bindparam("account_id"),
+                                        Rule.environment == bindparam("environment"),
+                                        Rule.enabled.is_(True))
 
 
 def _apply_rules(session: Session, scope: Scope, accepted: list[tuple[int, SeriesState, float, float]],
                  now: float) -> list[RuleHitOut]:
     if not accepted:
         return []
-    rules = run_prepared(session, _ENABLED_RULES,
+    rules = run_prepared(session, _enabled_rules_statement,
                          {"account_id": scope.account_id, "environment": scope.environment}).all()
     if not rules:
         return []

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.catalog.configs import Scope
-from services.catalog.db import execute_many, in_list, is_postgresql, list_value, run_prepared
+from services.catalog.db import execute_many, in_list, is_postgresql, run_prepared
 from services.catalog.models import Series, SeriesTag
 from services.common.ids import new_id
 
@@ -61,10 +61,8 @@ _STATE_COLUMNS = (Series.id, Series.number, Series.account_id, Series.environmen
 
 
 def _load(session: Session, scope: Scope, keys: Sequence[str]) -> dict[str, SeriesState]:
-    on_postgresql = is_postgresql(session)
-    rows = run_prepared(session, _load_statement(on_postgresql), {
-        "account_id": scope.account_id, "environment": scope.environment,
-        "keys": list_value(on_postgresql, keys)})
+    rows = run_prepared(session, _load_statement,
+                        {"account_id": scope.account_id, "environment": scope.environment}, keys=keys)
     return {row[-1]: SeriesState(*row[:-1]) for row in rows}
 
 
@@ -137,8 +135,7 @@ def number_of(series_id: str):
 
 def lock_by_ids(session: Session, ids: Iterable[str]) -> dict[str, SeriesState]:
     """The series of these ids as plain rows, locked for the transaction (detect's progress)."""
-    on_postgresql = is_postgresql(session)
-    rows = run_prepared(session, _lock_statement(on_postgresql), {"ids": list_value(on_postgresql, ids)})
+    rows = run_prepared(session, _lock_statement, ids=ids)
     return {row[0]: SeriesState(*row) for row in rows}
 
 
