@@ -85,13 +85,24 @@ def job(metric: str, *times: float) -> Job:
     return Job(SCOPE, points)
 
 
-def test_writes_of_different_series_are_in_flight_together():
+def coalescer_of(lanes: int) -> tuple[FakeCatalog, FakeDetect, Coalescer]:
     catalog, detect = FakeCatalog(), FakeDetect()
-    coalescer = Coalescer(catalog, detect, linger=0.0, lanes=2)
-    catalog.hold("a")
+    return catalog, detect, Coalescer(catalog, detect, linger=0.0, lanes=lanes)
+
+
+def held_in_its_write(pool: ThreadPoolExecutor, catalog: FakeCatalog, coalescer: Coalescer, held: Job):
+    """Submits `held` (one series) and waits until its write has begun and is held there."""
+    metric = held.points.series[0][0]
+    catalog.hold(metric)
+    call = pool.submit(coalescer.run, held)
+    assert catalog.entered[metric].wait(10)
+    return call
+
+
+def test_writes_of_different_series_are_in_flight_together():
+    catalog, detect, coalescer = coalescer_of(lanes=2)
     with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(coalescer.run, job("a", 1.0))
-        assert catalog.entered["a"].wait(10)
+        first = held_in_its_write(pool, catalog, coalescer, job("a", 1.0))
         # "a" is held in its write; "b" is written beside it and answered before "a" is released
         coalescer.run(job("b", 1.0))
         assert catalog.written == {"b": [1.0]} and not first.done()
@@ -102,12 +113,9 @@ def test_writes_of_different_series_are_in_flight_together():
 
 
 def test_calls_arriving_while_every_lane_is_busy_are_written_together():
-    catalog, detect = FakeCatalog(), FakeDetect()
-    coalescer = Coalescer(catalog, detect, linger=0.0, lanes=1)
-    catalog.hold("a")
+    catalog, detect, coalescer = coalescer_of(lanes=1)
     with ThreadPoolExecutor(3) as pool:
-        first = pool.submit(coalescer.run, job("a", 1.0))
-        assert catalog.entered["a"].wait(10)
+        first = held_in_its_write(pool, catalog, coalescer, job("a", 1.0))
         rest = [pool.submit(coalescer.run, job(m, 1.0)) for m in ("b", "c")]
         time.sleep(0.2)  # time enough for a second lane, were there one, to start "b"
         assert "b" not in catalog.started and not any(f.done() for f in rest)
@@ -119,12 +127,9 @@ def test_calls_arriving_while_every_lane_is_busy_are_written_together():
 
 
 def test_a_series_in_a_write_in_flight_waits_for_it_and_keeps_its_order():
-    catalog, detect = FakeCatalog(), FakeDetect()
-    coalescer = Coalescer(catalog, detect, linger=0.0, lanes=4)
-    catalog.hold("a")
+    catalog, detect, coalescer = coalescer_of(lanes=4)
     with ThreadPoolExecutor(4) as pool:
-        first = pool.submit(coalescer.run, job("a", 1.0, 2.0))
-        assert catalog.entered["a"].wait(10)
+        first = held_in_its_write(pool, catalog, coalescer, job("a", 1.0, 2.0))
         coalescer.run(job("b", 1.0))  # a free lane and no series in common: not held up by "a"
         later = pool.submit(coalescer.run, job("a", 3.0))
         time.sleep(0.2)  # time enough for a free lane to start it, were it allowed to
@@ -138,9 +143,7 @@ def test_a_series_in_a_write_in_flight_waits_for_it_and_keeps_its_order():
 
 
 def test_the_same_series_with_its_tags_in_another_order_is_the_same_series():
-    catalog, detect = FakeCatalog(), FakeDetect()
-    coalescer = Coalescer(catalog, detect, linger=0.0, lanes=4)
-    catalog.hold("a")
+    catalog, detect, coalescer = coalescer_of(lanes=4)
 
     def tagged(order: list[tuple[str, str]], ts: float) -> Job:
         points = Columns()
@@ -148,8 +151,7 @@ def test_the_same_series_with_its_tags_in_another_order_is_the_same_series():
         return Job(SCOPE, points)
 
     with ThreadPoolExecutor(2) as pool:
-        first = pool.submit(coalescer.run, tagged([("host", "h1"), ("dc", "eu")], 1.0))
-        assert catalog.entered["a"].wait(10)
+        first = held_in_its_write(pool, catalog, coalescer, tagged([("host", "h1"), ("dc", "eu")], 1.0))
         later = pool.submit(coalescer.run, tagged([("dc", "eu"), ("host", "h1")], 2.0))
         time.sleep(0.2)
         assert catalog.started["a"] == 1 and not later.done()
@@ -161,8 +163,8 @@ def test_the_same_series_with_its_tags_in_another_order_is_the_same_series():
 
 
 def test_a_failed_write_fails_its_callers_and_frees_its_series():
-    catalog, detect = FakeCatalog(fail_metrics=frozenset({"bad"})), FakeDetect()
-    coalescer = Coalescer(catalog, detect, linger=0.0, lanes=2)
+    catalog, detect, coalescer = coalescer_of(lanes=2)
+    catalog.fail_metrics = frozenset({"bad"})
     with pytest.raises(ServiceError) as failed:
         coalescer.run(job("bad", 1.0))
     assert failed.value.code == "UNAVAILABLE"
