@@ -16,9 +16,12 @@ from services.catalog.db import execute_many, in_list, is_postgresql, run_prepar
 from services.catalog.models import Series, SeriesTag
 from services.common.ids import new_id
 
+# json.dumps with these options builds an encoder per call: one, built once, writes the same text
+_CANONICAL = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
 
 def canonical_tags(tags: Mapping[str, str]) -> str:
-    return json.dumps(dict(sorted(tags.items())), separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(dict(sorted(tags.items())))
 
 
 def series_key(name: str, tags: Mapping[str, str]) -> str:
@@ -62,7 +65,7 @@ _STATE_COLUMNS = (Series.id, Series.number, Series.account_id, Series.environmen
 
 def _load(session: Session, scope: Scope, keys: Sequence[str]) -> dict[str, SeriesState]:
     rows = run_prepared(session, _load_statement,
-                        {"account_id": scope.account_id, "environment": scope.environment}, keys=keys)
+                        {"account_id": scope.account_id, "environment": scope.environment}, keys=keys).all()
     return {row[-1]: SeriesState(*row[:-1]) for row in rows}
 
 
@@ -135,7 +138,7 @@ def number_of(series_id: str):
 
 def lock_by_ids(session: Session, ids: Iterable[str]) -> dict[str, SeriesState]:
     """The series of these ids as plain rows, locked for the transaction (detect's progress)."""
-    rows = run_prepared(session, _lock_statement, ids=ids)
+    rows = run_prepared(session, _lock_statement, ids=ids).all()
     return {row[0]: SeriesState(*row) for row in rows}
 
 
