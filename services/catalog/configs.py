@@ -95,8 +95,8 @@ def merge(*levels: Mapping[str, Any]) -> dict[str, Any]:
 
 def load_rows(session: Session, scope: Scope,
               targets: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Row]:
-    """The configuration rows of (kind, target) pairs, in one query (read-only rows: `upsert`
-    changes them)."""
+    """The configuration rows of (kind, target) pairs, in one query. The rows are read-only
+    (`upsert` is how a configuration changes)."""
     targets = set(targets)
     if not targets:
         return {}
@@ -129,8 +129,7 @@ def effective_for_series(session: Session, scope: Scope,
     effective: dict[str, Mapping[str, Any]] = {}
     for sid, name in series:
         fields = merge(overrides_of(rows.get(("name", name))), overrides_of(rows.get(("series", sid))))
-        key = tuple(fields.items())
-        effective[sid] = shared.get(key) or shared.setdefault(key, MappingProxyType(fields))
+        effective[sid] = shared.setdefault(tuple(fields.items()), MappingProxyType(fields))
     return effective
 
 

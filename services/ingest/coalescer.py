@@ -80,8 +80,8 @@ class Coalescer:
                  score: Callable[[Columns], Verdicts], max_group: int = MAX_GROUP,
                  linger: float = LINGER_SECONDS, lanes: int = WRITE_LANES):
         self._write, self._score, self._max, self._linger = write, score, max_group, linger
-        self._lanes = ThreadPoolExecutor(max(1, lanes), thread_name_prefix="ingest-write")
         self._lane_count = max(1, lanes)
+        self._lanes = ThreadPoolExecutor(self._lane_count, thread_name_prefix="ingest-write")
         self._writes = threading.Condition()  # guards the two below
         self._writing: set[tuple] = set()  # the series of the writes in flight
         self._write_count = 0
