@@ -405,7 +405,7 @@ def _score_series(s: int, starts: np.ndarray, ts: np.ndarray, xs: np.ndarray, cf
             step *= 1.02
         elif dt < step:
             step *= 0.98
-        if rate_step <= 0.0 or abs(step - rate_step) > 0.01 * rate_step:
+        if rate_step <= 0.0 or abs(step - rate_step) > tun.rate_step_tolerance * rate_step:
             rate_step = step                           # kept in the state: batch splits agree
             need_rates = True
         if need_rates:

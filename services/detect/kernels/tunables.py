@@ -21,6 +21,9 @@ class Tunables(NamedTuple):
     slow_seconds: float = 86400.0     # slow level the seasonal profiles are learned against
     huber_clip: float = 3.0           # residuals beyond this many spreads are clipped in updates
     spread_clip: float = 4.0          # |residual| beyond this many spreads is clipped for the spread
+    # the step estimate moves in 2 % steps, so on jittery timestamps it wanders ~4 % around the
+    # true step; the EWMA rates follow it only beyond that (re-deriving them every point cost ~20 %)
+    rate_step_tolerance: float = 0.06
     shift_run: float = 5.0            # this many big same-sign residuals in a row: accept a new level
     tail_fraction: float = 0.01       # tail model threshold: the (1 - f) quantile of |z|
     xi_min: float = 0.12              # lightest tail allowed (about Gaussian)
