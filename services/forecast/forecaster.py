@@ -18,7 +18,7 @@ import numpy as np
 from services.forecast import calibration
 from services.forecast.errors import ForecastError, InsufficientData, ModelFailed, ModelNotApplicable
 from services.forecast.grid import DEFAULT_MAX_POINTS, clean, infer_step, regularize
-from services.forecast.horizon import check_confidence, parse_horizon
+from services.forecast.horizon import check_confidence, horizon_steps, read_horizon
 from services.forecast.registry import AUTO, Model, ModelRegistry, default_registry
 from services.forecast.seasons import choose_seasons, natural_seasons
 from services.forecast.selection import (
@@ -67,6 +67,7 @@ def forecast(
     registry = registry or default_registry()
     registry.check(model)
     confidence = check_confidence(confidence)
+    asked = read_horizon(horizon)
     t, v = clean(np.asarray(timestamps), np.asarray(values))
     observed = int(np.unique(t).size)
     if observed < MIN_POINTS:
@@ -78,7 +79,7 @@ def forecast(
     grid = regularize(t, v, season=seasons[0] if seasons else None, step_seconds=step,
                       max_points=max_history_points)
     y = grid.values
-    h = parse_horizon(horizon, step)
+    h = horizon_steps(asked, step)
 
     length = holdout_length(y.size, h, seasons)
     hold_seasons = choose_seasons(step, y.size - length)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from typing import NamedTuple
 
 from services.forecast.errors import InvalidConfidence, InvalidHorizon
 
@@ -20,30 +21,48 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _STEPS = re.compile(r"^\s*(\d+)\s*$")
 
 
-def parse_horizon(horizon: str | int, step_seconds: float) -> int:
-    """The number of grid steps a horizon covers (rounded up), checked against the cap."""
+class Horizon(NamedTuple):
+    """A horizon as asked for: a number of steps, or a duration in seconds (the other is None)."""
+    asked: str | int
+    steps: int | None
+    seconds: float | None
+
+
+def read_horizon(horizon: str | int | float) -> Horizon:
+    """A horizon's form, checked without the series (so a malformed one is refused before any
+    history is read): a positive number of steps or a positive duration."""
     if isinstance(horizon, bool):
         raise InvalidHorizon("horizon must be a duration like '24h' or a number of steps")
     if isinstance(horizon, float) and horizon.is_integer():
         horizon = int(horizon)
     if isinstance(horizon, int):
-        steps = horizon
+        read = Horizon(horizon, horizon, None)
     elif isinstance(horizon, str) and _STEPS.match(horizon):
-        steps = int(horizon)
+        read = Horizon(horizon, int(horizon), None)
     elif isinstance(horizon, str) and (m := _DURATION.match(horizon.lower())):
-        seconds = float(m.group(1)) * UNIT_SECONDS[m.group(2)]
-        # a hair of tolerance so that 24h on a 3600.0000001 s grid is still 24 steps
-        steps = math.ceil(seconds / step_seconds - 1e-9)
+        read = Horizon(horizon, None, float(m.group(1)) * UNIT_SECONDS[m.group(2)])
     else:
         raise InvalidHorizon(
             f"horizon {horizon!r} is not understood: use a number of steps or a duration such as "
             "'90s', '30m', '24h', '7d' or '2w'"
         )
-    if steps < 1:
+    if (read.steps if read.seconds is None else read.seconds) <= 0:
         raise InvalidHorizon(f"horizon {horizon!r} must cover at least one step")
+    return read
+
+
+def horizon_steps(horizon: Horizon, step_seconds: float) -> int:
+    """The number of grid steps a horizon covers (rounded up), checked against the cap."""
+    if horizon.seconds is None:
+        steps = horizon.steps
+    else:
+        # a hair of tolerance so that 24h on a 3600.0000001 s grid is still 24 steps
+        steps = math.ceil(horizon.seconds / step_seconds - 1e-9)
+    if steps < 1:
+        raise InvalidHorizon(f"horizon {horizon.asked!r} must cover at least one step")
     if steps > MAX_HORIZON_STEPS:
         raise InvalidHorizon(
-            f"horizon {horizon!r} is {steps} steps of {step_seconds:g} s; at most "
+            f"horizon {horizon.asked!r} is {steps} steps of {step_seconds:g} s; at most "
             f"{MAX_HORIZON_STEPS} steps are allowed"
         )
     return steps

@@ -79,6 +79,14 @@ def test_bad_confidence_and_horizon():
         forecast(t, y, "5001h")
 
 
+@pytest.mark.parametrize("bad", ["forever", "0m", -5, True])
+def test_a_malformed_horizon_is_refused_before_the_history_is_judged(bad):
+    # the caller's request is wrong whatever the series holds: 400, not 422 for a short series
+    t, y = hourly(MIN_POINTS - 1)
+    with pytest.raises(InvalidHorizon):
+        forecast(t, y, bad)
+
+
 @pytest.mark.parametrize("model", ["seasonal_naive", "ets", "theta", "mstl", "arima", "auto"])
 def test_every_model_continues_the_grid(model):
     t, y = hourly(24 * 12)

@@ -1,7 +1,7 @@
 import pytest
 
 from services.forecast.errors import InvalidConfidence, InvalidHorizon
-from services.forecast.horizon import MAX_HORIZON_STEPS, check_confidence, parse_horizon
+from services.forecast.horizon import MAX_HORIZON_STEPS, check_confidence, horizon_steps, read_horizon
 from services.forecast.seasons import choose_seasons, natural_seasons
 
 
@@ -11,21 +11,21 @@ from services.forecast.seasons import choose_seasons, natural_seasons
     ("25h", 7200, 13), (5000, 1, 5000),
 ])
 def test_horizon_steps_rounded_up(horizon, step, steps):
-    assert parse_horizon(horizon, step) == steps
+    assert horizon_steps(read_horizon(horizon), step) == steps
 
 
 @pytest.mark.parametrize("bad", ["0", 0, -3, "3x", "h", "", "1e3", True, "-5m", "0s", None])
 def test_bad_horizons(bad):
     with pytest.raises(InvalidHorizon):
-        parse_horizon(bad, 60)
+        horizon_steps(read_horizon(bad), 60)
 
 
 def test_horizon_cap():
-    assert parse_horizon(f"{MAX_HORIZON_STEPS}m", 60) == MAX_HORIZON_STEPS
+    assert horizon_steps(read_horizon(f"{MAX_HORIZON_STEPS}m"), 60) == MAX_HORIZON_STEPS
     with pytest.raises(InvalidHorizon, match="5000"):
-        parse_horizon(MAX_HORIZON_STEPS + 1, 60)
+        horizon_steps(read_horizon(MAX_HORIZON_STEPS + 1), 60)
     with pytest.raises(InvalidHorizon):
-        parse_horizon("7d", 60)  # 10080 one-minute steps
+        horizon_steps(read_horizon("7d"), 60)  # 10080 one-minute steps
 
 
 @pytest.mark.parametrize("ok", [0.5, 0.8, 0.95, 0.999, "0.9"])
