@@ -1,16 +1,17 @@
 """Kernel throughput: the full scoring kernel beside a bare numba loop over the same arrays.
 
     python -m bench.kernel [--points 20000000] [--series 10000] [--batch 100000] [--repeats 3]
-                           [--jitter SECONDS]
+                           [--jitter SECONDS | --irregular]
 
 Synthetic points of `--series` series (daily cycle + noise + occasional spikes, per-series scale),
 arriving interleaved across series: every round holds one point of each series in a random order.
 --jitter moves each timestamp by up to that many seconds either way, as scrapes arrive in
-practice (the default, 0, keeps every step exact). They are scored in batches of `--batch` points
-(fresh state each repeat), one thread, compile time excluded. The bare loop reads the same inputs
-and writes one float per point. Times are the thread's CPU time (time.thread_time): on a machine
-shared with other jobs, wall time also counts the time this thread waited for a core; both loops
-are timed the same way in the same run.
+practice (the default, 0, keeps every step exact); --irregular draws every gap from an exponential
+distribution with the series' step as its mean, as event-driven series report. They are scored in
+batches of `--batch` points (fresh state each repeat), one thread, compile time excluded. The bare
+loop reads the same inputs and writes one float per point. Times are the thread's CPU time
+(time.thread_time): on a machine shared with other jobs, wall time also counts the time this
+thread waited for a core; both loops are timed the same way in the same run.
 """
 from __future__ import annotations
 
@@ -39,8 +40,8 @@ def bare_loop(slots: np.ndarray, ts: np.ndarray, xs: np.ndarray, out: np.ndarray
         out[i] = xs[i] + 1e-9 * ts[i] + slots[i]
 
 
-def make_points(n_points: int, n_series: int, seed: int = 0,
-                jitter: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_points(n_points: int, n_series: int, seed: int = 0, jitter: float = 0.0,
+                irregular: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     rounds = n_points // n_series
     slots = np.argsort(rng.random((rounds, n_series)), axis=1).astype(np.int64).ravel()
@@ -48,6 +49,9 @@ def make_points(n_points: int, n_series: int, seed: int = 0,
     t0 = 1.7e9 + rng.uniform(0, 86400, n_series)
     k = np.repeat(np.arange(rounds, dtype=np.float64), n_series)
     ts = t0[slots] + k * step[slots]
+    if irregular:           # round r holds each series' r-th point, so its gaps add up in order
+        gaps = rng.exponential(1.0, (rounds, n_series)) * step[None, :]
+        ts = (t0[None, :] + np.cumsum(gaps, axis=0))[np.repeat(np.arange(rounds), n_series), slots]
     if jitter > 0.0:        # below half the smallest step: every series stays in time order
         ts += rng.uniform(-jitter, jitter, ts.size)
     scale = 10.0 ** rng.uniform(-2, 4, n_series)
@@ -90,12 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--series", type=int, default=10_000)
     ap.add_argument("--batch", type=int, default=100_000)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--jitter", type=float, default=0.0, help="seconds either way, < 30")
+    timing = ap.add_mutually_exclusive_group()
+    timing.add_argument("--jitter", type=float, default=0.0, help="seconds either way, < 30")
+    timing.add_argument("--irregular", action="store_true", help="exponential gaps")
     a = ap.parse_args(argv)
     if not 0.0 <= a.jitter < 30.0:
         ap.error("--jitter must be in [0, 30) seconds (half the smallest step)")
     numba.set_num_threads(1)
-    slots, ts, xs = make_points(a.points, a.series, jitter=a.jitter)
+    slots, ts, xs = make_points(a.points, a.series, jitter=a.jitter, irregular=a.irregular)
     n = slots.size
     # compile (or load from the cache) outside the timings
     run_kernel(slots[: 2 * a.series], ts[: 2 * a.series], xs[: 2 * a.series], a.series, a.series)
@@ -106,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         b_times.append(run_bare(slots, ts, xs, a.batch))
     k_rate = n / statistics.median(k_times)
     b_rate = n / statistics.median(b_times)
-    timing = f"timestamps jittered by up to {a.jitter:g} s" if a.jitter else "exact steps"
+    timing = ("irregular (exponential) gaps" if a.irregular else
+              f"timestamps jittered by up to {a.jitter:g} s" if a.jitter else "exact steps")
     print(f"points {n:,} over {a.series:,} series, interleaved arrival, {timing}, batches of {a.batch:,}, "
           f"1 thread, thread CPU time, medians of {a.repeats}")
     print(f"  scoring kernel : {k_rate / 1e6:8.1f} M points/s  (runs: "

@@ -152,7 +152,8 @@ class RefSeries:
         elif dt < self.step:
             self.step *= 0.98
         k = dt / self.step
-        if self.rate_step <= 0.0 or abs(self.step - self.rate_step) > tun.rate_step_tolerance * self.rate_step:
+        if (self.rate_step <= 0.0
+                or abs(self.step - self.rate_step) > tun.rate_step_tolerance * self.rate_step):
             self.rate_step = self.step
             self._rates(cfg, tun)
         r8 = self.rates

@@ -86,12 +86,13 @@ def surprise_at_least(score: float, k: float) -> float:
     return val[0]
 
 
-@njit(cache=True, error_model="numpy")
-def _gap_rate(a: float, k: float) -> float:
-    """EWMA weight for a point k nominal steps after the previous one."""
+@njit(cache=True, error_model="numpy", inline="always")
+def _gap_rate(a: float, log_keep: float, k: float) -> float:
+    """EWMA weight for a point k nominal steps after the previous one: 1 - (1 - a) ** k, with
+    log_keep = log(1 - a) (one exp per rate instead of a pow)."""
     if k <= 1.5:
         return a
-    return 1.0 - (1.0 - a) ** min(k, 1e6)
+    return 1.0 - math.exp(min(k, 1e6) * log_keep)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -347,6 +348,9 @@ def _score_series(s: int, starts: np.ndarray, ts: np.ndarray, xs: np.ndarray, cf
     a_short, a_long = sc[s, _A_FAST + 3], sc[s, _A_FAST + 4]
     a_drift, a_min = sc[s, _A_FAST + 5], sc[s, _A_FAST + 6]
     q_up, q_dn, a_xi = sc[s, _A_FAST + 7], sc[s, _A_FAST + 8], sc[s, _A_FAST + 9]
+    # log(1 - rate) of each rate, derived at the first gap (most series have none)
+    have_logs = False
+    l_fast = l_base = l_spread = l_short = l_long = l_drift = 0.0
     week_window = max(window, WEEK)
     if not (n > 0 and sc[s, _RANGE_THR] == s_thr):
         xi_up = sc[s, _XI]
@@ -410,6 +414,7 @@ def _score_series(s: int, starts: np.ndarray, ts: np.ndarray, xs: np.ndarray, cf
             need_rates = True
         if need_rates:
             need_rates = False
+            have_logs = False
             w_pts = window / rate_step                 # points in the comparison window
             a_fast = 1.0 / max(1.0, min(tun.fast_points, 0.25 * w_pts))
             a_base = 1.0 / max(1.0, min(tun.base_points, 0.5 * w_pts))
@@ -425,7 +430,7 @@ def _score_series(s: int, starts: np.ndarray, ts: np.ndarray, xs: np.ndarray, cf
             a_xi = min(1.0, eta)
         if dt <= 1.5 * step and n * a_min >= 1.0:   # the usual case: a regular step, past the start
             af, ab, asp, ash, alg, adr = a_fast, a_base, a_spread, a_short, a_long, a_drift
-        elif dt <= 1.4 * step:      # then dt / step <= 1.5 (rounding included): _gap_rate(a, k) = a
+        elif dt <= 1.4 * step:      # then dt / step <= 1.5 (rounding included): the gap rate is a
             inv_n = 1.0 / n
             af = max(a_fast, inv_n)
             ab = max(a_base, inv_n)
@@ -434,14 +439,18 @@ def _score_series(s: int, starts: np.ndarray, ts: np.ndarray, xs: np.ndarray, cf
             alg = max(a_long, inv_n)
             adr = max(a_drift, inv_n)
         else:
+            if not have_logs:       # the first gap of this series in the batch
+                have_logs = True
+                l_fast, l_base, l_spread = math.log1p(-a_fast), math.log1p(-a_base), math.log1p(-a_spread)
+                l_short, l_long, l_drift = math.log1p(-a_short), math.log1p(-a_long), math.log1p(-a_drift)
             k = dt / step
             inv_n = 1.0 / n
-            af = max(_gap_rate(a_fast, k), inv_n)
-            ab = max(_gap_rate(a_base, k), inv_n)
-            asp = max(_gap_rate(a_spread, k), inv_n)
-            ash = max(_gap_rate(a_short, k), inv_n)
-            alg = max(_gap_rate(a_long, k), inv_n)
-            adr = max(_gap_rate(a_drift, k), inv_n)
+            af = max(_gap_rate(a_fast, l_fast, k), inv_n)
+            ab = max(_gap_rate(a_base, l_base, k), inv_n)
+            asp = max(_gap_rate(a_spread, l_spread, k), inv_n)
+            ash = max(_gap_rate(a_short, l_short, k), inv_n)
+            alg = max(_gap_rate(a_long, l_long, k), inv_n)
+            adr = max(_gap_rate(a_drift, l_drift, k), inv_n)
 
         # ---- predictions of the three models
         pd = (t - _floor_div(t, DAY, 1.0 / DAY) * DAY) * (DAILY_BUCKETS / DAY) - 0.5
