@@ -11,14 +11,15 @@ import math
 import re
 from typing import NamedTuple
 
+from services.common.durations import UNIT_SECONDS
 from services.forecast.errors import InvalidConfidence, InvalidHorizon
 
 MAX_HORIZON_STEPS = 5_000
 MIN_CONFIDENCE = 0.5
 MAX_CONFIDENCE = 0.999
-UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _STEPS = re.compile(r"^\s*(\d+)\s*$")
+MAX_HORIZON_CHARS = 32  # far more than any horizon under the cap needs; longer text is not parsed
 
 
 class Horizon(NamedTuple):
@@ -35,6 +36,10 @@ def read_horizon(horizon: str | int | float) -> Horizon:
         raise InvalidHorizon("horizon must be a duration like '24h' or a number of steps")
     if isinstance(horizon, float) and horizon.is_integer():
         horizon = int(horizon)
+    if isinstance(horizon, str) and len(horizon) > MAX_HORIZON_CHARS:
+        # thousands of digits would overflow the float or exceed Python's int conversion limit
+        raise InvalidHorizon(f"horizon is {len(horizon)} characters long; give at most "
+                             f"{MAX_HORIZON_STEPS} steps or a duration such as '24h'")
     if isinstance(horizon, int):
         read = Horizon(horizon, horizon, None)
     elif isinstance(horizon, str) and _STEPS.match(horizon):

@@ -88,7 +88,8 @@ def test_confidence_out_of_range_or_of_the_wrong_type_is_400(world, confidence):
     )
 
 
-@pytest.mark.parametrize("horizon", ["5001", 5001, "400d", "0", 0, -3, "soon", "", True, [6], 2.5])
+@pytest.mark.parametrize("horizon", ["5001", 5001, "400d", "0", 0, -3, "soon", "", True, [6], 2.5,
+                                     "1" * 400 + "d", "9" * 5000, 10 ** 40])
 def test_horizon_beyond_the_cap_or_unreadable_is_400(world, horizon):
     answer = forecast(world["user"], metric="fc.load", horizon=horizon)
     error = error_of(answer)
@@ -127,6 +128,11 @@ def test_too_little_history_is_422_insufficient_data(world):
     error = error_of(answer)
     assert answer.status_code == 422 and error["code"] == "INSUFFICIENT_DATA"
     assert error["details"]["got"] == 3 and error["details"]["minimum_points"] > 3
+
+
+def test_a_malformed_horizon_is_400_even_on_a_short_series(world):
+    answer = forecast(world["user"], metric="fc.short", horizon="soon")
+    assert answer.status_code == 400 and error_of(answer)["code"] == "VALIDATION_ERROR", answer.text
 
 
 def test_an_unknown_series_is_404_metric_not_found(world):

@@ -20,6 +20,13 @@ def test_bad_horizons(bad):
         horizon_steps(read_horizon(bad), 60)
 
 
+@pytest.mark.parametrize("huge", ["1" * 400 + "d", "9" * 5000, "1" * 400 + ".5s", "1" * 33])
+def test_a_horizon_of_absurd_length_is_refused_not_crashed(huge):
+    with pytest.raises(InvalidHorizon, match="characters long") as err:
+        horizon_steps(read_horizon(huge), 60)
+    assert len(str(err.value)) < 200
+
+
 def test_horizon_cap():
     assert horizon_steps(read_horizon(f"{MAX_HORIZON_STEPS}m"), 60) == MAX_HORIZON_STEPS
     with pytest.raises(InvalidHorizon, match="5000"):
