@@ -200,7 +200,8 @@ class DetectionEngine:
         if len(blob) != _HEADER.size + size:
             raise ValueError("snapshot has the wrong length")
         rec = np.frombuffer(blob, dtype=state_mod.RECORD_DTYPE, count=1, offset=_HEADER.size)[0]
-        state_mod.from_record(self._state, self._slot(series_id), rec)
+        slot = self._slot(series_id)    # first: a new slot may grow (replace) the state arrays
+        state_mod.from_record(self._state, slot, rec)
 
     def last_timestamp(self, series_id: str) -> float | None:
         slot = self._slots.get(series_id)

@@ -168,6 +168,22 @@ def test_snapshot_restore_gives_identical_scores():
         b.restore("x", b"NOPE" + blob[4:])
 
 
+def test_restoring_more_series_than_the_capacity_grows_the_state():
+    # a detect restart restores every checkpoint: past the initial capacity the arrays grow
+    ts, xs = noisy(200, seed=3)
+    a = DetectionEngine()
+    run(xs[:150], ts[:150], engine=a)
+    blob = a.snapshot("s")
+    b = DetectionEngine(capacity=2)
+    for i in range(5):
+        b.restore(f"s{i}", blob)
+    rest_a = run(xs[150:], ts[150:], engine=a)
+    for i in range(5):
+        rest_b = run(xs[150:], ts[150:], engine=b, sid=f"s{i}")
+        np.testing.assert_array_equal(rest_a.score, rest_b.score)
+        assert b.point_count(f"s{i}") == a.point_count("s")
+
+
 def test_scale_invariance():
     ts, xs = daily_series(3, step=300.0, seed=8)
     xs[700] += 15.0
