@@ -131,10 +131,8 @@ def parse_timestamp(raw: Any, integers_only: bool = False) -> float:
         raise PointError("invalid timestamp")
     if isinstance(raw, bool):
         raise PointError(f"invalid timestamp - {raw}")
-    if integers_only:
-        if not isinstance(raw, int):
-            raise PointError(f"invalid timestamp - {raw} - timestamp is not an int")
-        return float(raw)
+    if integers_only and not isinstance(raw, int):
+        raise PointError(f"invalid timestamp - {raw} - timestamp is not an int")
     if isinstance(raw, int | float):
         try:
             seconds = float(raw)

@@ -79,6 +79,10 @@ def test_integer_timestamps_for_the_anomify_endpoint():
         f"invalid timestamp - {NOW + 0.5} - timestamp is not an int"
     assert message({"metric": "m", "value": 1, "timestamp": "2027-01-01T00:00:00Z"},
                    integer_timestamps=True).endswith("timestamp is not an int")
+    # an integer beyond any double is refused like the other unusable times, not an OverflowError
+    huge = 9 * 10 ** 400
+    assert message({"metric": "m", "value": 1, "timestamp": huge}, integer_timestamps=True) == \
+        f"invalid timestamp - {huge} - timestamp is not a valid current unix timestamp"
 
 
 def test_tag_rules():
