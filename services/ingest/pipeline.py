@@ -22,8 +22,10 @@ from services.ingest.columns import Columns
 from services.ingest.detect_router import DetectRouter, Verdicts
 from services.ingest.validation import (
     FUTURE_TOLERANCE,
+    MAX_NANOS,
     PointError,
     check_metric,
+    check_nanos,
     check_source,
     check_tags,
     check_time,
@@ -96,11 +98,12 @@ class IngestPipeline:
             ts = stamp.seconds + stamp.nanos / 1e9
             # The common point is checked inline; the rules run again only to name what is wrong.
             if (metric_error is not None or tags_error is not None or p.source or not math.isfinite(value)
-                    or not earliest <= ts <= latest):
+                    or not earliest <= ts <= latest or not 0 <= stamp.nanos <= MAX_NANOS):
                 try:
                     if metric_error:
                         raise PointError(metric_error)
                     check_value(value)
+                    check_nanos(stamp.nanos)
                     check_time(ts, None, now, self.retention)
                     if tags_error:
                         raise PointError(tags_error)

@@ -17,6 +17,7 @@ from services.common.timeutil import iso, parse_iso
 METRIC_NAME = re.compile(r"^[A-Za-z0-9._\-:/]+$")
 MAX_NAME, MAX_TAGS, MAX_TAG_TEXT, MAX_SOURCE = 255, 32, 255, 255
 FUTURE_TOLERANCE = 60.0
+MAX_NANOS = 999_999_999
 POINT_FIELDS = ("metric", "value", "timestamp", "tags", "source")
 
 
@@ -64,13 +65,27 @@ def check_time(ts: float, shown: Any, now: float, retention_seconds: float) -> f
     if math.isfinite(ts) and now - retention_seconds <= ts <= now + FUTURE_TOLERANCE:
         return ts
     if shown is None:
-        shown = iso(ts) if math.isfinite(ts) else ts
+        shown = _iso_or_number(ts)
     if not math.isfinite(ts):
         raise PointError(f"invalid timestamp - {shown}")
     if ts > now + FUTURE_TOLERANCE:
         raise PointError(f"invalid timestamp - {shown} - timestamp is more than 1 minute in the future")
     raise PointError(f"invalid timestamp - {shown} - timestamp is too old, older than "
                      f"{int(retention_seconds)} seconds")
+
+
+def check_nanos(nanos: int) -> None:
+    """A protobuf Timestamp's nanos lie in [0, 999999999] (its own rule); others are no time."""
+    if not 0 <= nanos <= MAX_NANOS:
+        raise PointError(f"invalid timestamp - nanos {nanos} - must be 0 to {MAX_NANOS}")
+
+
+def _iso_or_number(ts: float) -> Any:
+    """The time as ISO 8601 for a message, or the number where no calendar date reaches it."""
+    try:
+        return iso(ts)
+    except (ValueError, OverflowError, OSError):
+        return ts
 
 
 def storable(text: str) -> bool:

@@ -31,6 +31,22 @@ def test_grpc_ingest_with_key_metadata(system, admin):
     assert (answer.accepted, answer.rejected) == (1, 1)
 
 
+def test_timestamps_no_calendar_or_protobuf_allows_are_rejected_per_point(system, admin):
+    now = int(time.time()) - 1
+    times = [Timestamp(seconds=2 ** 62), Timestamp(seconds=-2 ** 62), Timestamp(seconds=now, nanos=-5),
+             Timestamp(seconds=now, nanos=2_000_000_000), Timestamp(seconds=now, nanos=500)]
+    answer = stub(system).Ingest(ingest_pb2.IngestRequest(points=[
+        ingest_pb2.Point(metric="grpc.odd_times", value=1.0, time=t) for t in times]),
+        metadata=[("authorization", f"Bearer {admin[1]}")], timeout=30)
+    assert [r.status for r in answer.results] == [ingest_pb2.POINT_STATUS_REJECTED] * 4 + [
+        ingest_pb2.POINT_STATUS_INGESTED]
+    errors = [r.error for r in answer.results[:4]]
+    assert errors[0].endswith("timestamp is more than 1 minute in the future"), errors
+    assert "timestamp is too old" in errors[1], errors
+    assert errors[2] == "invalid timestamp - nanos -5 - must be 0 to 999999999"
+    assert errors[3] == "invalid timestamp - nanos 2000000000 - must be 0 to 999999999"
+
+
 def test_grpc_errors_carry_the_contract_codes(system, admin):
     with pytest.raises(grpc.RpcError) as missing:
         stub(system).Ingest(ingest_pb2.IngestRequest(points=[ingest_pb2.Point(metric="m", value=1)]),
