@@ -147,6 +147,13 @@ def test_list_filters_and_the_test_environment_sees_only_its_own(data):
     assert [a.id for a in in_test.anomalies] == [data["test_id"]]
 
 
+@pytest.mark.parametrize("field", ["status", "severity", "type"])
+def test_an_enum_filter_this_release_does_not_know_is_refused_not_ignored(data, field):
+    code, error = data["rw"].error("ListAnomalies", anomalies_pb2.ListAnomaliesRequest(**{field: 99}))
+    assert (code, error.code, error.details["field"]) == (
+        grpc.StatusCode.INVALID_ARGUMENT, "VALIDATION_ERROR", field)
+
+
 def test_get_answers_not_found_for_other_accounts_and_environments(data):
     rw = data["rw"]
     got = rw("GetAnomaly", anomalies_pb2.GetAnomalyRequest(anomaly_id=data["ids"][0]))
