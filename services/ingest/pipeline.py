@@ -103,6 +103,8 @@ class IngestPipeline:
                     if metric_error:
                         raise PointError(metric_error)
                     check_value(value)
+                    if not p.HasField("time"):
+                        raise PointError("invalid timestamp")  # as for JSON without one
                     check_nanos(stamp.nanos)
                     check_time(ts, None, now, self.retention)
                     if tags_error:

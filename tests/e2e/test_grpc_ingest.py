@@ -45,6 +45,10 @@ def test_timestamps_no_calendar_or_protobuf_allows_are_rejected_per_point(system
     assert "timestamp is too old" in errors[1], errors
     assert errors[2] == "invalid timestamp - nanos -5 - must be 0 to 999999999"
     assert errors[3] == "invalid timestamp - nanos 2000000000 - must be 0 to 999999999"
+    unset = stub(system).Ingest(ingest_pb2.IngestRequest(points=[ingest_pb2.Point(metric="grpc.odd_times",
+                                                                                  value=1.0)]),
+                                metadata=[("authorization", f"Bearer {admin[1]}")], timeout=30)
+    assert unset.results[0].error == "invalid timestamp"  # as for a JSON point without one
 
 
 def test_grpc_errors_carry_the_contract_codes(system, admin):
