@@ -47,11 +47,13 @@ def make_points(n_points: int, n_series: int, seed: int = 0, jitter: float = 0.0
     slots = np.argsort(rng.random((rounds, n_series)), axis=1).astype(np.int64).ravel()
     step = rng.choice([60.0, 300.0, 3600.0], n_series)
     t0 = 1.7e9 + rng.uniform(0, 86400, n_series)
-    k = np.repeat(np.arange(rounds, dtype=np.float64), n_series)
-    ts = t0[slots] + k * step[slots]
-    if irregular:           # round r holds each series' r-th point, so its gaps add up in order
-        gaps = rng.exponential(1.0, (rounds, n_series)) * step[None, :]
-        ts = (t0[None, :] + np.cumsum(gaps, axis=0))[np.repeat(np.arange(rounds), n_series), slots]
+    # round r holds each series' r-th point: its time is the series' start plus r steps, or plus
+    # r exponential gaps when irregular
+    if irregular:
+        elapsed = np.cumsum(rng.exponential(1.0, (rounds, n_series)) * step, axis=0)
+    else:
+        elapsed = np.arange(rounds, dtype=np.float64)[:, None] * step
+    ts = (t0 + elapsed)[np.repeat(np.arange(rounds), n_series), slots]
     if jitter > 0.0:        # below half the smallest step: every series stays in time order
         ts += rng.uniform(-jitter, jitter, ts.size)
     scale = 10.0 ** rng.uniform(-2, 4, n_series)
