@@ -5,6 +5,8 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask, g, request
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
 from gateway import errors, ratelimit
@@ -18,6 +20,7 @@ from gateway.telemetry import count_request
 from services.common.auth import PrincipalCache
 from services.common.config import Settings, load_settings
 from services.common.remote_auth import remote_lookup
+from services.common.telemetry import tracing_enabled
 
 BLUEPRINTS = (ops.bp, docs.bp, ingest.bp, flux.bp, metrics.bp, keys.bp, anomalies.bp, rules.bp, forecast.bp)
 
@@ -37,8 +40,25 @@ UNTRACED = ",".join(rf"^https?://[^/]+/{path}(\?|$)" for path in ("healthz", "re
 
 
 def trace_requests(app: Flask, tracer_provider=None) -> None:
-    """One server span per request (FlaskInstrumentor), except for the operations endpoints."""
+    """One server span per request (FlaskInstrumentor), except for the operations endpoints. Where
+    no span is recorded the caller's trace context is only taken in, for the gRPC calls to hand
+    on: the instrumentation's own work, without a span to show for it, was ~15 % of a request."""
+    if tracer_provider is None and not tracing_enabled():
+        app.before_request(_adopt_trace_context)
+        app.teardown_request(_leave_trace_context)
+        return
     FlaskInstrumentor().instrument_app(app, excluded_urls=UNTRACED, tracer_provider=tracer_provider)
+
+
+def _adopt_trace_context():
+    if "HTTP_TRACEPARENT" in request.environ:
+        g.trace_token = otel_context.attach(propagate.extract(request.headers))
+
+
+def _leave_trace_context(_error):
+    token = g.pop("trace_token", None)
+    if token is not None:
+        otel_context.detach(token)
 
 
 def create_app(settings: Settings | None = None, clients: Clients | None = None) -> Flask:

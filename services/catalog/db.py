@@ -17,6 +17,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql import ColumnElement, Executable
 
+from services.common.telemetry import tracing_enabled
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_POOL_SIZE = 32  # catalog serves with 32 threads (services/catalog/server.py)
 log = logging.getLogger(__name__)
@@ -183,8 +185,9 @@ class Database:
         self.engine = make_engine(url, immediate=True, checkpoints=not background)
         # SQLite readers use their own engine so reads never queue behind the write lock.
         self.read_engine = make_engine(url) if is_sqlite(url) else self.engine
-        for engine in {self.engine, self.read_engine}:
-            SQLAlchemyInstrumentor().instrument(engine=engine)
+        if tracing_enabled():  # SQL spans are leaves: untraced, the statements skip the hooks
+            for engine in {self.engine, self.read_engine}:
+                SQLAlchemyInstrumentor().instrument(engine=engine)
         self._writes = sessionmaker(self.engine, expire_on_commit=False)
         self._reads = sessionmaker(self.read_engine, expire_on_commit=False)
         # SQLite has one writer. Writers that race for it in BEGIN IMMEDIATE wait in SQLite's busy

@@ -23,6 +23,7 @@ from services.catalog.transient import RetryTransientInterceptor
 from services.common.auth import PrincipalCache
 from services.common.config import Settings, load_settings
 from services.common.grpc_server import ServiceSpec, run
+from services.common.telemetry import setup_tracing
 
 SERVICE_NAMES = (
     accounts_pb2.DESCRIPTOR.services_by_name["AccountService"].full_name,
@@ -53,6 +54,8 @@ def build_spec(settings: Settings, db: Database) -> ServiceSpec:
 def main() -> int:
     settings = load_settings()
     migrate(settings.database_url)
+    # before the engines: they are instrumented only where spans are recorded (run() would be late)
+    setup_tracing("catalog", settings.otel_exporter)
     db = Database(settings.database_url)
     retention = RetentionTimer(db, settings.retention_seconds)
     spec = build_spec(settings, db)

@@ -52,6 +52,11 @@ def setup_tracing(service: str, exporter: str = "none", span_exporter: SpanExpor
     trace.set_tracer_provider(provider)
 
 
+def tracing_enabled() -> bool:
+    """Whether spans are recorded here (setup_tracing installed a provider)."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
 def shutdown_tracing() -> None:
     provider = trace.get_tracer_provider()
     if hasattr(provider, "shutdown"):

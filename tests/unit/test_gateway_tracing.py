@@ -28,3 +28,27 @@ def test_api_routes_are_traced_and_the_operations_endpoints_are_not():
     assert sorted(s.name for s in spans) == ["GET /v1/healthz", "GET /v1/metrics",
                                              "GET /v1/metrics/<metric_id>"]
     provider.shutdown()
+
+
+def test_untraced_the_gateway_hands_the_callers_trace_context_on():
+    """No tracer provider in this process: no span is made, but the gRPC calls of a request see
+    the caller's traceparent (what the client interceptor injects), and only during it."""
+    from opentelemetry import propagate
+
+    from services.common.telemetry import tracing_enabled
+
+    assert not tracing_enabled()
+    app = Flask("untraced")
+    trace_requests(app)
+
+    @app.get("/v1/context")
+    def context():
+        carrier = {}
+        propagate.inject(carrier)
+        return jsonify(carrier)
+
+    client = app.test_client()
+    parent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+    assert client.get("/v1/context", headers={"traceparent": parent}).get_json() == {"traceparent": parent}
+    assert client.get("/v1/context").get_json() == {}
+    assert client.get("/v1/context", headers={"traceparent": "garbage"}).get_json() == {}
