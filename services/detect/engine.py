@@ -200,6 +200,9 @@ class DetectionEngine:
         if len(blob) != _HEADER.size + size:
             raise ValueError("snapshot has the wrong length")
         rec = np.frombuffer(blob, dtype=state_mod.RECORD_DTYPE, count=1, offset=_HEADER.size)[0]
+        if not (np.isfinite(rec["scalars"]).all() and np.isfinite(rec["profiles"]).all()):
+            # written before the kernel capped huge values: such a state never scores again
+            raise ValueError("snapshot holds non-finite state")
         slot = self._slot(series_id)    # first: a new slot may grow (replace) the state arrays
         state_mod.from_record(self._state, slot, rec)
 

@@ -16,6 +16,9 @@ DAY, WEEK = 86400.0, 7 * 86400.0
 ND, NW = 48, 168
 MAD_TO_STD = 1.2533141373155003
 Z_CAP = 1e12
+X_CAP = 1e150       # values are scored within +-X_CAP
+RANGE_CAP = 1e300   # expected-range bounds within +-RANGE_CAP
+T_LIMIT = 1e13      # times beyond +-T_LIMIT are skipped
 
 
 def group_by_slot_ref(slots: list[int], n_slots: int) -> tuple[list[int], list[int]]:
@@ -129,9 +132,10 @@ class RefSeries:
                "learning": int(learning)}
         if new_batch and self.rate_step > 0.0:
             self._rates(cfg, tun)
-        if not (math.isfinite(t) and math.isfinite(x)) or (self.n > 0 and t <= self.last_ts):
+        if not (abs(t) <= T_LIMIT and math.isfinite(x)) or (self.n > 0 and t <= self.last_ts):
             res.update(skipped=1, score=0.0, mean=math.nan, std=math.nan, lower=math.nan, upper=math.nan)
             return res
+        x = min(max(x, -X_CAP), X_CAP)
         if self.n == 0:
             self.first_ts = self.last_ts = t
             self.prev_x = self.slow = x
@@ -239,8 +243,8 @@ class RefSeries:
         res["peak"] = self.ep_peak if (self.ep_open or res["event"] == 4) else 0.0
         f_up = range_factor(s_thr, self.xi[0], ln_inv_f)
         f_dn = range_factor(s_thr, self.xi[1], ln_inv_f)
-        res.update(score=score, mean=pred, std=std, lower=pred - self.q[1] * f_dn * spm,
-                   upper=pred + self.q[0] * f_up * spm)
+        res.update(score=score, mean=pred, std=std, lower=max(pred - self.q[1] * f_dn * spm, -RANGE_CAP),
+                   upper=min(pred + self.q[0] * f_up * spm, RANGE_CAP))
 
         # learning
         d = abs(x - self.prev_x)

@@ -6,6 +6,7 @@ import pytest
 
 from services.detect import codes
 from services.detect.engine import DetectionEngine, DetectorConfig
+from services.detect.kernels import state as state_mod
 
 T0 = 1_700_000_000.0
 
@@ -166,6 +167,23 @@ def test_snapshot_restore_gives_identical_scores():
         b.restore("x", blob[:-1])
     with pytest.raises(ValueError):
         b.restore("x", b"NOPE" + blob[4:])
+
+
+@pytest.mark.parametrize("spoil", [("scalars", 20, np.nan), ("profiles", 3, np.inf)])
+def test_a_snapshot_with_non_finite_state_is_unusable(spoil):
+    """Written before the kernel capped huge values, such a state never scored again: the shard
+    rebuilds the series from its stored points instead (ValueError, as for any unusable one)."""
+    a = DetectionEngine()
+    run(noisy(100)[1], engine=a)
+    blob = bytearray(a.snapshot("s"))
+    size = state_mod.RECORD_DTYPE.itemsize
+    rec = np.frombuffer(blob, dtype=state_mod.RECORD_DTYPE, count=1, offset=len(blob) - size)
+    field, index, value = spoil
+    rec[0][field][index] = value
+    b = DetectionEngine()
+    with pytest.raises(ValueError, match="non-finite"):
+        b.restore("s", bytes(blob))
+    assert b.last_timestamp("s") is None
 
 
 def test_restoring_more_series_than_the_capacity_grows_the_state():

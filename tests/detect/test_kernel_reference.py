@@ -163,3 +163,25 @@ def test_floor_div_is_floor_of_the_quotient_also_at_period_boundaries():
     for t in ts.tolist():
         for period in (day, 7 * day):
             assert _floor_div(t, period, 1.0 / period) == _floor_of_quotient(t, period), (t, period)
+
+
+@pytest.mark.parametrize("start", [0, 1, 5, 200])
+def test_the_largest_values_and_times_never_spoil_the_state(start):
+    """+-1.8e308 alternating overflowed differences and spreads to inf and then NaN: the series
+    never scored again. Times past what a bucket index can hold are skipped."""
+    rng = np.random.default_rng(7)
+    n = 700
+    ts = 1.7e9 + np.arange(n) * 60.0
+    xs = 100 + rng.standard_normal(n)
+    xs[start:start + 6] = [1.7976931348623157e308, -1.7976931348623157e308] * 3
+    ts[400], ts[401], ts[402] = 1e300, -1e300, 9.3e18
+    xs[650] = 160.0                                 # a spike once it has settled again
+    got, want = run_both(np.zeros(n, int), ts, xs, 1, batches=3)
+    assert_same(got, want)
+    skipped = np.concatenate([o.skipped for o in got]).astype(bool)
+    assert skipped[400:403].all() and skipped.sum() == 3
+    for name in ("score", "mean", "std", "lower", "upper"):
+        assert np.isfinite(np.concatenate([getattr(o, name) for o in got])[~skipped]).all(), name
+    if start >= 200:                                # past warm-up the level shrugs them off
+        assert np.concatenate([o.severity for o in got])[650] > 0
+

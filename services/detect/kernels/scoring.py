@@ -34,6 +34,13 @@ WEEK = 7 * 86400.0
 MAD_TO_STD = 1.2533141373155003     # std / mean |x - mean| of a normal distribution
 Z_CAP = 1e12                        # |z| cap: huge values and zero spreads stay finite
 F32_MAX = 3.0e38                    # profiles are float32
+# values beyond +-X_CAP are scored as +-X_CAP: differences of two values, and spreads of them, stay
+# finite (at +-1.8e308 they overflowed to inf, then NaN, and the series never scored again)
+X_CAP = 1e150
+RANGE_CAP = 1e300                   # expected-range bounds: a wide range times a wide spread is finite
+# times beyond +-T_LIMIT seconds (year ~318,000) are skipped: the seasonal buckets need t exact to
+# well under a bucket, and a time past 2 ** 63 would make a bucket index of garbage
+T_LIMIT = 1e13
 
 
 @njit(cache=True, error_model="numpy")
@@ -361,7 +368,7 @@ def _score_series(s: int, starts: np.ndarray, ts: np.ndarray, xs: np.ndarray, cf
     for i in range(a, b):
         t = ts[i]
         x = xs[i]
-        if not (math.isfinite(t) and math.isfinite(x)) or (n > 0 and t <= last_ts):
+        if not (abs(t) <= T_LIMIT and math.isfinite(x)) or (n > 0 and t <= last_ts):
             o_skipped[order[i]] = 1
             o_score[i] = 0.0
             o_mean[i] = np.nan
@@ -371,6 +378,7 @@ def _score_series(s: int, starts: np.ndarray, ts: np.ndarray, xs: np.ndarray, cf
             if n < min_pts:
                 o_learning[order[i]] = 1
             continue
+        x = _clip(x, X_CAP)
         learning = n < min_pts
         if learning:
             o_learning[order[i]] = 1
@@ -562,8 +570,8 @@ def _score_series(s: int, starts: np.ndarray, ts: np.ndarray, xs: np.ndarray, cf
         o_score[i] = sv if not learning else 0.0
         o_mean[i] = pred
         o_std[i] = std
-        o_lower[i] = pred - q1 * sc[s, _F_DN] * spm
-        o_upper[i] = pred + q0 * sc[s, _F_UP] * spm
+        o_lower[i] = max(pred - q1 * sc[s, _F_DN] * spm, -RANGE_CAP)
+        o_upper[i] = min(pred + q0 * sc[s, _F_UP] * spm, RANGE_CAP)
         if typ != 0:
             o_type[order[i]] = typ
             o_severity[order[i]] = sev
