@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 from anomalywatch.catalog.v1 import accounts_pb2
 from anomalywatch.common.v1 import common_pb2
 from gateway import fields, render
-from gateway.auth import current_principal, requires
+from gateway.auth import requires
 from gateway.clients import call_as_caller
 from gateway.request_io import json_object, page_request, pagination
 from services.common.errors import ServiceError
@@ -29,13 +29,15 @@ def create_key():
     # null is absent; any other value must have the right type (0, [] or {} are not defaults)
     name = "" if body.get("name") is None else fields.string(body["name"], "name")
     scopes = body.get("scopes")
-    environment = current_principal().environment if body.get("environment") is None else body["environment"]
+    environment = body.get("environment")  # absent: catalog gives the caller's own
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise ServiceError("VALIDATION_ERROR", "scopes must be a list of scope names",
                            {"field": "scopes", "allowed": ["ingest", "read", "write", "forecast", "admin"]})
-    if not isinstance(environment, str) or environment not in _ENV:
+    if environment is not None and (not isinstance(environment, str) or environment not in _ENV):
         raise ServiceError("VALIDATION_ERROR", "environment must be live or test", {"field": "environment"})
-    message = accounts_pb2.CreateApiKeyRequest(name=name, scopes=scopes, environment=_ENV[environment])
+    message = accounts_pb2.CreateApiKeyRequest(
+        name=name, scopes=scopes,
+        environment=common_pb2.ENVIRONMENT_UNSPECIFIED if environment is None else _ENV[environment])
     if body.get("expires_at") is not None:
         try:
             message.expire_time.CopyFrom(to_timestamp(parse_iso(body["expires_at"])))

@@ -27,6 +27,10 @@ def lookup_principal(db: Database, clock: Callable[[], float] = time.time) -> Ca
     return lookup
 
 
+def _manageable(principal: Principal | None) -> tuple[str, ...]:
+    return accounts.manageable_environments(principal.environment if principal else None)
+
+
 class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
     def __init__(self, db: Database, principals: PrincipalCache, plans: set[str],
                  clock: Callable[[], float] = time.time):
@@ -48,11 +52,13 @@ class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
         account_id = principal.account_id if principal else request.account_id
         if principal and request.account_id and request.account_id != principal.account_id:
             raise ServiceError("FORBIDDEN", "keys can only be created for the caller's own account")
-        environment = convert.ENV_FROM_PROTO.get(request.environment, "")
+        # Unspecified: the caller's own environment (an operator must name one).
+        environment = convert.ENV_FROM_PROTO.get(request.environment,
+                                                 principal.environment if principal else "")
         expires = from_timestamp(request.expire_time) if request.HasField("expire_time") else None
         with self.db.transaction() as session:
             key, secret = accounts.create_key(session, account_id, request.name, list(request.scopes),
-                                              environment, expires, self.clock())
+                                              environment, expires, self.clock(), _manageable(principal))
         return accounts_pb2.CreateApiKeyResponse(api_key=convert.api_key(key), key=secret)
 
     def ListApiKeys(self, request, context):
@@ -61,7 +67,7 @@ class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
         offset, limit = paging.bounds(request.page)
         with self.db.read() as session:
             accounts.get_account(session, account_id)
-            rows, total = accounts.list_keys(session, account_id, offset, limit)
+            rows, total = accounts.list_keys(session, account_id, _manageable(principal), offset, limit)
         return accounts_pb2.ListApiKeysResponse(api_keys=[convert.api_key(r) for r in rows],
                                                 page=paging.info(offset, limit, total))
 
@@ -69,7 +75,7 @@ class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
         principal = self._admin(context, request.operator)
         with self.db.transaction() as session:
             key = accounts.revoke_key(session, request.key_id, principal.account_id if principal else None,
-                                      self.clock())
+                                      _manageable(principal), self.clock())
         return accounts_pb2.RevokeApiKeyResponse(api_key=convert.api_key(key))
 
     def AuthenticateApiKey(self, request, context):

@@ -1,6 +1,8 @@
 """Accounts and API keys: creation, listing, revocation, and authentication by key hash."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -42,9 +44,17 @@ def get_account(session: Session, account_id: str) -> Account:
     return account
 
 
+def manageable_environments(caller_environment: str | None) -> tuple[str, ...]:
+    """The environments whose keys a caller may create, list and revoke: an operator (None) and a
+    live admin key all of the account's; a test admin key only test keys, since a sandbox key
+    reaches only sandbox data and a live key would reach the live data."""
+    return ENVIRONMENTS if caller_environment in (None, "live") else (caller_environment,)
+
+
 def create_key(session: Session, account_id: str, name: str, scopes: list[str], environment: str,
-               expires_at: float | None, now: float) -> tuple[ApiKey, str]:
-    """Creates a key and returns it with the full secret, which is never stored."""
+               expires_at: float | None, now: float, manageable: Sequence[str]) -> tuple[ApiKey, str]:
+    """Creates a key and returns it with the full secret, which is never stored. FORBIDDEN for an
+    environment outside `manageable` (see manageable_environments)."""
     get_account(session, account_id)
     scopes = sorted(set(scopes))
     if not scopes or any(s not in SCOPES for s in scopes):
@@ -53,6 +63,9 @@ def create_key(session: Session, account_id: str, name: str, scopes: list[str], 
     if environment not in ENVIRONMENTS:
         raise ServiceError("VALIDATION_ERROR", "environment must be live or test",
                            {"field": "environment", "allowed": list(ENVIRONMENTS)})
+    if environment not in manageable:
+        raise ServiceError("FORBIDDEN", f"this key cannot create {environment} keys",
+                           {"field": "environment", "allowed": list(manageable)})
     if len(name or "") > 255:
         raise ServiceError("VALIDATION_ERROR", "name must be at most 255 characters", {"field": "name"})
     if expires_at is not None and expires_at <= now:
@@ -65,18 +78,23 @@ def create_key(session: Session, account_id: str, name: str, scopes: list[str], 
     return key, secret
 
 
-def list_keys(session: Session, account_id: str, offset: int, limit: int) -> tuple[list[ApiKey], int]:
-    where = ApiKey.account_id == account_id
-    total = session.scalar(select(func.count()).select_from(ApiKey).where(where)) or 0
-    rows = session.scalars(select(ApiKey).where(where).order_by(ApiKey.created_at.desc(), ApiKey.id)
+def list_keys(session: Session, account_id: str, manageable: Sequence[str], offset: int,
+              limit: int) -> tuple[list[ApiKey], int]:
+    """A page of the account's keys of the `manageable` environments, newest first, and their count."""
+    where = (ApiKey.account_id == account_id, ApiKey.environment.in_(list(manageable)))
+    total = session.scalar(select(func.count()).select_from(ApiKey).where(*where)) or 0
+    rows = session.scalars(select(ApiKey).where(*where).order_by(ApiKey.created_at.desc(), ApiKey.id)
                            .offset(offset).limit(limit)).all()
     return list(rows), total
 
 
-def revoke_key(session: Session, key_id: str, account_id: str | None, now: float) -> ApiKey:
-    """Revokes a key of `account_id` (any account when None: an operator). Idempotent."""
+def revoke_key(session: Session, key_id: str, account_id: str | None, manageable: Sequence[str],
+               now: float) -> ApiKey:
+    """Revokes a key of `account_id` (any account when None: an operator) in a `manageable`
+    environment; any other key is not found, like an unknown id. Idempotent."""
     key = session.get(ApiKey, key_id)
-    if key is None or (account_id is not None and key.account_id != account_id):
+    if (key is None or (account_id is not None and key.account_id != account_id)
+            or key.environment not in manageable):
         raise ServiceError("KEY_NOT_FOUND", f"key {key_id} does not exist", {"key_id": key_id})
     if key.revoked_at is None:
         key.revoked_at = now
