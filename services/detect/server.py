@@ -35,7 +35,8 @@ def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
               Timer("progress", settings.progress_flush_seconds, shard.flush_progress)]
 
     def register(server) -> None:
-        detect_pb2_grpc.add_DetectServiceServicer_to_server(DetectServicer(shard), server)
+        servicer = DetectServicer(shard, settings.retention_seconds)
+        detect_pb2_grpc.add_DetectServiceServicer_to_server(servicer, server)
 
     def warm_up() -> None:
         engine.warm_up()  # compile before the first real batch

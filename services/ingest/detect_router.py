@@ -3,7 +3,8 @@
 When a shard cannot be reached the points stay stored but unscored. The router remembers the
 latest such point of each series and re-sends it every few seconds until the shard takes it:
 the shard then scores every stored point it missed (its gap filling), so unscored points never
-wait for the next point of their series."""
+wait for the next point of their series. Points a shard refuses (INVALID_ARGUMENT) are not
+re-sent: the shard's periodic catch-up scores them from catalog."""
 from __future__ import annotations
 
 import logging
@@ -114,8 +115,6 @@ class DetectRouter:
             answer = future.result()
             if answer is not None:
                 verdicts.fill(positions, answer)
-            else:
-                self._remember(part)
         return verdicts
 
     def _by_shard(self, points: Columns) -> dict[int, tuple[Columns, list[int] | range]]:
@@ -157,8 +156,15 @@ class DetectRouter:
         except grpc.RpcError as error:
             # The points are stored; the shard scores them from catalog when it is back.
             DETECT_FAILURES.labels(str(shard)).inc()
-            log.warning("detect shard unavailable, points left for catch-up",
-                        extra={"shard": shard, "code": str(error.code()), "points": len(points)})
+            if error.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                # A re-send would be refused again, and hold back every point re-sent with it:
+                # the shard's periodic catch-up scores these from catalog instead.
+                log.error("detect shard refused points, left for its catch-up",
+                          extra={"shard": shard, "reason": error.details(), "points": len(points)})
+            else:
+                log.warning("detect shard unavailable, points left for catch-up",
+                            extra={"shard": shard, "code": str(error.code()), "points": len(points)})
+                self._remember(points)
             return None
         finally:
             otel_context.detach(token)

@@ -17,11 +17,11 @@ from anomalywatch.common.v1 import common_pb2
 from anomalywatch.ingest.v1 import ingest_pb2
 from services.common.auth import Principal
 from services.common.errors import ServiceError, from_rpc_error
+from services.common.time_window import accepted_window
 from services.ingest.coalescer import WRITE_LANES, Coalescer, Job, Written
 from services.ingest.columns import Columns
 from services.ingest.detect_router import DetectRouter, Verdicts
 from services.ingest.validation import (
-    FUTURE_TOLERANCE,
     MAX_NANOS,
     PointError,
     check_metric,
@@ -82,7 +82,7 @@ class IngestPipeline:
         and the message of each that does not, by position. Name and tags are checked once per
         series; the messages keep the order of `check_point` (metric, value, time, tags, source)."""
         now = self.clock()
-        earliest, latest = now - self.retention, now + FUTURE_TOLERANCE
+        earliest, latest = accepted_window(now, self.retention)
         checked, errors = Columns(), {}
         # Keyed by the tags in the order they came: one series sent with its tags in two orders is
         # two keys here, which catalog resolves to the one series (it orders them), at no cost.

@@ -12,11 +12,11 @@ import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
+from services.common.time_window import accepted_window
 from services.common.timeutil import iso, parse_iso
 
 METRIC_NAME = re.compile(r"^[A-Za-z0-9._\-:/]+$")
 MAX_NAME, MAX_TAGS, MAX_TAG_TEXT, MAX_SOURCE = 255, 32, 255, 255
-FUTURE_TOLERANCE = 60.0
 MAX_NANOS = 999_999_999
 POINT_FIELDS = ("metric", "value", "timestamp", "tags", "source")
 
@@ -62,13 +62,14 @@ def check_value(value: Any) -> float:
 
 def check_time(ts: float, shown: Any, now: float, retention_seconds: float) -> float:
     """`shown`: how the message names the time (None: its ISO form, made only for a message)."""
-    if math.isfinite(ts) and now - retention_seconds <= ts <= now + FUTURE_TOLERANCE:
+    earliest, latest = accepted_window(now, retention_seconds)
+    if math.isfinite(ts) and earliest <= ts <= latest:
         return ts
     if shown is None:
         shown = _iso_or_number(ts)
     if not math.isfinite(ts):
         raise PointError(f"invalid timestamp - {shown}")
-    if ts > now + FUTURE_TOLERANCE:
+    if ts > latest:
         raise PointError(f"invalid timestamp - {shown} - timestamp is more than 1 minute in the future")
     raise PointError(f"invalid timestamp - {shown} - timestamp is too old, older than "
                      f"{int(retention_seconds)} seconds")

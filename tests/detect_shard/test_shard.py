@@ -2,89 +2,30 @@
 wrong-shard refusal, restore from checkpoints, and missing-data episodes on a clock."""
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import grpc
 import numpy as np
 import pytest
 from sqlalchemy import select
 
-from anomalywatch.catalog.v1 import metrics_pb2, storage_pb2, storage_pb2_grpc
+from anomalywatch.catalog.v1 import metrics_pb2, storage_pb2
 from anomalywatch.common.v1 import common_pb2
 from anomalywatch.detect.v1 import detect_pb2, detect_pb2_grpc
-from services.catalog import accounts
-from services.catalog.db import Database
 from services.catalog.models import Anomaly, Series
-from services.catalog.server import build_spec as catalog_spec
-from services.common.config import load_settings
 from services.common.errors import from_rpc_error
 from services.common.grpc_server import ServiceSpec, create_server
 from services.detect.engine import DetectionEngine
 from services.detect.servicer import DetectServicer
 from services.detect.shard import Shard
-
-T0 = 1_800_000_000.0
-
-
-class Clock:
-    def __init__(self, now: float):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def catalog(database_url):
-    db = Database(database_url)
-    server, port, _ = create_server(catalog_spec(load_settings({}), db), "127.0.0.1:0")
-    server.start()
-    with db.transaction() as session:
-        account = accounts.create_account(session, "acme", "enterprise", {"enterprise"}, T0)
-    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
-    yield db, storage_pb2_grpc.StorageServiceStub(channel), account.id
-    server.stop(0)
-    db.dispose()
-
-
-def write(storage, account_id, ts, values, metric="m"):
-    scope = common_pb2.Scope(account_id=account_id, environment=common_pb2.ENVIRONMENT_LIVE)
-    return storage.WritePoints(storage_pb2.WritePointsRequest(
-        scope=scope, series=[storage_pb2.SeriesKey(metric=metric)], series_index=[0] * len(ts),
-        times=list(ts), values=list(values)), timeout=30)
-
-
-def to_score(answer, ts, values):
-    """The written points as a ScorePoints request (every write here is of one series)."""
-    written = answer.series[0]
-    series = detect_pb2.SeriesToScore(metric_id=written.metric_id, config=written.config)
-    if written.HasField("last_time_before"):
-        series.previous_time.CopyFrom(written.last_time_before)
-    return detect_pb2.ScorePointsRequest(series=[series], series_index=[0] * len(ts), times=list(ts),
-                                         values=list(values))
-
-
-class Verdict(NamedTuple):
-    scored: bool
-    anomaly_score: float
-    type: int
-    anomaly_id: str
-
-
-def score(shard, answer, ts, values) -> list[Verdict]:
-    """Scores the written points and reports the progress (as the shard's timer does); the
-    verdicts per point."""
-    response = shard.score_points(to_score(answer, ts, values))
-    shard.flush_progress()
-    ids = {a.index: a.anomaly_id for a in response.anomalies}
-    return [Verdict(scored, x, kind, ids.get(i, "")) for i, (scored, x, kind) in
-            enumerate(zip(response.scored, response.anomaly_score, response.type, strict=True))]
-
-
-def new_shard(storage, clock, engine=None) -> Shard:
-    shard = Shard(engine or DetectionEngine(), storage, 0, 1, 30.0, clock)
-    shard.restore()
-    return shard
+from tests.detect_shard.conftest import (
+    RETENTION,
+    T0,
+    Clock,
+    new_shard,
+    score,
+    scored_until,
+    stat_starts,
+    write,
+)
 
 
 def test_scores_apply_episodes_and_restore_continues_exactly(catalog):
@@ -168,10 +109,10 @@ def test_a_series_of_another_shard_is_refused(catalog):
     _, storage, _ = catalog
     from services.common.sharding import shard_of
 
-    shard = Shard(DetectionEngine(), storage, 0, 2, 30.0)
+    shard = Shard(DetectionEngine(), storage, 0, 2, 30.0, Clock(T0))
     shard.ready = True
     spec = ServiceSpec("detect", lambda s: detect_pb2_grpc.add_DetectServiceServicer_to_server(
-        DetectServicer(shard), s), ())
+        DetectServicer(shard, RETENTION), s), ())
     server, port, _ = create_server(spec, "127.0.0.1:0")
     server.start()
     foreign = next(f"met_{i:016d}" for i in range(100) if shard_of(f"met_{i:016d}", 2) == 1)
@@ -182,17 +123,6 @@ def test_a_series_of_another_shard_is_refused(catalog):
             series_index=[0], times=[T0], values=[1.0]), timeout=10)
     assert from_rpc_error(refused.value).code == "WRONG_SHARD"
     server.stop(0)
-
-
-def stat_starts(db, series_id):
-    with db.read() as session:
-        return session.scalars(select(Anomaly.started_at).where(
-            Anomaly.source == "stat", Anomaly.series_id == series_id).order_by(Anomaly.started_at)).all()
-
-
-def scored_until(db, series_id):
-    with db.read() as session:
-        return session.get(Series, series_id).scored_until
 
 
 def test_stored_points_that_never_reached_the_shard_are_caught_up_exactly_once(catalog):
