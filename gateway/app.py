@@ -8,10 +8,10 @@ from flask import Flask, g, request
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from opentelemetry.instrumentation.flask import FlaskInstrumentor
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway import errors, ratelimit
 from gateway.clients import Clients
-from gateway.errors import envelope
 from gateway.ingest_batcher import IngestBatcher
 from gateway.json_provider import OrjsonProvider
 from gateway.request_io import MAX_BODY_BYTES
@@ -82,29 +82,10 @@ def create_app(settings: Settings | None = None, clients: Clients | None = None)
 
 
 def _refuse_large_bodies():
-    """413 from the declared length, before the body is parsed."""
+    """413 from the declared length, before authentication or parsing read anything; a chunked
+    body is measured as it is read (request_io.body_bytes). The error handlers render both."""
     if (request.content_length or 0) > MAX_BODY_BYTES:
-        _discard_body(request.content_length)
-        if request.path.startswith("/flux/"):
-            response = envelope("PAYLOAD_TOO_LARGE", "", status=413)
-            response.set_data(b'{"code": 413, "message": "payload too large"}')
-            return response
-        return envelope("PAYLOAD_TOO_LARGE", "request body is larger than 1 MiB; do not resend",
-                        {"limit_bytes": MAX_BODY_BYTES}, 413)
-    return None
-
-
-def _discard_body(length: int, cap: int = 16 * MAX_BODY_BYTES) -> None:
-    """Reads and drops a refused body so the client gets the 413 instead of a reset connection;
-    past `cap` the connection is simply closed."""
-    if length > cap:
-        return
-    stream = request.environ["wsgi.input"]
-    while length > 0:
-        chunk = stream.read(min(length, 65536))
-        if not chunk:
-            return
-        length -= len(chunk)
+        raise RequestEntityTooLarge()
 
 
 def _start_timer():

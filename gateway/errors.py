@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from gateway.request_io import MAX_BODY_BYTES, discard_body
 from services.common.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,12 @@ def _render_http(error: HTTPException):
     return response
 
 
+def _render_too_large(_error: RequestEntityTooLarge):
+    discard_body()
+    details = {"field": "body", "limit_bytes": MAX_BODY_BYTES}
+    return envelope("PAYLOAD_TOO_LARGE", _HTTP_MESSAGES[413], details, 413)
+
+
 def _render_unexpected(error: Exception):
     # Everything to the log, nothing internal to the client.
     log.exception("unhandled error")
@@ -52,4 +59,5 @@ def _render_unexpected(error: Exception):
 def install(app: Flask) -> None:
     app.register_error_handler(ServiceError, render_service_error)
     app.register_error_handler(HTTPException, _render_http)
+    app.register_error_handler(RequestEntityTooLarge, _render_too_large)
     app.register_error_handler(Exception, _render_unexpected)

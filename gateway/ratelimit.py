@@ -38,10 +38,11 @@ from limits.strategies import MovingWindowRateLimiter
 from prometheus_client import Counter
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway.auth import current_principal
 from gateway.errors import envelope
-from gateway.request_io import MAX_BODY_BYTES
+from gateway.request_io import body_bytes
 from gateway.windows import ProcessWindows
 from services.common.auth import bearer_key
 from services.common.config import PlanLimits, Settings
@@ -179,12 +180,12 @@ def _anonymous() -> Bucket:
 
 
 def _flux_key() -> str | None:
-    """The key in a flux post's body, read only when the declared length is within the cap."""
-    if request.method != "POST" or not request.content_length or request.content_length > MAX_BODY_BYTES:
+    """The key in a flux post's body, read only when the body is within the cap."""
+    if request.method != "POST":
         return None
     try:
-        body = json.loads(request.get_data(cache=True))
-    except (ValueError, RecursionError):
+        body = json.loads(body_bytes())
+    except (ValueError, RecursionError, RequestEntityTooLarge):
         return None
     key = body.get("key") if isinstance(body, dict) else None
     return key if isinstance(key, str) else None

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import time
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
+from werkzeug.exceptions import RequestEntityTooLarge
 
+from gateway.request_io import body_bytes, discard_body
 from gateway.routes.ingest import ingest_points
 from services.common.auth import bearer_key
 from services.common.errors import ServiceError
@@ -22,9 +24,15 @@ def flux_error(status: int, message: str):
     return response
 
 
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_error):
+    discard_body()
+    return flux_error(413, "payload too large")
+
+
 @bp.post("/flux/metric_data_post")
 def metric_data_post():
-    raw = request.get_data(cache=True)
+    raw = body_bytes()
     if not raw:
         return flux_error(400, "no POST data received")
     try:
