@@ -37,4 +37,5 @@ def readyz():
 
 @bp.get("/metrics")
 def metrics():
-    return Response(metrics_text(), mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: Werkzeug appends a charset to a text/* mimetype, and this one has one
+    return Response(metrics_text(), content_type=CONTENT_TYPE_LATEST)

@@ -161,3 +161,13 @@ def test_a_chunked_flux_post_of_exactly_one_mebibyte_is_taken_and_keyed(gw):
     assert answer.status_code == 204, answer.get_data(as_text=True)[:300]
     assert len(gw.ingest.calls) == 1
     assert answer.headers["X-RateLimit-Limit"] == "10000"  # the key's plan, not the address's
+
+
+# --- Operations --------------------------------------------------------------------------------
+
+def test_prometheus_metrics_carry_exactly_prometheus_clients_content_type(gw):
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    answer = gw.client.get("/metrics")
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == CONTENT_TYPE_LATEST
