@@ -24,8 +24,9 @@ SEVERITY_ALIASES = {"low": "info", "medium": "warning", "high": "critical"}
 DEFAULT_SEVERITY = "warning"
 MAX_NAME, MAX_DESCRIPTION, MAX_METRIC = 255, 2000, 255
 MAX_SCOPE_TAGS, MAX_TAG_LENGTH = 32, 255
-# The metric-name alphabet plus the glob characters.
-METRIC_PATTERN = re.compile(r"^[A-Za-z0-9._\-:/*?\[\]]+$")
+# The metric-name alphabet plus the glob characters; used with fullmatch (with `match`, `$`
+# would also accept a final "\n").
+METRIC_PATTERN = re.compile(r"[A-Za-z0-9._\-:/*?\[\]]+")
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def check_metric(metric: object) -> str:
         raise _invalid("condition.metric", "condition.metric is required")
     if len(metric) > MAX_METRIC:
         raise _invalid("condition.metric", f"condition.metric must be at most {MAX_METRIC} characters")
-    if not METRIC_PATTERN.match(metric):
+    if not METRIC_PATTERN.fullmatch(metric):
         raise _invalid("condition.metric", "condition.metric may contain letters, digits, `._-:/` and the "
                        "glob characters `*?[]`",
                        suggestion="an exact name like api.requests or a glob like api.*")

@@ -8,6 +8,7 @@ from anomalywatch.catalog.v1 import metrics_pb2, storage_pb2, storage_pb2_grpc
 from anomalywatch.common.v1 import common_pb2
 from services.catalog import accounts, convert, detector_state, episodes, points, trial_posts
 from services.catalog.db import Database
+from services.catalog.series_rules import check_series_keys
 from services.common import paging
 from services.common.columns import check_columns
 from services.common.config import PlanLimits
@@ -48,6 +49,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         batch = points.PointsIn([(k.metric, dict(k.tags)) for k in request.series], request.series_index,
                                 request.times, request.values)
         check_columns(len(batch.series), batch.series_index, batch.times, batch.values, MAX_WRITE)
+        check_series_keys(batch.series)
         with self.db.transaction() as session:
             plan = self._plan(session, scope.account_id)
             max_series = self.plan_limits(plan).max_series

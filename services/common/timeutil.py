@@ -6,15 +6,33 @@ from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from services.common.errors import ServiceError
+
+# The times a protobuf Timestamp may hold (its own rule), here in whole seconds: 0001-01-01T00:00:00Z
+# to 9999-12-31T23:59:59Z. They are the times every ISO 8601 string of ours can show too.
+EARLIEST, LATEST = -62_135_596_800, 253_402_300_799
+MAX_NANOS = 999_999_999
+
 
 def now() -> float:
     return time.time()
 
 
+def representable(seconds: float) -> bool:
+    """Whether a time lies in [EARLIEST, LATEST] (never true of NaN)."""
+    return EARLIEST <= seconds <= LATEST
+
+
 def to_timestamp(seconds: float) -> Timestamp:
-    ts = Timestamp()
+    """ValueError for a time no Timestamp holds (outside [EARLIEST, LATEST], or NaN)."""
+    if not representable(seconds):
+        raise ValueError(f"{seconds!r} is not a time a Timestamp holds")
     whole = int(seconds // 1)
-    ts.seconds, ts.nanos = whole, int(round((seconds - whole) * 1e9)) % 1_000_000_000
+    nanos = round((seconds - whole) * 1e9)
+    if nanos > MAX_NANOS:  # a fraction within half a nanosecond of the next second
+        whole, nanos = whole + 1, 0
+    ts = Timestamp()
+    ts.seconds, ts.nanos = whole, nanos
     return ts
 
 
@@ -22,12 +40,21 @@ def from_timestamp(ts: Timestamp) -> float:
     return ts.seconds + ts.nanos / 1e9
 
 
+def checked_seconds(ts: Timestamp, field: str) -> float:
+    """The seconds of a caller's Timestamp; VALIDATION_ERROR (naming `field`) unless it keeps
+    Timestamp's own rules: seconds in [EARLIEST, LATEST], nanos in [0, MAX_NANOS]."""
+    if not (EARLIEST <= ts.seconds <= LATEST and 0 <= ts.nanos <= MAX_NANOS):
+        raise ServiceError("VALIDATION_ERROR", f"{field} must be a time from 0001-01-01T00:00:00Z to "
+                           f"9999-12-31T23:59:59Z, with nanos 0 to {MAX_NANOS}", {"field": field})
+    return from_timestamp(ts)
+
+
 def iso(seconds: float | None) -> str | None:
     """ISO 8601 UTC with `Z`, milliseconds only when present."""
     if seconds is None:
         return None
     dt = datetime.fromtimestamp(seconds, UTC)
-    text = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    text = dt.replace(tzinfo=None, microsecond=0).isoformat()  # strftime's %Y drops a year's zeros
     if dt.microsecond:
         text += f".{dt.microsecond // 1000:03d}"
     return text + "Z"

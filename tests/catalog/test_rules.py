@@ -61,6 +61,7 @@ def test_create_stores_meshai_severity_as_ours_and_defaults(db, seed):
     ({"description": "d" * 2001}, "description"),
     ({"metric": ""}, "condition.metric"), ({"metric": "api requests"}, "condition.metric"),
     ({"metric": "api.$"}, "condition.metric"), ({"metric": "m" * 256}, "condition.metric"),
+    ({"metric": "api.*\n"}, "condition.metric"), ({"metric": "api\x00"}, "condition.metric"),
     ({"operator": "gt"}, "condition.operator"), ({"operator": ""}, "condition.operator"),
     ({"threshold": math.nan}, "condition.threshold"), ({"threshold": math.inf}, "condition.threshold"),
     ({"threshold": True}, "condition.threshold"), ({"threshold": "100"}, "condition.threshold"),

@@ -1,0 +1,34 @@
+"""The contract's rules for naming and tagging a series (API.md, Ingest), held by catalog too:
+ingest applies them to every point (services/ingest/validation.py, whose constants these are),
+but a caller that skips ingest must not store a series no client could name."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from services.common.errors import ServiceError
+from services.ingest.validation import MAX_NAME, METRIC_NAME, PointError, check_tags
+
+NAME_RULE = f"1-{MAX_NAME} characters of ASCII letters, digits and ._-:/"
+
+
+def is_metric_name(name: str) -> bool:
+    # fullmatch: with `match`, the pattern's `$` would also accept a name ending in "\n"
+    return len(name) <= MAX_NAME and METRIC_NAME.fullmatch(name) is not None
+
+
+def check_metric_name(name: str, field: str, **details) -> str:
+    if not is_metric_name(name):
+        raise ServiceError("VALIDATION_ERROR", f"{field} must be {NAME_RULE}", {"field": field, **details})
+    return name
+
+
+def check_series_keys(series: Sequence[tuple[str, Mapping[str, str]]]) -> None:
+    """Each (metric, tags) of a write names a series a client could have sent."""
+    for index, (metric, tags) in enumerate(series):
+        check_metric_name(metric, "series.metric", index=index)
+        try:
+            check_tags(tags)
+        except PointError as error:
+            raise ServiceError("VALIDATION_ERROR", str(error),
+                               {"field": "series.tags", "index": index}) from None
+

@@ -1,0 +1,96 @@
+"""StorageService called in process (its callers are internal and send no key): what a request
+that ingest would never send answers, and that nothing of it is stored."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from anomalywatch.catalog.v1 import storage_pb2
+from anomalywatch.common.v1 import common_pb2
+from services.catalog.models import PointRow, Series
+from services.catalog.storage_servicer import StorageServicer
+from services.common.config import PlanLimits
+from services.common.errors import ServiceError
+from services.common.timeutil import EARLIEST, LATEST
+
+from .conftest import T0
+
+NOW = T0 + 10_000
+
+
+@pytest.fixture
+def storage(db) -> StorageServicer:
+    return StorageServicer(db, lambda plan: PlanLimits(1000, 50, None), lambda: NOW)
+
+
+@pytest.fixture
+def scope(seed) -> common_pb2.Scope:
+    return common_pb2.Scope(account_id=seed.account(), environment=common_pb2.ENVIRONMENT_LIVE)
+
+
+def write_request(scope, times, metric="cpu", tags=None, values=None) -> storage_pb2.WritePointsRequest:
+    return storage_pb2.WritePointsRequest(
+        scope=scope, series=[storage_pb2.SeriesKey(metric=metric, tags=tags or {})],
+        series_index=[0] * len(times), times=times, values=values or [1.0] * len(times))
+
+
+def refused(call, request) -> ServiceError:
+    with pytest.raises(ServiceError) as caught:
+        call(request, None)
+    assert caught.value.grpc_code.name == "INVALID_ARGUMENT"
+    return caught.value
+
+
+def stored(db, scope) -> tuple[int, int]:
+    """(series, points) of the scope's account."""
+    with db.read() as session:
+        numbers = select(Series.number).where(Series.account_id == scope.account_id)
+        return (session.scalar(select(func.count()).select_from(Series)
+                               .where(Series.account_id == scope.account_id)),
+                session.scalar(select(func.count()).select_from(PointRow)
+                               .where(PointRow.series_number.in_(numbers))))
+
+
+@pytest.mark.parametrize("bad", [1e300, -1e300, 9.3e18, 2.0**62, LATEST + 1.0, EARLIEST - 1.0])
+def test_a_time_no_timestamp_holds_is_refused_and_nothing_is_stored(db, storage, scope, bad):
+    error = refused(storage.WritePoints, write_request(scope, [T0, bad]))
+    assert error.details == {"field": "times"}
+    assert stored(db, scope) == (0, 0)
+
+
+def test_the_extreme_times_a_timestamp_holds_are_stored_and_read_back(db, storage, scope):
+    answer = storage.WritePoints(write_request(scope, [float(EARLIEST), T0, float(LATEST)]), None)
+    assert list(answer.outcomes) == [storage_pb2.WRITE_OUTCOME_STORED] * 3
+    metric_id = answer.series[0].metric_id
+    points = storage.ReadPoints(storage_pb2.ReadPointsRequest(metric_id=metric_id), None).points
+    assert [p.time.seconds for p in points] == [EARLIEST, int(T0), LATEST]
+    behind = storage.ListBehindSeries(storage_pb2.ListBehindSeriesRequest(shard_index=0, shard_count=1), None)
+    assert metric_id in [s.metric_id for s in behind.series]
+
+
+@pytest.mark.parametrize("metric", ["", "cpu\n", "cpu\x00", "a\nb", "x" * 256, "x" * 100_000, "cpu load",
+                                    "caf\u00e9", "\u0661", "cpu;drop"])
+def test_a_metric_name_the_contract_refuses_is_refused(db, storage, scope, metric):
+    error = refused(storage.WritePoints, write_request(scope, [T0], metric=metric))
+    assert error.details == {"field": "series.metric", "index": 0}
+    assert stored(db, scope) == (0, 0)
+
+
+@pytest.mark.parametrize("tags", [{"": "a"}, {"k\x00": "a"}, {"k" * 256: "a"}, {"k": "v" * 256},
+                                  {"k": "a\x00"}, {f"k{i}": "v" for i in range(33)}])
+def test_tags_the_contract_refuses_are_refused(db, storage, scope, tags):
+    request = write_request(scope, [T0], tags={"host": "a"})
+    request.series.add(metric="cpu", tags=tags)
+    request.series_index.append(1)
+    request.times.append(T0)
+    request.values.append(2.0)
+    error = refused(storage.WritePoints, request)
+    assert error.details == {"field": "series.tags", "index": 1}
+    assert stored(db, scope) == (0, 0)  # the good series of the call neither
+
+
+def test_the_longest_name_and_the_most_tags_are_stored(db, storage, scope):
+    tags = {f"{i:0255d}": "v" * 255 for i in range(32)}
+    answer = storage.WritePoints(write_request(scope, [T0], metric="a.B-c_d:e/" + "x" * 245, tags=tags), None)
+    assert list(answer.outcomes) == [storage_pb2.WRITE_OUTCOME_STORED]
+    assert stored(db, scope) == (1, 1)
