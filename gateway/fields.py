@@ -79,11 +79,17 @@ def string_map(value: Any, field: str) -> dict[str, str]:
     return value
 
 
+def one_of(value: Any, field: str, allowed: Iterable[str]) -> str:
+    """A word of a vocabulary; anything else (the empty string too) names the allowed ones."""
+    allowed = list(allowed)
+    if not isinstance(value, str) or value not in allowed:
+        raise invalid(field, f"unknown {field} {value!r}", allowed=allowed)
+    return value
+
+
 def word(value: Any, field: str, table: Mapping[str, int]) -> int:
     """The enum value of a vocabulary word; an unknown word names the allowed ones."""
-    if not isinstance(value, str) or value not in table:
-        raise invalid(field, f"unknown {field} {value!r}", allowed=list(table))
-    return table[value]
+    return table[one_of(value, field, table)]
 
 
 def query_word(name: str, table: Mapping[str, int]) -> int:
@@ -98,3 +104,6 @@ SEVERITY_WORDS = {**{name: code for code, name in render.SEVERITY.items()},
                   "low": common_pb2.SEVERITY_INFO, "medium": common_pb2.SEVERITY_WARNING,
                   "high": common_pb2.SEVERITY_CRITICAL}
 TYPE_WORDS = {name: code for code, name in render.ANOMALY_TYPE.items()}
+# Stored as text; the proto's empty string means "none given", so "" is never a root cause.
+ROOT_CAUSES = ("marketing_campaign", "deployment", "external_service", "expected_behavior", "bug",
+               "infrastructure", "other")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway import fields
 from gateway.render import ANOMALY_STATUS, ANOMALY_TYPE, CONFIG_FIELDS, ENVIRONMENT, SEVERITY
 from gateway.request_io import MAX_OFFSET
 from services.catalog.rule_match import OPERATORS as RULE_OPERATORS
@@ -19,15 +20,7 @@ Schema = dict[str, Any]
 SEVERITIES = list(SEVERITY.values())
 ANOMALY_TYPES = list(ANOMALY_TYPE.values())
 STATUSES = list(ANOMALY_STATUS.values())
-ROOT_CAUSES = [
-    "marketing_campaign",
-    "deployment",
-    "external_service",
-    "expected_behavior",
-    "bug",
-    "infrastructure",
-    "other",
-]
+ROOT_CAUSES = list(fields.ROOT_CAUSES)
 OPERATORS = list(RULE_OPERATORS)
 SENSITIVITIES = ["low", "medium", "high"]
 SEASONALITIES = ["none", "daily", "weekly", "auto"]

@@ -86,8 +86,8 @@ def acknowledge(anomaly_id: str):
 def resolve(anomaly_id: str):
     body = json_object(required=False)
     fields.only_known(body, ("note", "root_cause"))
-    root_cause = body.get("root_cause")
+    root_cause = body.get("root_cause")  # optional; null is absent, as everywhere
     message = anomalies_pb2.ResolveAnomalyRequest(
         anomaly_id=fields.path_id(anomaly_id, "anomaly_id"), note=_note(body),
-        root_cause="" if root_cause is None else fields.string(root_cause, "root_cause"))
+        root_cause="" if root_cause is None else fields.one_of(root_cause, "root_cause", fields.ROOT_CAUSES))
     return jsonify({"data": render.anomaly(_call("ResolveAnomaly", message).anomaly)})

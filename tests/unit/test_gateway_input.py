@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from anomalywatch.catalog.v1 import anomalies_pb2
 from anomalywatch.ingest.v1 import ingest_pb2
 from tests.ratelimit.conftest import make_app
 
@@ -65,6 +66,9 @@ class Gateway:
 
     def headers(self, **extra: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}", **extra}
+
+    def post(self, path: str, body: Any = None):
+        return self.client.post(path, json=body, headers=self.headers())
 
 
 @pytest.fixture
@@ -162,6 +166,39 @@ def test_a_chunked_flux_post_of_exactly_one_mebibyte_is_taken_and_keyed(gw):
     assert len(gw.ingest.calls) == 1
     assert answer.headers["X-RateLimit-Limit"] == "10000"  # the key's plan, not the address's
 
+
+
+# --- Resolving an anomaly ----------------------------------------------------------------------
+
+def resolving(gw: Gateway) -> None:
+    """Catalog answers ResolveAnomaly with the anomaly resolved."""
+    def resolve(request):
+        return anomalies_pb2.ResolveAnomalyResponse(anomaly=anomalies_pb2.Anomaly(
+            id=request.anomaly_id, status=anomalies_pb2.ANOMALY_STATUS_RESOLVED,
+            root_cause=request.root_cause))
+    gw.backends.answers[("anomalies", "ResolveAnomaly")] = resolve
+
+
+@pytest.mark.parametrize("root_cause", ["", " ", "Bug", "bug ", "unknown", 5, True, ["bug"], {"x": 1}])
+def test_a_root_cause_outside_the_vocabulary_is_400_and_resolves_nothing(gw, root_cause):
+    resolving(gw)
+    answer = gw.post("/v1/anomalies/anom_1/resolve", {"root_cause": root_cause})
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    error = error_of(answer)
+    assert error["code"] == "VALIDATION_ERROR" and error["details"]["field"] == "root_cause"
+    assert "infrastructure" in error["details"]["allowed"]
+    assert gw.backends.calls == []
+
+
+@pytest.mark.parametrize(("body", "sent"), [
+    (None, ""), ({}, ""), ({"root_cause": None}, ""), ({"root_cause": "other"}, "other"),
+    ({"note": "rolled back", "root_cause": "deployment"}, "deployment")])
+def test_a_root_cause_is_optional_and_else_one_of_the_contracts(gw, body, sent):
+    resolving(gw)
+    answer = gw.post("/v1/anomalies/anom_1/resolve", body)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert [request.root_cause for _, _, request in gw.backends.calls] == [sent]
+    assert answer.get_json()["data"]["root_cause"] == (sent or None)
 
 # --- Operations --------------------------------------------------------------------------------
 
