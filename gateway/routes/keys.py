@@ -42,8 +42,8 @@ def create_key():
         try:
             message.expire_time.CopyFrom(to_timestamp(parse_iso(body["expires_at"])))
         except (ValueError, TypeError, OverflowError):
-            raise ServiceError("VALIDATION_ERROR", "expires_at must be an ISO 8601 time",
-                               {"field": "expires_at"}) from None
+            raise ServiceError("VALIDATION_ERROR", "expires_at must be an ISO 8601 time, at the latest "
+                               "9999-12-31T23:59:59Z", {"field": "expires_at"}) from None
     answer = _call("CreateApiKey", message)
     response = jsonify({"data": {**render.api_key(answer.api_key), "key": answer.key}})
     response.status_code = 201

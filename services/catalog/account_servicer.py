@@ -11,7 +11,7 @@ from services.catalog.db import Database
 from services.common import paging
 from services.common.auth import Principal, PrincipalCache
 from services.common.errors import ServiceError
-from services.common.timeutil import from_timestamp, to_timestamp
+from services.common.timeutil import checked_seconds, to_timestamp
 
 
 def lookup_principal(db: Database, clock: Callable[[], float] = time.time) -> Callable[[str], Principal]:
@@ -55,7 +55,8 @@ class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
         # Unspecified: the caller's own environment (an operator must name one).
         environment = convert.ENV_FROM_PROTO.get(request.environment,
                                                  principal.environment if principal else "")
-        expires = from_timestamp(request.expire_time) if request.HasField("expire_time") else None
+        expires = (checked_seconds(request.expire_time, "expires_at") if request.HasField("expire_time")
+                   else None)
         with self.db.transaction() as session:
             key, secret = accounts.create_key(session, account_id, request.name, list(request.scopes),
                                               environment, expires, self.clock(), _manageable(principal))

@@ -41,12 +41,14 @@ def from_timestamp(ts: Timestamp) -> float:
 
 
 def checked_seconds(ts: Timestamp, field: str) -> float:
-    """The seconds of a caller's Timestamp; VALIDATION_ERROR (naming `field`) unless it keeps
-    Timestamp's own rules: seconds in [EARLIEST, LATEST], nanos in [0, MAX_NANOS]."""
-    if not (EARLIEST <= ts.seconds <= LATEST and 0 <= ts.nanos <= MAX_NANOS):
+    """The seconds of a caller's Timestamp; VALIDATION_ERROR (naming `field`) unless its nanos are
+    0 to MAX_NANOS and its time is representable (as a double: the last second's fractions round
+    up past LATEST)."""
+    seconds = from_timestamp(ts)
+    if not (0 <= ts.nanos <= MAX_NANOS and representable(seconds)):
         raise ServiceError("VALIDATION_ERROR", f"{field} must be a time from 0001-01-01T00:00:00Z to "
                            f"9999-12-31T23:59:59Z, with nanos 0 to {MAX_NANOS}", {"field": field})
-    return from_timestamp(ts)
+    return seconds
 
 
 def iso(seconds: float | None) -> str | None:

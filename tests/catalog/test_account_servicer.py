@@ -14,6 +14,7 @@ from services.catalog.models import ApiKey
 from services.common.auth import PrincipalCache
 from services.common.errors import ServiceError, from_rpc_error
 from services.common.grpc_server import ServiceSpec, create_server
+from services.common.timeutil import EARLIEST, LATEST
 
 from .conftest import T0
 
@@ -119,3 +120,27 @@ def test_a_test_admin_key_cannot_revoke_a_live_key_it_is_not_found(db, account, 
     assert error.details == {"key_id": live.key_id}  # the same answer as an unknown id
     assert all(revoked is None for _, _, revoked, _ in stored_keys(db, account))
     assert live("ListApiKeys", accounts_pb2.ListApiKeysRequest()).page.total_size == 2  # the key still works
+
+
+def expiring(seconds: int, nanos: int = 0) -> accounts_pb2.CreateApiKeyRequest:
+    request = accounts_pb2.CreateApiKeyRequest(scopes=["read"])
+    request.expire_time.seconds, request.expire_time.nanos = seconds, nanos
+    return request
+
+
+@pytest.mark.parametrize(("seconds", "nanos"), [
+    (2**63 - 1, 0), (LATEST + 1, 0), (-(2**63), 0), (int(NOW) + 60, -5), (int(NOW) + 60, 10**9),
+    (LATEST, 999_999_999), (int(NOW), 0), (int(NOW) - 60, 0), (EARLIEST, 0)])
+def test_an_expiry_no_timestamp_holds_or_in_the_past_is_refused_and_nothing_is_stored(
+        db, account, live, seconds, nanos):
+    before = stored_keys(db, account)
+    code, error = live.error("CreateApiKey", expiring(seconds, nanos))
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and error.details["field"] == "expires_at"
+    assert stored_keys(db, account) == before
+    assert live("ListApiKeys", accounts_pb2.ListApiKeysRequest()).page.total_size == 1
+
+
+def test_the_latest_expiry_a_timestamp_holds_is_kept_and_listed(live):
+    answer = live("CreateApiKey", expiring(LATEST))
+    listed = live("ListApiKeys", accounts_pb2.ListApiKeysRequest()).api_keys
+    assert [k.expire_time.seconds for k in listed if k.id == answer.api_key.id] == [LATEST]
