@@ -10,7 +10,6 @@ from anomalywatch.catalog.v1 import storage_pb2_grpc
 from anomalywatch.detect.v1 import detect_pb2, detect_pb2_grpc
 from services.common.channels import open_channel
 from services.common.config import Settings, load_settings
-from services.common.errors import ServiceError
 from services.common.grpc_server import ServiceSpec, run
 from services.detect.engine import DetectionEngine
 from services.detect.servicer import DetectServicer
@@ -50,8 +49,8 @@ def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
         try:
             shard.flush_progress()
             saved = shard.checkpoint()
-        except ServiceError as error:  # catalog gone first: the next start replays from the last checkpoint
-            log.warning("final checkpoint not saved", extra={"code": error.code, "reason": error.message})
+        except Exception as error:  # noqa: BLE001 - catalog gone first: the next start replays from the last checkpoint
+            log.warning("final checkpoint not saved", extra={"error": repr(error)})
             return
         log.info("final checkpoint", extra={"series": saved})
 

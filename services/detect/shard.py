@@ -127,9 +127,9 @@ class Shard:
             try:
                 applied = self._call(self.storage.ApplyDetections, storage_pb2.ApplyDetectionsRequest(
                     detections=detections)).anomaly_ids
-            except ServiceError:
-                # Catalog did not take them: forget the state it does not reflect; the series
-                # is rebuilt from stored points on next contact.
+            except Exception:
+                # Catalog did not take them (or failed in a way nobody expected): forget the state
+                # it does not reflect; the series is rebuilt from stored points on next contact.
                 for sid in set(ids):
                     self.engine.forget(sid)
                     self.info.pop(sid, None)
@@ -174,18 +174,39 @@ class Shard:
         detection per series; catalog only moves `scored_until` forward). Returns the series sent."""
         with self.lock:
             progress, self.progress = self.progress, {}
-        if not progress:
+        detections, unusable = [], []
+        for sid, (ts, value) in progress.items():
+            try:
+                detections.append(storage_pb2.Detection(metric_id=sid, time=to_timestamp(ts), value=value))
+            except Exception as error:  # noqa: BLE001 - that series alone is left out
+                unusable.append((sid, error))
+        if unusable:
+            with self.lock:
+                for sid, error in unusable:
+                    del progress[sid]
+                    self._drop_unusable(sid, error)
+        if not detections:
             return 0
         try:
-            self._call(self.storage.ApplyDetections, storage_pb2.ApplyDetectionsRequest(detections=[
-                storage_pb2.Detection(metric_id=sid, time=to_timestamp(ts), value=value)
-                for sid, (ts, value) in progress.items()]))
-        except ServiceError:
-            with self.lock:  # again next time, unless a later point has been recorded since
+            self._call(self.storage.ApplyDetections,
+                       storage_pb2.ApplyDetectionsRequest(detections=detections))
+        except Exception:  # whatever failed, catalog may not have it: sent again next time
+            with self.lock:  # unless a later point has been recorded since
                 for sid, point in progress.items():
                     self.progress.setdefault(sid, point)
             raise
-        return len(progress)
+        return len(detections)
+
+    def _drop_unusable(self, sid: str, error: Exception) -> None:
+        """Forgets a series whose state cannot be recorded in catalog, so it cannot fail the
+        shard's flushes and checkpoints; it is rebuilt from stored points on next contact.
+        Caller holds the lock."""
+        log.error("series state cannot be recorded, rebuilding it from its points",
+                  extra={"metric_id": sid, "error": repr(error)})
+        self.engine.forget(sid)
+        self.info.pop(sid, None)
+        self.progress.pop(sid, None)
+        self.dirty.discard(sid)
 
     # ------------------------------------------------------------------ catching up
     def _fill_gaps(self, series: Sequence[detect_pb2.SeriesToScore]) -> None:
@@ -239,7 +260,10 @@ class Shard:
                 if row.missing_data_open:
                     self.missing_open.add(sid)
             self.ready = True
-        self.flush_progress()
+        try:
+            self.flush_progress()
+        except Exception as error:  # noqa: BLE001 - kept for the progress timer's next flush
+            log.warning("progress not flushed after restore", extra={"error": repr(error)})
         log.info("shard restored", extra={"series": len(rows), "points_replayed": replayed,
                                           "seconds": round(time.perf_counter() - started, 3)})
 
@@ -254,8 +278,17 @@ class Shard:
                 after = from_timestamp(row.checkpoint.state_time)
             except ValueError:
                 log.warning("unusable checkpoint, rebuilding from points", extra={"metric_id": sid})
-        if row.HasField("last_time") and (after is None or from_timestamp(row.last_time) > after):
+        if not row.HasField("last_time"):
+            return 0
+        last = from_timestamp(row.last_time)
+        if after is None or last > after:
             return self._replay(sid, after, row.config)
+        if sid not in self.progress and (not row.HasField("scored_until")
+                                         or from_timestamp(row.scored_until) < last):
+            # Scored up to its last point, but that progress never reached catalog (the process
+            # stopped before the flush): send it, or the series stays behind for good. Catalog
+            # reads only the time of an event-less detection.
+            self.progress[sid] = (last, 0.0)
         return 0
 
     def catch_up(self) -> int:
@@ -307,16 +340,20 @@ class Shard:
             states = []
             for sid in chosen:
                 last = self.engine.last_timestamp(sid)
-                if last is not None:
+                if last is None:
+                    continue
+                try:
                     states.append(storage_pb2.Checkpoint(metric_id=sid, state=self.engine.snapshot(sid),
                                                          state_time=to_timestamp(last)))
+                except Exception as error:  # noqa: BLE001 - that series alone is left out
+                    self._drop_unusable(sid, error)
             self.dirty.difference_update(chosen)
         with CHECKPOINT_SECONDS.time():
             for start in range(0, len(states), CHECKPOINT_BATCH):
                 try:
                     self._call(self.storage.SaveCheckpoints, storage_pb2.SaveCheckpointsRequest(
                         checkpoints=states[start:start + CHECKPOINT_BATCH]))
-                except ServiceError:
+                except Exception:
                     with self.lock:  # try again next round
                         self.dirty.update(c.metric_id for c in states[start:])
                     raise
