@@ -21,6 +21,7 @@ from services.catalog.configs import Scope
 from services.catalog.convert import SEVERITY_TO_PROTO, TYPE_TO_PROTO
 from services.catalog.models import Anomaly, AnomalyCount, AnomalyEvent, PointRow, Series, SeriesTag
 from services.catalog.series import number_of
+from services.catalog.series_rules import check_tag_filters
 from services.common.errors import ServiceError
 from services.common.timeutil import to_timestamp
 
@@ -109,6 +110,7 @@ def normalize_status(status: str) -> str:
 
 
 def _check_filters(filters: AnomalyFilters) -> None:
+    check_tag_filters(filters.tags)
     if filters.severity and filters.severity not in SEVERITIES:
         raise _invalid("severity", f"unknown severity {filters.severity!r}", SEVERITIES)
     if filters.type and filters.type not in TYPES:

@@ -13,6 +13,7 @@ from services.catalog import configs
 from services.catalog.configs import Scope
 from services.catalog.models import Anomaly, PointRow, Series, SeriesTag
 from services.catalog.series import number_of
+from services.catalog.series_rules import check_tag_filters
 from services.common.errors import ServiceError
 
 DAY = 86400.0
@@ -32,6 +33,7 @@ def with_tags(query, series_id_column, tags: Mapping[str, str]):
 
 def list_series(session: Session, scope: Scope, name: str, tags: Mapping[str, str], offset: int,
                 limit: int) -> tuple[list[Series], int]:
+    check_tag_filters(tags)
     query = select(Series).where(*_scoped(scope))
     if name:
         query = query.where(Series.name == name)

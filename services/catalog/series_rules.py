@@ -1,12 +1,13 @@
 """The contract's rules for naming and tagging a series (API.md, Ingest), held by catalog too:
 ingest applies them to every point (services/ingest/validation.py, whose constants these are),
-but a caller that skips ingest must not store a series no client could name."""
+but a caller that skips ingest must not store a series no client could name, nor ask a query
+with more tag filters than a series has tags."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
 from services.common.errors import ServiceError
-from services.ingest.validation import MAX_NAME, METRIC_NAME, PointError, check_tags
+from services.ingest.validation import MAX_NAME, MAX_TAGS, METRIC_NAME, PointError, check_tags
 
 NAME_RULE = f"1-{MAX_NAME} characters of ASCII letters, digits and ._-:/"
 
@@ -32,3 +33,11 @@ def check_series_keys(series: Sequence[tuple[str, Mapping[str, str]]]) -> None:
             raise ServiceError("VALIDATION_ERROR", str(error),
                                {"field": "series.tags", "index": index}) from None
 
+
+
+def check_tag_filters(tags: Mapping[str, str]) -> None:
+    """More filters than a series has tags match nothing, and each is a term of the query
+    (thousands exceed SQLite's expression depth)."""
+    if len(tags) > MAX_TAGS:
+        raise ServiceError("VALIDATION_ERROR", f"at most {MAX_TAGS} tag filters (a series has at most "
+                           f"{MAX_TAGS} tags), got {len(tags)}", {"field": "tags"})

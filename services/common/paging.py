@@ -7,6 +7,7 @@ from anomalywatch.common.v1 import common_pb2
 from services.common.errors import ServiceError
 
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 1000
+MAX_OFFSET = 2**31 - 1  # PageRequest.offset and PageInfo.offset are int32
 
 
 def _encode(offset: int) -> str:
@@ -16,10 +17,10 @@ def _encode(offset: int) -> str:
 def _decode(token: str) -> int:
     try:
         kind, _, value = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        offset = int(value)
-        if kind != "o" or offset < 0:
+        # ASCII digits only: int() also takes signs, spaces, underscores and other scripts' digits
+        if kind != "o" or not (value.isascii() and value.isdigit()) or int(value) > MAX_OFFSET:
             raise ValueError
-        return offset
+        return int(value)
     except (ValueError, UnicodeDecodeError) as error:
         raise ServiceError("VALIDATION_ERROR", "invalid page_token", {"field": "page_token"}) from error
 
@@ -34,6 +35,6 @@ def bounds(page: common_pb2.PageRequest) -> tuple[int, int]:
 
 
 def info(offset: int, limit: int, total: int) -> common_pb2.PageInfo:
-    more = offset + limit < total
+    more = offset + limit < total and offset + limit <= MAX_OFFSET  # else no token could say where
     return common_pb2.PageInfo(next_page_token=_encode(offset + limit) if more else "",
                                total_size=total, offset=offset, page_size=limit)

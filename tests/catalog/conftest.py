@@ -13,6 +13,8 @@ from services.catalog.configs import Scope
 from services.catalog.db import Database, migrate
 from services.catalog.models import Account, Anomaly, AnomalyConfigRow, PointRow, Series, SeriesTag
 from services.catalog.series import next_numbers
+from services.common.auth import Principal, generate_key
+from services.common.errors import ServiceError
 from services.common.ids import new_id
 from tests.conftest import drop_postgres_database, make_postgres_database
 
@@ -97,3 +99,37 @@ class Seeder:
 @pytest.fixture
 def seed(db) -> Seeder:
     return Seeder(db)
+
+
+class Keys:
+    """API keys for the test, looked up from a dict instead of the database."""
+
+    def __init__(self):
+        self.principals: dict[str, Principal] = {}
+
+    def make(self, scope, scopes=("read", "write")) -> str:
+        key = generate_key(scope.environment)
+        self.principals[key] = Principal(key_id=f"key_{len(self.principals):016d}",
+                                         account_id=scope.account_id, environment=scope.environment,
+                                         scopes=frozenset(scopes), plan="pro")
+        return key
+
+    def lookup(self, key: str) -> Principal:
+        if key not in self.principals:
+            raise ServiceError("UNAUTHORIZED", "unknown API key")
+        return self.principals[key]
+
+
+class KeyContext:
+    """What a servicer reads of a gRPC call's context: the caller's key in its metadata."""
+
+    def __init__(self, key: str):
+        self.metadata = (("authorization", f"Bearer {key}"),)
+
+    def invocation_metadata(self):
+        return self.metadata
+
+
+@pytest.fixture
+def keys() -> Keys:
+    return Keys()

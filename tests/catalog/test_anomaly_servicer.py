@@ -2,6 +2,8 @@
 codes with ErrorInfo reasons, paging, filters, and stats on a hand-made data set."""
 from __future__ import annotations
 
+import base64
+
 import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -9,37 +11,13 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from anomalywatch.catalog.v1 import anomalies_pb2, anomalies_pb2_grpc
 from anomalywatch.common.v1 import common_pb2
 from services.catalog.anomaly_servicer import AnomalyServicer, RuleServicer
-from services.common.auth import Principal, PrincipalCache, generate_key
+from services.common.auth import PrincipalCache, generate_key
 from services.common.errors import MAX_ECHO_CHARS, ServiceError, from_rpc_error
 from services.common.grpc_server import ServiceSpec, create_server
 
 from .conftest import T0
 
 NOW = T0 + 10_000
-
-
-class Keys:
-    """API keys for the test, looked up from a dict instead of the database."""
-
-    def __init__(self):
-        self.principals: dict[str, Principal] = {}
-
-    def make(self, scope, scopes=("read", "write")) -> str:
-        key = generate_key(scope.environment)
-        self.principals[key] = Principal(key_id=f"key_{len(self.principals):016d}",
-                                         account_id=scope.account_id, environment=scope.environment,
-                                         scopes=frozenset(scopes), plan="pro")
-        return key
-
-    def lookup(self, key: str) -> Principal:
-        if key not in self.principals:
-            raise ServiceError("UNAUTHORIZED", "unknown API key")
-        return self.principals[key]
-
-
-@pytest.fixture
-def keys():
-    return Keys()
 
 
 @pytest.fixture
@@ -315,3 +293,31 @@ def test_rule_crud(data):
     rw("DeleteRule", anomalies_pb2.DeleteRuleRequest(rule_id=created.id))
     code, error = rw.error("GetRule", anomalies_pb2.GetRuleRequest(rule_id=created.id))
     assert (code, error.code) == (grpc.StatusCode.NOT_FOUND, "RULE_NOT_FOUND")
+
+
+def token(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).decode()
+
+
+@pytest.mark.parametrize("text", ["o:3000000000", f"o:{2**31}", "o:-1", "o:+5", "o: 5", "o:1_0", "o:\u0665",
+                                  "o:", "x:5", "o:" + "9" * 5000])
+def test_a_page_token_past_any_offset_or_not_ours_is_refused(data, text):
+    code, error = data["rw"].error("ListAnomalies", anomalies_pb2.ListAnomaliesRequest(
+        page=common_pb2.PageRequest(page_token=token(text))))
+    assert (code, error.details) == (grpc.StatusCode.INVALID_ARGUMENT, {"field": "page_token"})
+
+
+def test_the_largest_offset_a_token_holds_answers_an_empty_page(data):
+    answer = data["rw"]("ListAnomalies", anomalies_pb2.ListAnomaliesRequest(
+        page=common_pb2.PageRequest(page_token=token(f"o:{2**31 - 1}"))))
+    assert list(answer.anomalies) == [] and answer.page.offset == 2**31 - 1
+    assert answer.page.total_size == 7 and answer.page.next_page_token == ""
+
+
+@pytest.mark.parametrize("count", [33, 5000])
+def test_more_tag_filters_than_a_series_has_tags_are_refused(data, count):
+    code, error = data["rw"].error("ListAnomalies", anomalies_pb2.ListAnomaliesRequest(
+        tags={f"k{i}": "v" for i in range(count)}))
+    assert (code, error.details) == (grpc.StatusCode.INVALID_ARGUMENT, {"field": "tags"})
+    tags = {"host": "a", **{f"k{i}": "v" for i in range(31)}}
+    assert data["rw"]("ListAnomalies", anomalies_pb2.ListAnomaliesRequest(tags=tags)).page.total_size == 0

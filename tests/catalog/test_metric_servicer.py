@@ -1,0 +1,55 @@
+"""MetricService called in process with a key in the call's metadata: requests no client of the
+contract could make answer INVALID_ARGUMENT and change nothing."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from anomalywatch.catalog.v1 import metrics_pb2
+from anomalywatch.common.v1 import common_pb2
+from services.catalog.metric_servicer import MetricServicer
+from services.common.auth import PrincipalCache
+from services.common.errors import ServiceError
+
+from .conftest import T0, KeyContext
+
+NOW = T0 + 10_000
+RETENTION = 30 * 86400.0
+
+
+@pytest.fixture
+def metrics(db, keys) -> MetricServicer:
+    return MetricServicer(db, PrincipalCache(keys.lookup), RETENTION, lambda: NOW)
+
+
+@pytest.fixture
+def caller(seed, keys):
+    """(scope, context) of a read+write key, its account holding one series `api.requests`."""
+    scope = seed.scope()
+    seed.series(scope, "api.requests", {"host": "a"})
+    return scope, KeyContext(keys.make(scope))
+
+
+def refused(call, request, context) -> ServiceError:
+    with pytest.raises(ServiceError) as caught:
+        call(request, context)
+    assert caught.value.grpc_code.name == "INVALID_ARGUMENT"
+    return caught.value
+
+
+@pytest.mark.parametrize("count", [33, 5000])
+def test_list_metrics_refuses_more_tag_filters_than_a_series_has_tags(metrics, caller, count):
+    _, context = caller
+    error = refused(metrics.ListMetrics, metrics_pb2.ListMetricsRequest(
+        tags={f"k{i}": "v" for i in range(count)}), context)
+    assert error.details == {"field": "tags"}
+    most = {"host": "a", **{f"k{i}": "v" for i in range(31)}}
+    assert metrics.ListMetrics(metrics_pb2.ListMetricsRequest(tags=most), context).page.total_size == 0
+
+
+def test_list_metrics_refuses_a_page_token_past_any_offset(metrics, caller):
+    _, context = caller
+    page = common_pb2.PageRequest(page_token=base64.urlsafe_b64encode(b"o:3000000000").decode())
+    error = refused(metrics.ListMetrics, metrics_pb2.ListMetricsRequest(page=page), context)
+    assert error.details == {"field": "page_token"}
