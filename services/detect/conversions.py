@@ -1,6 +1,7 @@
 """Between the detect protos and the engine: configs, and engine verdicts as Detection messages."""
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 
 from anomalywatch.catalog.v1 import metrics_pb2, storage_pb2
@@ -9,6 +10,8 @@ from services.common.durations import parse_duration
 from services.common.timeutil import to_timestamp
 from services.detect import codes
 from services.detect.engine import DetectorConfig, ScoreBatch
+
+log = logging.getLogger(__name__)
 
 SEVERITY = (common_pb2.SEVERITY_UNSPECIFIED, common_pb2.SEVERITY_INFO, common_pb2.SEVERITY_WARNING,
             common_pb2.SEVERITY_CRITICAL)
@@ -25,21 +28,38 @@ def detector_config(config: metrics_pb2.AnomalyConfig) -> DetectorConfig:
     return _cached(config.SerializeToString(deterministic=True))
 
 
+_CONFIG_FIELDS = ("enabled", "spike_threshold", "drop_threshold", "min_data_points", "comparison_window",
+                  "sensitivity", "seasonality")
+
+
 @lru_cache(maxsize=4096)
 def _cached(serialized: bytes) -> DetectorConfig:
+    """The engine's config of a stored one. A field the engine cannot use (catalog should have
+    refused it) falls back to its default with a warning, once per distinct config. Refusing the
+    call instead would leave its points unscored, with every other series' points of the batch,
+    and each later call would carry the same stored config again."""
     config = metrics_pb2.AnomalyConfig.FromString(serialized)
-    default = DetectorConfig.default()
+    chosen = {}
+    for name in _CONFIG_FIELDS:
+        if not config.HasField(name):
+            continue
+        raw = getattr(config, name)
+        try:
+            target, value = _engine_field(name, raw)
+            DetectorConfig(**{target: value})  # the field's own rules, the others at their defaults
+        except ValueError as error:
+            log.warning("unusable anomaly_config field, its default is used",
+                        extra={"field": name, "value": repr(raw)[:80], "reason": str(error)})
+            continue
+        chosen[target] = value
+    return DetectorConfig(**chosen)
 
-    def given(name: str):      # the field's value where set, else the default
-        return getattr(config if config.HasField(name) else default, name)
 
-    window = (parse_duration(config.comparison_window) if config.HasField("comparison_window")
-              else default.comparison_window_seconds)
-    return DetectorConfig(
-        enabled=given("enabled"), spike_threshold=given("spike_threshold"),
-        drop_threshold=given("drop_threshold"), min_data_points=given("min_data_points"),
-        comparison_window_seconds=window, sensitivity=given("sensitivity"), seasonality=given("seasonality"),
-    )
+def _engine_field(name: str, raw: object) -> tuple[str, object]:
+    """The DetectorConfig field and value of a stored AnomalyConfig field."""
+    if name == "comparison_window":
+        return "comparison_window_seconds", parse_duration(raw)
+    return name, raw
 
 
 def detection(series_id: str, ts: float, value: float, batch: ScoreBatch, i: int) -> storage_pb2.Detection:
