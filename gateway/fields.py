@@ -3,6 +3,7 @@ or an unknown word is a 400 naming the field (protobuf would raise TypeError, a 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -63,6 +64,39 @@ def number(value: Any, field: str) -> float:
     if not math.isfinite(as_float):
         raise invalid(field, f"{field} must be a finite number")
     return as_float
+
+
+# Plain ASCII decimal. Not str.isdigit() or int(): between them they take '²' (then fail on it, a
+# 500), other scripts' digits ('٣'), '+5', '1_0' and surrounding whitespace.
+_DECIMAL = re.compile(r"-?[0-9]+")
+
+
+def integer(text: Any, field: str, minimum: int | None = 0, maximum: int | None = None) -> int:
+    """A whole number written in ASCII digits, with a leading minus only where `minimum` allows a
+    negative; every integer query parameter (and a horizon in steps) is read here."""
+    if minimum is None:
+        expected = f"{field} must be an integer (digits 0-9, an optional leading minus)"
+    elif minimum in (0, 1):
+        expected = f"{field} must be a {('non-negative', 'positive')[minimum]} integer (digits 0-9)"
+    else:
+        expected = f"{field} must be an integer of at least {minimum} (digits 0-9)"
+    if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
+        raise invalid(field, expected)
+    try:
+        value = int(text)
+    except ValueError:  # more digits than Python converts (4300); no request line holds that many
+        raise invalid(field, f"{field} has too many digits") from None
+    if minimum is not None and value < minimum:
+        raise invalid(field, expected)
+    if maximum is not None and value > maximum:
+        raise invalid(field, f"{field} is too large (at most {maximum})")
+    return value
+
+
+def query_integer(name: str, minimum: int | None = 0, maximum: int | None = None) -> int | None:
+    """An integer query parameter (see `integer`); absent or empty is None."""
+    raw = request.args.get(name)
+    return None if raw is None or raw == "" else integer(raw, name, minimum, maximum)
 
 
 def boolean(value: Any, field: str) -> bool:

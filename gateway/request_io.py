@@ -8,7 +8,7 @@ from flask import g, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from anomalywatch.common.v1 import common_pb2
-from gateway.fields import string
+from gateway.fields import query_integer, string
 from services.common.errors import ServiceError
 from services.common.timeutil import parse_iso, to_timestamp
 from services.ingest.validation import MAX_TAGS
@@ -72,33 +72,13 @@ def json_object(required: bool = True) -> dict[str, Any]:
     return body
 
 
-def _integer(name: str) -> int | None:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ServiceError("VALIDATION_ERROR", f"{name} must be a non-negative integer",
-                           {"field": name}) from None
-    if value < 0:
-        raise ServiceError("VALIDATION_ERROR", f"{name} must be a non-negative integer", {"field": name})
-    if value > MAX_OFFSET:
-        raise ServiceError("VALIDATION_ERROR", f"{name} is too large (at most {MAX_OFFSET})", {"field": name})
-    return value
-
-
 def page_request() -> common_pb2.PageRequest:
     """`limit` (default 50, lowered to 1000), `offset`, or 1-based `page`."""
-    limit = _integer("limit")
-    if limit == 0:
-        raise ServiceError("VALIDATION_ERROR", "limit must be at least 1", {"field": "limit"})
+    limit = query_integer("limit", minimum=1)  # no maximum: a larger one is lowered
     limit = min(limit or DEFAULT_LIMIT, MAX_LIMIT)
-    offset = _integer("offset")
-    page = _integer("page")
+    offset = query_integer("offset", maximum=MAX_OFFSET)
+    page = query_integer("page", minimum=1, maximum=MAX_OFFSET)
     if page is not None:
-        if page < 1:
-            raise ServiceError("VALIDATION_ERROR", "page starts at 1", {"field": "page"})
         if offset is None:
             offset = (page - 1) * limit
             if offset > MAX_OFFSET:

@@ -19,16 +19,23 @@ def _call(method, message):
     return call_as_caller("forecast", method, message)
 
 
+HORIZON_HINT = "horizon must be a duration such as '30m', '24h', '7d' or a number of steps, in ASCII"
+
+
 def _horizon(value) -> str:
-    """A duration (`24h`) or a whole number of steps (`48`), as the proto's string."""
+    """A duration (`24h`) or a whole number of steps (`48`), as the proto's string. Steps given as
+    text are read by the shared integer parser, and a duration must be ASCII: forecast's patterns
+    would read other scripts' digits ('٣', '２４h') as numbers."""
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, str) and value:
-        return fields.string(value, "horizon")
-    raise fields.invalid("horizon", "horizon must be a duration such as '30m', '24h', '7d' or a number of "
-                         "steps")
+    text = fields.string(value, "horizon").strip() if isinstance(value, str) else ""
+    if not text or not text.isascii():
+        raise fields.invalid("horizon", HORIZON_HINT)
+    if text[-1].isdigit():  # no unit: steps
+        return str(fields.integer(text, "horizon", minimum=1))
+    return text
 
 
 def _confidence(value) -> float:

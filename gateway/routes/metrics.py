@@ -12,7 +12,7 @@ from gateway.request_io import json_object, page_request, pagination, tag_filter
 from services.common.errors import ServiceError
 
 bp = Blueprint("metrics", __name__)
-MAX_POINTS = 10_000
+DEFAULT_POINTS, MAX_POINTS = 1000, 10_000  # a larger limit is lowered
 
 
 def _call(method, message):
@@ -41,10 +41,7 @@ def get_metric(metric_id: str):
 @requires("read")
 def list_points(metric_id: str):
     fields.only_known_params(("from", "to", "limit"))
-    raw_limit = request.args.get("limit", "1000")
-    if not raw_limit.isdigit() or int(raw_limit) < 1:
-        raise ServiceError("VALIDATION_ERROR", "limit must be a positive integer", {"field": "limit"})
-    limit = min(int(raw_limit), MAX_POINTS)
+    limit = min(fields.query_integer("limit", minimum=1) or DEFAULT_POINTS, MAX_POINTS)
     message = metrics_pb2.ListPointsRequest(metric_id=fields.path_id(metric_id, "metric_id"), limit=limit)
     time_param("from", message.start_time)
     time_param("to", message.end_time)

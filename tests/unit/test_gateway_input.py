@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
-from anomalywatch.catalog.v1 import anomalies_pb2
+from anomalywatch.catalog.v1 import accounts_pb2, anomalies_pb2, metrics_pb2
+from anomalywatch.common.v1 import common_pb2
+from anomalywatch.forecast.v1 import forecast_pb2
 from anomalywatch.ingest.v1 import ingest_pb2
 from tests.ratelimit.conftest import make_app
 
@@ -167,6 +169,115 @@ def test_a_chunked_flux_post_of_exactly_one_mebibyte_is_taken_and_keyed(gw):
     assert answer.headers["X-RateLimit-Limit"] == "10000"  # the key's plan, not the address's
 
 
+
+
+# --- Integer parameters: plain ASCII decimal, one parser ------------------------------------------
+
+LISTS = {"/v1/metrics": ("metrics", "ListMetrics", metrics_pb2.ListMetricsResponse),
+         "/v1/anomalies": ("anomalies", "ListAnomalies", anomalies_pb2.ListAnomaliesResponse),
+         "/v1/anomalies/rules": ("rules", "ListRules", anomalies_pb2.ListRulesResponse),
+         "/v1/ingest/test": ("ingest", "ListTestPosts", ingest_pb2.ListTestPostsResponse),
+         "/v1/api-keys": ("accounts", "ListApiKeys", accounts_pb2.ListApiKeysResponse)}
+# Each is an integer to int() or str.isdigit(), or was once a 500: none is plain ASCII decimal.
+NOT_DECIMAL = ["²", "٣", "５", "1_0", "+5", " 5", "5 ", "5\n", "1e3", "0x10", "5.0", "--5", "-", "\u0000"]
+
+
+def listing(gw: Gateway) -> None:
+    """Catalog (and ingest) answer every list with an empty page echoing the request's paging."""
+    for stub, method, response in LISTS.values():
+        gw.backends.answers[(stub, method)] = lambda request, response=response: response(
+            page=common_pb2.PageInfo(page_size=request.page.page_size, offset=request.page.offset))
+
+
+def pages_sent(gw: Gateway) -> list[tuple[int, int]]:
+    return [(request.page.page_size, request.page.offset) for _, _, request in gw.backends.calls]
+
+
+@pytest.mark.parametrize("path", LISTS)
+@pytest.mark.parametrize("name", ["limit", "offset", "page"])
+@pytest.mark.parametrize("raw", NOT_DECIMAL)
+def test_paging_parameters_that_are_not_plain_decimal_are_400_naming_them(gw, path, name, raw):
+    listing(gw)
+    answer = gw.client.get(path, query_string={name: raw}, headers=gw.headers())
+    assert answer.status_code == 400, (path, name, raw, answer.get_data(as_text=True))
+    error = error_of(answer)
+    assert error["code"] == "VALIDATION_ERROR" and error["details"]["field"] == name
+    assert gw.backends.calls == []
+
+
+@pytest.mark.parametrize(("query", "sent"), [
+    ({}, (50, 0)), ({"limit": ""}, (50, 0)), ({"limit": "7"}, (7, 0)),
+    ({"limit": "007", "offset": "3"}, (7, 3)), ({"limit": "10", "page": "3"}, (10, 20)),
+    ({"limit": "5000"}, (1000, 0)), ({"limit": "9" * 400}, (1000, 0)),
+    ({"offset": str(2**31 - 1)}, (50, 2**31 - 1))])
+def test_plain_decimal_paging_is_taken_and_a_large_limit_lowered(gw, query, sent):
+    listing(gw)
+    answer = gw.client.get("/v1/metrics", query_string=query, headers=gw.headers())
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert pages_sent(gw) == [sent]
+
+
+@pytest.mark.parametrize(("query", "message"), [
+    ({"limit": "0"}, "positive"), ({"limit": "-1"}, "positive"), ({"offset": "-5"}, "non-negative"),
+    ({"page": "0"}, "positive"), ({"offset": str(2**31)}, "at most"), ({"page": "9" * 400}, "at most"),
+    ({"offset": "9" * 5000}, "digits"), ({"limit": "-" + "9" * 5000}, "digits")])
+def test_paging_out_of_range_is_400_naming_the_parameter(gw, query, message):
+    listing(gw)
+    answer = gw.client.get("/v1/metrics", query_string=query, headers=gw.headers())
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    error = error_of(answer)
+    assert error["details"]["field"] == next(iter(query)) and message in error["message"]
+    assert gw.backends.calls == []
+
+
+def points_listed(gw: Gateway) -> None:
+    gw.backends.answers[("metrics", "ListPoints")] = lambda request: metrics_pb2.ListPointsResponse()
+
+
+@pytest.mark.parametrize("raw", [*NOT_DECIMAL, "0", "-3"])
+def test_a_points_limit_that_is_not_a_positive_decimal_is_400_never_500(gw, raw):
+    points_listed(gw)
+    answer = gw.client.get("/v1/metrics/met_1/points", query_string={"limit": raw}, headers=gw.headers())
+    assert answer.status_code == 400, (raw, answer.get_data(as_text=True))
+    error = error_of(answer)
+    assert error["code"] == "VALIDATION_ERROR" and error["details"]["field"] == "limit"
+    assert gw.backends.calls == []
+
+
+@pytest.mark.parametrize(("query", "sent"), [({}, 1000), ({"limit": ""}, 1000), ({"limit": "5"}, 5),
+                                             ({"limit": "20000"}, 10_000), ({"limit": "9" * 400}, 10_000)])
+def test_a_points_limit_is_taken_and_lowered_to_ten_thousand(gw, query, sent):
+    points_listed(gw)
+    answer = gw.client.get("/v1/metrics/met_1/points", query_string=query, headers=gw.headers())
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert [request.limit for _, _, request in gw.backends.calls] == [sent]
+    assert answer.get_json()["pagination"]["limit"] == sent
+
+
+def forecasting(gw: Gateway) -> None:
+    gw.backends.answers[("forecast", "Forecast")] = lambda request: forecast_pb2.ForecastResponse(
+        model="seasonal_naive", confidence=0.95, metric_id="met_1", step_seconds=3600)
+
+
+@pytest.mark.parametrize("horizon", ["٣", "٣h", "２４h", "1٫5h", "+5", "1_0", "-3", "0", "1.5", "", "  ",
+                                     "9" * 5000, "²"])
+def test_a_horizon_in_other_digits_or_not_plain_decimal_steps_is_400(gw, horizon):
+    forecasting(gw)
+    answer = gw.post("/v1/forecast", {"metric": "m", "horizon": horizon})
+    assert answer.status_code == 400, (horizon, answer.get_data(as_text=True))
+    error = error_of(answer)
+    assert error["code"] == "VALIDATION_ERROR" and error["details"]["field"] == "horizon"
+    assert gw.backends.calls == []
+
+
+@pytest.mark.parametrize(("horizon", "sent"), [("48", "48"), (" 48 ", "48"), (48, "48"), (48.0, "48"),
+                                               ("007", "7"), ("24h", "24h"), (" 1.5h", "1.5h"),
+                                               ("5001", "5001")])  # forecast owns the 5000-step cap
+def test_a_horizon_of_ascii_steps_or_a_duration_reaches_forecast(gw, horizon, sent):
+    forecasting(gw)
+    answer = gw.post("/v1/forecast", {"metric": "m", "horizon": horizon})
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert [request.horizon for _, _, request in gw.backends.calls] == [sent]
 
 # --- Resolving an anomaly ----------------------------------------------------------------------
 
