@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 from services.common.time_window import accepted_window
 from services.common.timeutil import iso, parse_iso
 
+# Used with fullmatch: with `match`, `$` also matches before a final "\n". Anchored all the same,
+# since the OpenAPI document gives the pattern to clients (where `$` is the end).
 METRIC_NAME = re.compile(r"^[A-Za-z0-9._\-:/]+$")
 MAX_NAME, MAX_TAGS, MAX_TAG_TEXT, MAX_SOURCE = 255, 32, 255, 255
 MAX_NANOS = 999_999_999
@@ -38,7 +40,7 @@ def check_metric(name: Any) -> str:
         raise PointError("invalid metric" if name in (None, "") else f"invalid metric - {name}")
     if len(name) > MAX_NAME:
         raise PointError(f"invalid metric - {name} - longer than {MAX_NAME} characters")
-    if not METRIC_NAME.match(name):
+    if not METRIC_NAME.fullmatch(name):
         raise PointError(f"invalid metric - {name} - invalid characters in name")
     return name
 

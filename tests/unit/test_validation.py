@@ -103,3 +103,20 @@ def test_unknown_fields_and_shapes():
         "Invalid parameter received - unit"
     assert message(["m", 1]) == "invalid metrics element"
     assert message({"metric": "m", "value": 1, "timestamp": NOW, "source": 5}).startswith("invalid source - ")
+
+
+@pytest.mark.parametrize("name", ["cpu\n", "cpu\r\n", "\ncpu", "cpu\n\n", "cpu\x00", "cpu\u2028", "ｃｐｕ",
+                                  "cpu١"])
+def test_a_name_with_any_character_outside_the_alphabet_is_refused(name):
+    # a final "\n" among them: `$` matches before it
+    assert message({"metric": name, "value": 1, "timestamp": NOW}) == \
+        f"invalid metric - {name} - invalid characters in name"
+
+
+def test_tags_at_the_limits_of_the_contract_are_accepted():
+    tags = {f"k{i:02d}".ljust(255, "k"): "v" * 255 for i in range(32)}
+    tags["k00".ljust(255, "k")] = ""  # an empty value is a value
+    assert parse({"metric": "m", "value": 1, "timestamp": NOW, "tags": tags}).tags == tags
+    key = "k" * 256
+    assert message({"metric": "m", "value": 1, "timestamp": NOW, "tags": {key: "v"}}) == \
+        f"invalid tag - {key} - tag keys must be 1-255 characters of valid UTF-8 without NUL"
