@@ -47,7 +47,7 @@ class Written:
     """What catalog did with a job's points, one entry per point in each list."""
     outcomes: list[int]  # storage WriteOutcome
     series: list[storage_pb2.SeriesWritten]  # the point's series (id, config)
-    count_after: list[int]  # for a stored point: its series' point count with it
+    count_after: list[int]  # for a stored point: its series' point count with it; for a repeat: then
     score_at: list[int]  # for a stored point: its position in the scored batch, else -1
     rejections: dict[int, storage_pb2.PointRejection] = field(default_factory=dict)
     rule_hits: dict[int, list[storage_pb2.RuleHit]] = field(default_factory=dict)
@@ -228,8 +228,8 @@ class Coalescer:
 
 def _to_score(points: Columns, outcomes: list[int], series: list[storage_pb2.SeriesWritten]
               ) -> tuple[Columns, list[int], list[int]]:
-    """The stored points to score, and per point its series' count with it and its position in
-    them (-1 when not stored).
+    """The stored points to score, and per point its series' count with it (a repeat: the count
+    as it stands) and its position in them (-1 when not stored).
 
     A client repeats a point when it did not get the first answer, and the point may then have
     been stored without reaching detect (ingest died in between). Each series with only repeats
@@ -249,6 +249,7 @@ def _to_score(points: Columns, outcomes: list[int], series: list[storage_pb2.Ser
             k = to_score.series_position(s.metric_id, SeriesToScore(s.metric_id, s.config, before[j]))
             score_at[g] = to_score.add(k, ts, value)
         elif outcome == DUPLICATE:
+            count_after[g] = counts[j]  # the repeat's series is still learning, or not, as it stands
             repeated[j] = (ts, value)
     for j, (ts, value) in repeated.items():
         s = series[j]

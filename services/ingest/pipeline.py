@@ -158,9 +158,12 @@ def _answer(results, n: int, errors: dict[int, str], written: Written, verdicts:
                         error_code="VALIDATION_ERROR")
             continue
         outcome, s = written.outcomes[k], written.series[k]
+        # API.md: learning for the first min_data_points points of a series; a repeat changes
+        # nothing, so it is answered with what its series is now
+        learning = written.count_after[k] <= s.config.min_data_points
         if outcome == storage_pb2.WRITE_OUTCOME_STORED:
             result = results.add(index=i, status=ingest_pb2.POINT_STATUS_INGESTED, metric_id=s.metric_id,
-                                 learning=written.count_after[k] <= s.config.min_data_points)
+                                 learning=learning)
             for hit in written.rule_hits.get(k, ()):
                 if _SEVERITY_RANK[hit.severity] > _SEVERITY_RANK[result.severity]:
                     result.severity, result.anomaly_id = hit.severity, hit.anomaly_id
@@ -169,7 +172,8 @@ def _answer(results, n: int, errors: dict[int, str], written: Written, verdicts:
             if verdicts.scored[v]:
                 _apply_verdict(result, verdicts, v)
         elif outcome == storage_pb2.WRITE_OUTCOME_DUPLICATE:
-            results.add(index=i, status=ingest_pb2.POINT_STATUS_DUPLICATE, metric_id=s.metric_id)
+            results.add(index=i, status=ingest_pb2.POINT_STATUS_DUPLICATE, metric_id=s.metric_id,
+                        learning=learning)
         else:
             rejection = written.rejections[k]
             results.add(index=i, status=ingest_pb2.POINT_STATUS_REJECTED, metric_id=s.metric_id,
