@@ -8,12 +8,11 @@ from anomalywatch.catalog.v1 import anomalies_pb2, anomalies_pb2_grpc
 from anomalywatch.common.v1 import common_pb2
 from services.catalog import anomalies, rules
 from services.catalog.configs import Scope
-from services.catalog.convert import SEVERITY_FROM_PROTO, SEVERITY_TO_PROTO, TYPE_FROM_PROTO
+from services.catalog.convert import SEVERITY_FROM_PROTO, SEVERITY_TO_PROTO, TYPE_FROM_PROTO, enum_name
 from services.catalog.db import Database
 from services.catalog.models import Rule
 from services.common import paging
 from services.common.auth import Principal, PrincipalCache
-from services.common.errors import ServiceError
 from services.common.timeutil import from_timestamp, to_timestamp
 
 
@@ -32,17 +31,6 @@ def _detail_response(detail: anomalies.AnomalyDetail) -> anomalies_pb2.GetAnomal
         baseline_history=anomalies.render_points(detail.baseline_history))
 
 
-def _enum_filter(names: dict[int, str], value: int, field: str) -> str:
-    """The name an enum filter asks for; "" (any) when unspecified. A number this release does not
-    know is refused: matching everything would hide the caller's mistake."""
-    if value == 0:
-        return ""
-    name = names.get(value)
-    if name is None:
-        raise ServiceError("VALIDATION_ERROR", f"unknown {field} {value}", {"field": field})
-    return name
-
-
 class AnomalyServicer(anomalies_pb2_grpc.AnomalyServiceServicer):
     def __init__(self, db: Database, principals: PrincipalCache, clock: Callable[[], float] = time.time):
         self.db, self.principals, self.clock = db, principals, clock
@@ -55,9 +43,9 @@ class AnomalyServicer(anomalies_pb2_grpc.AnomalyServiceServicer):
         scope = _scope(self.principals.from_context(context, "read"))
         offset, limit = paging.bounds(request.page)
         filters = anomalies.AnomalyFilters(
-            status=_enum_filter(anomalies.STATUS_FROM_PROTO, request.status, "status"),
-            severity=_enum_filter(SEVERITY_FROM_PROTO, request.severity, "severity"),
-            type=_enum_filter(TYPE_FROM_PROTO, request.type, "type"),
+            status=enum_name(anomalies.STATUS_FROM_PROTO, request.status, "status"),
+            severity=enum_name(SEVERITY_FROM_PROTO, request.severity, "severity"),
+            type=enum_name(TYPE_FROM_PROTO, request.type, "type"),
             metric=request.metric, metric_id=request.metric_id, tags=dict(request.tags),
             start=_time(request, "start_time"), end=_time(request, "end_time"))
         with self.db.read() as session:

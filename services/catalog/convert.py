@@ -25,6 +25,17 @@ SEVERITY_FROM_PROTO = {v: k for k, v in SEVERITY_TO_PROTO.items()}
 TYPE_FROM_PROTO = {v: k for k, v in TYPE_TO_PROTO.items()}
 
 
+def enum_name(names: Mapping[int, str], value: int, field: str) -> str:
+    """The name of an enum number, "" for 0 (unspecified) unless `names` names it. A number this
+    release does not know is refused: taking it for unspecified would hide the caller's mistake."""
+    name = names.get(value)
+    if name is not None:
+        return name
+    if value == 0:
+        return ""
+    raise ServiceError("VALIDATION_ERROR", f"unknown {field} {value}", {"field": field})
+
+
 def scope_from_proto(scope: common_pb2.Scope) -> Scope:
     if not scope.account_id or scope.environment not in ENV_FROM_PROTO:
         raise ServiceError("VALIDATION_ERROR", "scope needs an account and an environment",

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from services.catalog import series as series_registry
 from services.catalog.db import one_of
 from services.catalog.models import Anomaly, Rule, Series
+from services.common.errors import ServiceError
 from services.common.ids import new_id
 from services.common.timeutil import iso
 
@@ -125,14 +126,12 @@ def apply_detections(session: Session, detections: list[DetectionIn], now: float
     """Applies detect's verdicts in order; answers the anomaly id each one opened or extended."""
     series_ids = {d.series_id for d in detections}
     series = series_registry.lock_by_ids(session, series_ids)  # plain rows: no ORM flush per series
+    _check_against_series(detections, series)
     episodes = open_episodes(session, series_ids, (STATISTICAL, MISSING))
     advanced: dict[str, series_registry.SeriesState] = {}  # series whose scored_until moved
     answer: list[str] = []
     for d in detections:
-        s = series.get(d.series_id)
-        if s is None:
-            answer.append("")
-            continue
+        s = series[d.series_id]
         if d.type == "missing_data":
             answer.append(_apply_missing(session, episodes, s, d, now))
             continue
@@ -146,6 +145,21 @@ def apply_detections(session: Session, detections: list[DetectionIn], now: float
         answer.append(_apply_statistical(session, episodes, s, d, now))
     series_registry.save_scored_until(session, advanced.values())
     return answer
+
+
+def _check_against_series(detections: list[DetectionIn],
+                          series: dict[str, series_registry.SeriesState]) -> None:
+    """Before anything is applied: every detection is of a known series and, but for missing_data
+    (noticed at the shard's time), of a stored point; a later time would move `scored_until` past
+    points still to come, which would then count as scored."""
+    for i, d in enumerate(detections):
+        s = series.get(d.series_id)
+        if s is None:
+            raise ServiceError("VALIDATION_ERROR", f"detections[{i}].metric_id: no series {d.series_id}",
+                               {"field": f"detections[{i}].metric_id"})
+        if d.type != "missing_data" and (s.last_ts is None or d.ts > s.last_ts):
+            raise ServiceError("VALIDATION_ERROR", f"detections[{i}].time is after the series' latest "
+                               "stored point", {"field": f"detections[{i}].time"})
 
 
 def _apply_statistical(session: Session, episodes: dict, s: Series, d: DetectionIn, now: float) -> str:

@@ -1,6 +1,7 @@
 """StorageService: the internal write and bulk-read API of ingest, detect and forecast."""
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Mapping
 
@@ -13,7 +14,7 @@ from services.common import paging
 from services.common.columns import check_columns
 from services.common.config import PlanLimits
 from services.common.errors import ServiceError
-from services.common.timeutil import from_timestamp, to_timestamp
+from services.common.timeutil import checked_seconds, from_timestamp, to_timestamp
 
 MAX_WRITE, MAX_READ, MAX_BEHIND = 5000, 100_000, 10_000
 PLAN_CACHE_SECONDS = 5.0
@@ -81,13 +82,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
                    for r in rows], page=paging.info(offset, limit, total))
 
     def ApplyDetections(self, request, context):
-        detections = [episodes.DetectionIn(
-            series_id=d.metric_id, ts=from_timestamp(d.time), value=d.value, score=d.score,
-            severity=convert.SEVERITY_FROM_PROTO.get(d.severity), type=convert.TYPE_FROM_PROTO.get(d.type),
-            mean=d.baseline.mean, std=d.baseline.std,
-            lower=d.expected_range.lower, upper=d.expected_range.upper,
-            event=EVENTS[d.event], end_ts=from_timestamp(d.end_time) if d.HasField("end_time") else None)
-            for d in request.detections]
+        detections = [_detection_in(d, i) for i, d in enumerate(request.detections)]
         with self.db.transaction() as session:
             ids = episodes.apply_detections(session, detections, self.clock())
         return storage_pb2.ApplyDetectionsResponse(anomaly_ids=ids)
@@ -123,6 +118,38 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             rows, more = detector_state.read_points(session, request.metric_id, after, limit, before)
         return storage_pb2.ReadPointsResponse(
             points=[common_pb2.DataPoint(time=to_timestamp(t), value=v) for t, v in rows], has_more=more)
+
+
+def _detection_in(d: storage_pb2.Detection, i: int) -> episodes.DetectionIn:
+    """A detection as detect makes them, else VALIDATION_ERROR naming `detections[i].<field>`:
+    what it carries is stored in an anomaly (numbers, its description) or moves a series'
+    `scored_until`."""
+    def field(name: str) -> str:
+        return f"detections[{i}].{name}"
+
+    def invalid(name: str, rule: str) -> ServiceError:
+        return ServiceError("VALIDATION_ERROR", f"{field(name)} {rule}", {"field": field(name)})
+
+    if not d.HasField("time"):
+        raise invalid("time", "is required")
+    numbers = {"value": d.value, "score": d.score, "baseline.mean": d.baseline.mean,
+               "baseline.std": d.baseline.std, "expected_range.lower": d.expected_range.lower,
+               "expected_range.upper": d.expected_range.upper}
+    for name, number in numbers.items():
+        if not math.isfinite(number):
+            raise invalid(name, "must be finite")
+    if not 0.0 <= d.score <= 1.0:
+        raise invalid("score", "must be in [0, 1]")
+    kind = convert.enum_name(convert.TYPE_FROM_PROTO, d.type, field("type"))
+    if kind == "threshold":  # threshold anomalies come from rules on ingest, never from detect
+        raise invalid("type", "cannot be threshold")
+    return episodes.DetectionIn(
+        series_id=d.metric_id, ts=checked_seconds(d.time, field("time")), value=d.value, score=d.score,
+        severity=convert.enum_name(convert.SEVERITY_FROM_PROTO, d.severity, field("severity")) or None,
+        type=kind or None, mean=d.baseline.mean, std=d.baseline.std,
+        lower=d.expected_range.lower, upper=d.expected_range.upper,
+        event=convert.enum_name(EVENTS, d.event, field("event")),
+        end_ts=checked_seconds(d.end_time, field("end_time")) if d.HasField("end_time") else None)
 
 
 def _check_shard(request) -> None:

@@ -2,12 +2,14 @@
 that ingest would never send answers, and that nothing of it is stored."""
 from __future__ import annotations
 
+import math
+
 import pytest
 from sqlalchemy import func, select
 
 from anomalywatch.catalog.v1 import storage_pb2
 from anomalywatch.common.v1 import common_pb2
-from services.catalog.models import PointRow, Series
+from services.catalog.models import Anomaly, PointRow, Series
 from services.catalog.storage_servicer import StorageServicer
 from services.common.config import PlanLimits
 from services.common.errors import ServiceError
@@ -94,3 +96,79 @@ def test_the_longest_name_and_the_most_tags_are_stored(db, storage, scope):
     answer = storage.WritePoints(write_request(scope, [T0], metric="a.B-c_d:e/" + "x" * 245, tags=tags), None)
     assert list(answer.outcomes) == [storage_pb2.WRITE_OUTCOME_STORED]
     assert stored(db, scope) == (1, 1)
+
+
+@pytest.fixture
+def written(storage, scope) -> str:
+    """The id of a series with points at T0, T0 + 60 and T0 + 120."""
+    answer = storage.WritePoints(write_request(scope, [T0, T0 + 60, T0 + 120], values=[1.0, 50.0, 1.0]), None)
+    return answer.series[0].metric_id
+
+
+def detection(series_id: str, **fields) -> storage_pb2.Detection:
+    """A spike opening an episode at T0 + 60, changed by `fields` (dotted names reach into messages)."""
+    message = storage_pb2.Detection(
+        metric_id=series_id, value=50.0, score=0.99, severity=common_pb2.SEVERITY_CRITICAL,
+        type=common_pb2.ANOMALY_TYPE_SPIKE, baseline=common_pb2.Baseline(mean=1.0, std=0.5),
+        expected_range=common_pb2.ExpectedRange(lower=0.0, upper=2.0), event=storage_pb2.EPISODE_EVENT_OPEN)
+    message.time.seconds = int(T0) + 60
+    for name, value in fields.items():
+        target, _, leaf = name.rpartition(".")
+        owner = message
+        for part in filter(None, target.split(".")):
+            owner = getattr(owner, part)
+        if leaf == "time" and value is None:
+            owner.ClearField("time")
+        else:
+            setattr(owner, leaf, value)
+    return message
+
+
+def anomalies_of(db, series_id: str) -> list[tuple[str, str]]:
+    with db.read() as session:
+        return [(a.type, a.description) for a in session.scalars(
+            select(Anomaly).where(Anomaly.series_id == series_id))]
+
+
+def scored_until(db, series_id: str) -> float | None:
+    with db.read() as session:
+        return session.get(Series, series_id).scored_until
+
+
+def test_a_detection_as_detect_sends_it_opens_an_anomaly(db, storage, written):
+    request = storage_pb2.ApplyDetectionsRequest(detections=[detection(written)])
+    answer = storage.ApplyDetections(request, None)
+    assert answer.anomaly_ids[0].startswith("anom_")
+    assert anomalies_of(db, written) == [("spike", "cpu rose to 50, 4900% above its expected 1")]
+    assert scored_until(db, written) == T0 + 60
+
+
+@pytest.mark.parametrize(("fields", "field"), [
+    ({"value": math.nan}, "value"), ({"value": math.inf}, "value"), ({"score": math.nan}, "score"),
+    ({"score": 1.5}, "score"), ({"score": -0.1}, "score"), ({"baseline.mean": math.nan}, "baseline.mean"),
+    ({"baseline.std": math.inf}, "baseline.std"),
+    ({"expected_range.lower": -math.inf}, "expected_range.lower"),
+    ({"expected_range.upper": math.nan}, "expected_range.upper"),
+    ({"event": 99}, "event"), ({"severity": 99}, "severity"), ({"type": 99}, "type"),
+    ({"type": common_pb2.ANOMALY_TYPE_THRESHOLD}, "type"), ({"metric_id": "met_nosuchseries"}, "metric_id"),
+    ({"metric_id": ""}, "metric_id"), ({"time.seconds": 2**62}, "time"), ({"time.nanos": -5}, "time"),
+    ({"time.seconds": int(T0) + 121}, "time"), ({"time": None}, "time"),
+    ({"end_time.seconds": 2**62}, "end_time"), ({"end_time.nanos": 10**9}, "end_time"),
+])
+def test_a_detection_detect_would_not_send_is_refused_and_nothing_is_applied(db, storage, written, fields,
+                                                                              field):
+    good = detection(written, event=storage_pb2.EPISODE_EVENT_UNSPECIFIED,
+                     severity=common_pb2.SEVERITY_UNSPECIFIED, type=common_pb2.ANOMALY_TYPE_UNSPECIFIED)
+    good.time.seconds = int(T0)
+    request = storage_pb2.ApplyDetectionsRequest(detections=[good, detection(written, **fields)])
+    error = refused(storage.ApplyDetections, request)
+    assert error.details == {"field": f"detections[1].{field}"}
+    assert anomalies_of(db, written) == [] and scored_until(db, written) is None
+
+
+def test_missing_data_opens_at_the_shards_time_after_the_latest_point(db, storage, written):
+    late = detection(written, type=common_pb2.ANOMALY_TYPE_MISSING_DATA,
+                     severity=common_pb2.SEVERITY_WARNING)
+    late.time.seconds = int(T0) + 3600
+    answer = storage.ApplyDetections(storage_pb2.ApplyDetectionsRequest(detections=[late]), None)
+    assert answer.anomaly_ids[0] and [kind for kind, _ in anomalies_of(db, written)] == ["missing_data"]
