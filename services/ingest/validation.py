@@ -13,13 +13,12 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from services.common.time_window import accepted_window
-from services.common.timeutil import iso, parse_iso
+from services.common.timeutil import MAX_NANOS, iso, parse_iso
 
 # Used with fullmatch: with `match`, `$` also matches before a final "\n". Anchored all the same,
 # since the OpenAPI document gives the pattern to clients (where `$` is the end).
 METRIC_NAME = re.compile(r"^[A-Za-z0-9._\-:/]+$")
 MAX_NAME, MAX_TAGS, MAX_TAG_TEXT, MAX_SOURCE = 255, 32, 255, 255
-MAX_NANOS = 999_999_999
 POINT_FIELDS = ("metric", "value", "timestamp", "tags", "source")
 
 
