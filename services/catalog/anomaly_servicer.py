@@ -113,8 +113,8 @@ def spec_from_proto(message: anomalies_pb2.Rule) -> rules.RuleSpec:
     return rules.RuleSpec(
         name=message.name, description=message.description, metric=message.condition.metric,
         operator=message.condition.operator, threshold=message.condition.threshold,
-        severity=SEVERITY_FROM_PROTO.get(message.severity, ""), scope_tags=dict(message.scope_tags),
-        enabled=message.enabled)
+        severity=enum_name(SEVERITY_FROM_PROTO, message.severity, "severity"),
+        scope_tags=dict(message.scope_tags), enabled=message.enabled)
 
 
 def patch_from_proto(message: anomalies_pb2.RulePatch) -> rules.RulePatch:
@@ -124,8 +124,8 @@ def patch_from_proto(message: anomalies_pb2.RulePatch) -> rules.RulePatch:
     return rules.RulePatch(
         name=optional("name"), description=optional("description"), metric=optional("metric"),
         operator=optional("operator"), threshold=optional("threshold"),
-        severity=SEVERITY_FROM_PROTO.get(message.severity), enabled=optional("enabled"),
-        scope_tags=dict(message.scope_tags) if message.set_scope else None)
+        severity=enum_name(SEVERITY_FROM_PROTO, message.severity, "severity") or None,
+        enabled=optional("enabled"), scope_tags=dict(message.scope_tags) if message.set_scope else None)
 
 
 class RuleServicer(anomalies_pb2_grpc.RuleServiceServicer):

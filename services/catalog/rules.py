@@ -17,6 +17,7 @@ from services.catalog.models import Anomaly, Rule
 from services.catalog.rule_match import OPERATORS
 from services.common.errors import ServiceError
 from services.common.ids import new_id
+from services.ingest.validation import storable
 
 SEVERITIES = ("info", "warning", "critical")
 # MeshAI's words, stored as ours.
@@ -65,6 +66,7 @@ def check_name(name: object) -> str:
     name = name.strip()
     if len(name) > MAX_NAME:
         raise _invalid("name", f"name must be at most {MAX_NAME} characters")
+    _check_storable("name", name)
     return name
 
 
@@ -73,7 +75,14 @@ def check_description(description: object) -> str:
         raise _invalid("description", "description must be a string")
     if len(description) > MAX_DESCRIPTION:
         raise _invalid("description", f"description must be at most {MAX_DESCRIPTION} characters")
+    _check_storable("description", description)
     return description
+
+
+def _check_storable(field_name: str, *texts: str) -> None:
+    # PostgreSQL refuses NUL in text (SQLite would keep it): the same answer on both
+    if not all(map(storable, texts)):
+        raise _invalid(field_name, f"{field_name} must be valid UTF-8 without NUL characters")
 
 
 def check_metric(metric: object) -> str:
@@ -119,6 +128,7 @@ def check_scope_tags(tags: object) -> dict[str, str]:
         if len(key) > MAX_TAG_LENGTH or len(value) > MAX_TAG_LENGTH:
             raise _invalid("scope.tags", f"scope tag keys and values must be at most {MAX_TAG_LENGTH} "
                            "characters", tag=key[:MAX_TAG_LENGTH])
+        _check_storable("scope.tags", key, value)  # a series' tags never hold NUL: it could not match
     return dict(tags)
 
 

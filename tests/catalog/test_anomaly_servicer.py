@@ -321,3 +321,20 @@ def test_more_tag_filters_than_a_series_has_tags_are_refused(data, count):
     assert (code, error.details) == (grpc.StatusCode.INVALID_ARGUMENT, {"field": "tags"})
     tags = {"host": "a", **{f"k{i}": "v" for i in range(31)}}
     assert data["rw"]("ListAnomalies", anomalies_pb2.ListAnomaliesRequest(tags=tags)).page.total_size == 0
+
+
+def test_a_rule_severity_number_this_release_does_not_know_is_refused(data):
+    rw = data["rw"]
+    code, error = rw.error("CreateRule", anomalies_pb2.CreateRuleRequest(rule=rule_message(severity=99)))
+    assert (code, error.details) == (grpc.StatusCode.INVALID_ARGUMENT, {"field": "severity"})
+    assert rw("ListRules", anomalies_pb2.ListRulesRequest()).page.total_size == 0
+    unset = rw("CreateRule", anomalies_pb2.CreateRuleRequest(
+        rule=rule_message(severity=common_pb2.SEVERITY_UNSPECIFIED))).rule
+    assert unset.severity == common_pb2.SEVERITY_WARNING  # the default
+    code, error = rw.error("UpdateRule", anomalies_pb2.UpdateRuleRequest(
+        rule_id=unset.id, patch=anomalies_pb2.RulePatch(severity=99, threshold=1)))
+    assert (code, error.details) == (grpc.StatusCode.INVALID_ARGUMENT, {"field": "severity"})
+    assert rw("GetRule", anomalies_pb2.GetRuleRequest(rule_id=unset.id)).rule == unset  # unchanged
+    kept = rw("UpdateRule", anomalies_pb2.UpdateRuleRequest(
+        rule_id=unset.id, patch=anomalies_pb2.RulePatch(threshold=1))).rule
+    assert kept.severity == common_pb2.SEVERITY_WARNING and kept.condition.threshold == 1

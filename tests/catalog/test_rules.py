@@ -67,6 +67,8 @@ def test_create_stores_meshai_severity_as_ours_and_defaults(db, seed):
     ({"threshold": True}, "condition.threshold"), ({"threshold": "100"}, "condition.threshold"),
     ({"severity": "urgent"}, "severity"), ({"scope_tags": {"k": 1}}, "scope.tags"),
     ({"scope_tags": {f"k{i}": "v" for i in range(33)}}, "scope.tags"), ({"scope_tags": "global"}, "scope"),
+    ({"name": "a\x00b"}, "name"), ({"description": "d\x00"}, "description"),
+    ({"scope_tags": {"k\x00": "v"}}, "scope.tags"), ({"scope_tags": {"k": "v\x00"}}, "scope.tags"),
 ])
 def test_create_validation_names_the_field(db, seed, changes, field):
     scope = seed.scope()
