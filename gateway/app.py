@@ -11,10 +11,10 @@ from opentelemetry.instrumentation.flask import FlaskInstrumentor
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway import errors, ratelimit
+from gateway.body import MAX_BODY_BYTES
 from gateway.clients import Clients
 from gateway.ingest_batcher import IngestBatcher
 from gateway.json_provider import OrjsonProvider
-from gateway.request_io import MAX_BODY_BYTES
 from gateway.routes import anomalies, docs, flux, forecast, ingest, keys, metrics, ops, rules
 from gateway.telemetry import count_request
 from services.common.auth import PrincipalCache
@@ -83,7 +83,7 @@ def create_app(settings: Settings | None = None, clients: Clients | None = None)
 
 def _refuse_large_bodies():
     """413 from the declared length, before authentication or parsing read anything; a chunked
-    body is measured as it is read (request_io.body_bytes). The error handlers render both."""
+    body is measured as it is read (gateway.body). The error handlers render both."""
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise RequestEntityTooLarge()
 

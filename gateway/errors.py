@@ -7,7 +7,7 @@ import logging
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from gateway.request_io import MAX_BODY_BYTES, discard_body
+from gateway.body import MAX_BODY_BYTES, discard_body
 from services.common.errors import ServiceError
 
 log = logging.getLogger(__name__)

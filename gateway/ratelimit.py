@@ -41,8 +41,8 @@ from redis.retry import Retry
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway.auth import current_principal
+from gateway.body import body_bytes
 from gateway.errors import envelope
-from gateway.request_io import body_bytes
 from gateway.windows import ProcessWindows
 from services.common.auth import bearer_key
 from services.common.config import PlanLimits, Settings
@@ -185,7 +185,7 @@ def _flux_key() -> str | None:
         return None
     try:
         body = json.loads(body_bytes())
-    except (ValueError, RecursionError, RequestEntityTooLarge):
+    except (ValueError, RecursionError, RequestEntityTooLarge, ServiceError):
         return None
     key = body.get("key") if isinstance(body, dict) else None
     return key if isinstance(key, str) else None

@@ -4,51 +4,17 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import g, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import request
 
 from anomalywatch.common.v1 import common_pb2
+from gateway.body import body_bytes
 from gateway.fields import query_integer, string
 from services.common.errors import ServiceError
 from services.common.timeutil import parse_iso, to_timestamp
 from services.ingest.validation import MAX_TAGS
 
-MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
 MAX_OFFSET = 2**31 - 1  # the protos' int32
-DISCARD_CAP = 16 * MAX_BODY_BYTES
-
-
-def body_bytes() -> bytes:
-    """The whole raw body; RequestEntityTooLarge (413) when it is over the app's MAX_CONTENT_LENGTH.
-
-    Werkzeug caps the body stream at that limit: a declared Content-Length over it raises at once,
-    but a chunked body (no length) is cut at the limit and get_data() returns the cut part as if it
-    were whole. So when a chunked body fills the limit, one more byte is read from the server's
-    stream (the capped stream would refuse even a body of exactly the limit). The verdict is kept
-    for the request: the rate limiter reads a flux post's body before the route does."""
-    verdict = g.get("aw_body_too_large")
-    if verdict is None:
-        raw = request.get_data(cache=True)
-        limit = request.max_content_length
-        filled = limit is not None and request.content_length is None and len(raw) >= limit
-        verdict = g.aw_body_too_large = filled and bool(request.environ["wsgi.input"].read(1))
-    if verdict:
-        raise RequestEntityTooLarge()
-    return request.get_data(cache=True)
-
-
-def discard_body(cap: int = DISCARD_CAP) -> None:
-    """Reads and drops what is left of a refused body, so the client gets the 413 instead of a reset
-    connection; a body declared larger than `cap` is left unread."""
-    if (request.content_length or 0) > cap:
-        return
-    stream = request.environ["wsgi.input"]
-    while cap > 0:
-        chunk = stream.read(min(cap, 65536))
-        if not chunk:
-            return
-        cap -= len(chunk)
 
 
 def json_body(required: bool = True) -> Any:

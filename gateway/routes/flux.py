@@ -8,7 +8,7 @@ import time
 from flask import Blueprint, current_app, g, jsonify
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from gateway.request_io import body_bytes, discard_body
+from gateway.body import body_bytes, discard_body
 from gateway.routes.ingest import ingest_points
 from services.common.auth import bearer_key
 from services.common.errors import ServiceError
@@ -32,7 +32,10 @@ def too_large(_error):
 
 @bp.post("/flux/metric_data_post")
 def metric_data_post():
-    raw = body_bytes()
+    try:
+        raw = body_bytes()
+    except ServiceError:  # its framing is broken
+        return flux_error(400, "invalid POST data - the body could not be read")
     if not raw:
         return flux_error(400, "no POST data received")
     try:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, NoMoreData
 
 from anomalywatch.catalog.v1 import accounts_pb2, anomalies_pb2, metrics_pb2
 from anomalywatch.common.v1 import common_pb2
@@ -170,6 +171,49 @@ def test_a_chunked_flux_post_of_exactly_one_mebibyte_is_taken_and_keyed(gw):
 
 
 
+
+
+class BrokenChunks:
+    """gunicorn's body stream (read() only) of a chunked body whose framing breaks after `data`."""
+
+    def __init__(self, data: bytes, error: Exception):
+        self.data, self.error = data, error
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.data:
+            raise self.error
+        size = len(self.data) if size is None or size < 0 else size
+        out, self.data = self.data[:size], self.data[size:]
+        return out
+
+
+def broken(client, path: str, data: bytes, error: Exception, **headers: str):
+    environ = {"wsgi.input": BrokenChunks(data, error), "wsgi.input_terminated": True}
+    return client.post(path, environ_overrides=environ,
+                       headers={"Transfer-Encoding": "chunked", **JSON, **headers})
+
+
+@pytest.mark.parametrize("error", [InvalidChunkSize(b"ZZ"), ChunkMissingTerminator(b"xx"), NoMoreData(b"")])
+@pytest.mark.parametrize("size", [10, MIB])  # the body breaks within the limit, or just past it
+def test_an_ingest_body_with_broken_chunked_framing_is_400_never_500(gw, error, size):
+    answer = broken(gw.client, "/v1/ingest", ingest_batch(size), error, **gw.headers())
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    error = error_of(answer)
+    assert error["code"] == "VALIDATION_ERROR" and error["details"]["field"] == "body"
+    assert gw.ingest.calls == []
+
+
+@pytest.mark.parametrize("size", [10, MIB])
+def test_a_flux_post_with_broken_chunked_framing_is_anomifys_400(gw, size):
+    answer = broken(gw.client, "/flux/metric_data_post", flux_post(gw.key, size), InvalidChunkSize(b"ZZ"))
+    assert answer.status_code == 400
+    assert answer.get_json() == {"code": 400, "message": "invalid POST data - the body could not be read"}
+    assert gw.ingest.calls == []
+
+
+def test_a_chunked_body_over_the_limit_that_then_breaks_is_still_413(gw):
+    answer = broken(gw.client, "/v1/ingest", ingest_batch(MIB + 10), InvalidChunkSize(b"ZZ"), **gw.headers())
+    assert answer.status_code == 413 and error_of(answer)["code"] == "PAYLOAD_TOO_LARGE"
 
 # --- Integer parameters: plain ASCII decimal, one parser ------------------------------------------
 
