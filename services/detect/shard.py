@@ -174,33 +174,54 @@ class Shard:
         detection per series; catalog only moves `scored_until` forward). Returns the series sent."""
         with self.lock:
             progress, self.progress = self.progress, {}
-        detections, unusable = [], []
+        detections, unusable = [], {}
         for sid, (ts, value) in progress.items():
             try:
                 detections.append(storage_pb2.Detection(metric_id=sid, time=to_timestamp(ts), value=value))
             except Exception as error:  # noqa: BLE001 - that series alone is left out
-                unusable.append((sid, error))
-        if unusable:
-            with self.lock:
-                for sid, error in unusable:
-                    del progress[sid]
-                    self._drop_unusable(sid, error)
-        if not detections:
-            return 0
+                unusable[sid] = error
         try:
-            self._call(self.storage.ApplyDetections,
-                       storage_pb2.ApplyDetectionsRequest(detections=detections))
+            if detections:
+                unusable.update(self._apply_apart(detections))
         except Exception:  # whatever failed, catalog may not have it: sent again next time
             with self.lock:  # unless a later point has been recorded since
                 for sid, point in progress.items():
-                    self.progress.setdefault(sid, point)
+                    if sid not in unusable:
+                        self.progress.setdefault(sid, point)
             raise
-        return len(detections)
+        finally:
+            if unusable:
+                with self.lock:
+                    for sid, error in unusable.items():
+                        self._drop_unusable(sid, error)
+        return len(progress) - len(unusable)
+
+    def _apply_apart(self, detections: list[storage_pb2.Detection]) -> dict[str, ServiceError]:
+        """Applies detections of distinct series (progress, outages) in one call. If catalog
+        refuses it (VALIDATION_ERROR: a series it does not know, a time past its stored points),
+        each goes alone, so that one series cannot hold back every other's for good; returns the
+        refused ones' errors by series."""
+        try:
+            self._call(self.storage.ApplyDetections,
+                       storage_pb2.ApplyDetectionsRequest(detections=detections))
+            return {}
+        except ServiceError as error:
+            if error.code != "VALIDATION_ERROR":
+                raise
+        refused = {}
+        for one in detections:
+            try:
+                self._call(self.storage.ApplyDetections, storage_pb2.ApplyDetectionsRequest(detections=[one]))
+            except ServiceError as error:
+                if error.code != "VALIDATION_ERROR":
+                    raise
+                refused[one.metric_id] = error
+        return refused
 
     def _drop_unusable(self, sid: str, error: Exception) -> None:
-        """Forgets a series whose state cannot be recorded in catalog, so it cannot fail the
-        shard's flushes and checkpoints; it is rebuilt from stored points on next contact.
-        Caller holds the lock."""
+        """Forgets a series whose state cannot be recorded in catalog (or catalog refuses), so it
+        cannot fail the shard's flushes, checkpoints and staleness checks; it is rebuilt from
+        stored points on next contact. Caller holds the lock."""
         log.error("series state cannot be recorded, rebuilding it from its points",
                   extra={"metric_id": sid, "error": repr(error)})
         self.engine.forget(sid)
@@ -369,9 +390,12 @@ class Shard:
                      and now - info.arrived > stale_after(info.step)]
             if not stale:
                 return []
-            self._call(self.storage.ApplyDetections, storage_pb2.ApplyDetectionsRequest(detections=[
-                missing_data(sid, now, info.last_value, storage_pb2.EPISODE_EVENT_OPEN)
-                for sid, info in stale]))
+            outages = [missing_data(sid, now, info.last_value, storage_pb2.EPISODE_EVENT_OPEN)
+                       for sid, info in stale]
+            refused = self._apply_apart(outages)
+            for sid, error in refused.items():
+                self._drop_unusable(sid, error)
+            stale = [(sid, info) for sid, info in stale if sid not in refused]
             self.missing_open.update(sid for sid, _ in stale)
         for _ in stale:
             ANOMALIES_OPENED.labels("missing_data").inc()

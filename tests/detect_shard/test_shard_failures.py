@@ -1,7 +1,7 @@
 """The shard against a catalog that fails once, in any way (a ServiceError, a bug, a garbled
 gRPC status): pending progress, dirty checkpoints and unapplied episode events are all kept or
 rebuilt, so no point is lost or scored twice; and one series whose state cannot be recorded
-does not stop the others'."""
+(or that catalog refuses) does not stop the others'."""
 from __future__ import annotations
 
 import grpc
@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
+from sqlalchemy import select
 
+from services.catalog.models import Anomaly
 from services.common.errors import ServiceError
 from services.detect.engine import DetectionEngine
 from services.detect.shard import Shard
@@ -176,3 +178,27 @@ def test_a_restore_whose_progress_flush_fails_still_makes_the_shard_ready(catalo
     shard = Shard(DetectionEngine(), flaky, 0, 1, 30.0, Clock(ts[-1]))
     shard.restore()
     assert shard.ready and shard.flush_progress() == 1
+
+
+def test_a_series_catalog_refuses_does_not_hold_back_the_others_progress_or_outages(catalog):
+    db, storage, account_id = catalog
+    ts, values = series(50, 6)
+    clock = Clock(ts[-1])
+    shard = new_shard(storage, clock)
+    answer = write(storage, account_id, ts, values)
+    good = answer.series[0].metric_id
+    shard.score_points(to_score(answer, ts, values))
+    ghost = to_score(answer, ts, values)  # scored, never stored: catalog knows no such series
+    ghost.series[0].metric_id = "met_ghost"
+    ghost.series[0].ClearField("previous_time")
+    shard.score_points(ghost)
+    assert shard.flush_progress() == 1
+    assert scored_until(db, good) == ts[-1]
+    assert "met_ghost" not in shard.engine.series_ids()  # forgotten, not sent again
+    assert shard.flush_progress() == 0
+    shard.score_points(ghost)  # again, and both fall silent
+    clock.now += 600
+    assert shard.check_staleness() == [good]
+    with db.read() as session:
+        outage = session.scalars(select(Anomaly).where(Anomaly.type == "missing_data")).one()
+    assert outage.series_id == good
