@@ -9,6 +9,7 @@ from anomalywatch.common.v1 import common_pb2
 from services.catalog import configs, convert, metric_reads
 from services.catalog.configs import Scope
 from services.catalog.db import Database
+from services.catalog.series_rules import check_metric_name
 from services.common import paging
 from services.common.auth import PrincipalCache
 from services.common.errors import ServiceError
@@ -83,10 +84,8 @@ class MetricServicer(metrics_pb2_grpc.MetricServiceServicer):
         if has_prefix(name_or_id, "met"):
             s = metric_reads.get_series(session, scope, name_or_id)
             return "series", s.id, s.name, s.id
-        if not name_or_id or len(name_or_id) > 255:
-            raise ServiceError("VALIDATION_ERROR", "a metric name of 1-255 characters is required",
-                               {"field": "name_or_id"})
-        return "name", name_or_id, name_or_id, ""
+        # a name no series can have would configure nothing, ever
+        return "name", check_metric_name(name_or_id, "name_or_id"), name_or_id, ""
 
     def _answer(self, session, scope, kind, target, name, series_id, response_type):
         targets = [("name", name)] + ([("series", series_id)] if series_id else [])

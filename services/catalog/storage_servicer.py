@@ -9,7 +9,7 @@ from anomalywatch.catalog.v1 import metrics_pb2, storage_pb2, storage_pb2_grpc
 from anomalywatch.common.v1 import common_pb2
 from services.catalog import accounts, convert, detector_state, episodes, points, trial_posts
 from services.catalog.db import Database
-from services.catalog.series_rules import check_series_keys
+from services.catalog.series_rules import check_metric_name, check_series_keys
 from services.common import paging
 from services.common.columns import check_columns
 from services.common.config import PlanLimits
@@ -67,6 +67,11 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
 
     def RecordTestPost(self, request, context):
         scope = convert.scope_from_proto(request.scope)
+        if len(request.metrics) > MAX_WRITE:  # one name per point, as WritePoints takes them
+            raise ServiceError("VALIDATION_ERROR", f"at most {MAX_WRITE} metrics per call",
+                               {"field": "metrics"})
+        for name in set(request.metrics):
+            check_metric_name(name, "metrics")
         with self.db.transaction() as session:
             trial_posts.record(session, scope, list(request.metrics), self.clock())
         return storage_pb2.RecordTestPostResponse()
@@ -110,10 +115,12 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         return storage_pb2.ListBehindSeriesResponse(series=series, next_after_metric_id=next_after)
 
     def ReadPoints(self, request, context):
+        if request.limit < 0:
+            raise ServiceError("VALIDATION_ERROR", "limit must not be negative", {"field": "limit"})
         limit = min(request.limit or 10_000, MAX_READ)
-        after = from_timestamp(request.after_time) if request.HasField("after_time") else None
-        before = (from_timestamp(request.latest_before_time) if request.HasField("latest_before_time")
-                  else None)
+        after = checked_seconds(request.after_time, "after_time") if request.HasField("after_time") else None
+        before = (checked_seconds(request.latest_before_time, "latest_before_time")
+                  if request.HasField("latest_before_time") else None)
         with self.db.read() as session:
             rows, more = detector_state.read_points(session, request.metric_id, after, limit, before)
         return storage_pb2.ReadPointsResponse(

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 
 import pytest
+from sqlalchemy import func, select
 
 from anomalywatch.catalog.v1 import metrics_pb2
 from anomalywatch.common.v1 import common_pb2
 from services.catalog.metric_servicer import MetricServicer
+from services.catalog.models import AnomalyConfigRow
 from services.common.auth import PrincipalCache
 from services.common.errors import ServiceError
 
@@ -53,3 +55,26 @@ def test_list_metrics_refuses_a_page_token_past_any_offset(metrics, caller):
     page = common_pb2.PageRequest(page_token=base64.urlsafe_b64encode(b"o:3000000000").decode())
     error = refused(metrics.ListMetrics, metrics_pb2.ListMetricsRequest(page=page), context)
     assert error.details == {"field": "page_token"}
+
+
+@pytest.mark.parametrize("name", ["", "a b", "a\n", "a\x00b", "caf\u00e9", "x" * 256, "cpu;drop"])
+@pytest.mark.parametrize("method", ["GetAnomalyConfig", "UpdateAnomalyConfig"])
+def test_a_config_for_a_name_no_series_can_have_is_refused(db, metrics, caller, name, method):
+    scope, context = caller
+    request_type = getattr(metrics_pb2, f"{method}Request")
+    request = request_type(name_or_id=name)
+    if method == "UpdateAnomalyConfig":
+        request.config.sensitivity = "high"
+    error = refused(getattr(metrics, method), request, context)
+    assert error.details == {"field": "name_or_id"}
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(AnomalyConfigRow)
+                              .where(AnomalyConfigRow.account_id == scope.account_id)) == 0
+
+
+def test_a_config_for_a_name_of_the_whole_alphabet_is_kept(metrics, caller):
+    _, context = caller
+    name = "a.B-c_d:e/9"
+    answer = metrics.UpdateAnomalyConfig(metrics_pb2.UpdateAnomalyConfigRequest(
+        name_or_id=name, config=metrics_pb2.AnomalyConfig(sensitivity="high")), context)
+    assert answer.overrides.sensitivity == "high" and answer.metric == name

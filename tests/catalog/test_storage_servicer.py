@@ -172,3 +172,45 @@ def test_missing_data_opens_at_the_shards_time_after_the_latest_point(db, storag
     late.time.seconds = int(T0) + 3600
     answer = storage.ApplyDetections(storage_pb2.ApplyDetectionsRequest(detections=[late]), None)
     assert answer.anomaly_ids[0] and [kind for kind, _ in anomalies_of(db, written)] == ["missing_data"]
+
+
+def test_read_points_refuses_a_negative_limit_and_a_time_no_timestamp_holds(storage, written):
+    error = refused(storage.ReadPoints, storage_pb2.ReadPointsRequest(metric_id=written, limit=-1))
+    assert error.details == {"field": "limit"}
+    for name in ("after_time", "latest_before_time"):
+        request = storage_pb2.ReadPointsRequest(metric_id=written)
+        getattr(request, name).nanos = -5
+        assert refused(storage.ReadPoints, request).details == {"field": name}
+    answer = storage.ReadPoints(storage_pb2.ReadPointsRequest(metric_id=written, limit=2), None)
+    assert len(answer.points) == 2 and answer.has_more
+
+
+def posts_of(storage, scope) -> list[str]:
+    answer = storage.ListTestPosts(storage_pb2.ListTestPostsRequest(
+        scope=scope, page=common_pb2.PageRequest(page_size=1000)), None)
+    assert answer.page.total_size == len(answer.posts)
+    return [p.metric for p in answer.posts]
+
+
+def test_test_posts_keep_the_newest_thousand_names_of_a_scope(db, seed, scope):
+    clock = [NOW]
+    storage = StorageServicer(db, lambda plan: PlanLimits(1000, 50, None), lambda: clock[0])
+    for batch in range(3):
+        clock[0] = NOW + batch
+        names = [f"b{batch}.m{i:04d}" for i in range(800)]
+        request = storage_pb2.RecordTestPostRequest(scope=scope, metrics=names + names[:5])
+        storage.RecordTestPost(request, None)
+    kept = posts_of(storage, scope)
+    assert kept == [f"b2.m{i:04d}" for i in range(800)] + [f"b1.m{i:04d}" for i in range(200)]
+    other = common_pb2.Scope(account_id=seed.account(), environment=common_pb2.ENVIRONMENT_LIVE)
+    storage.RecordTestPost(storage_pb2.RecordTestPostRequest(scope=other, metrics=["x"]), None)
+    assert len(posts_of(storage, scope)) == 1000  # another scope's names take none of this one's
+
+
+@pytest.mark.parametrize("metrics", [["ok"] * 5001, [f"m{i}" for i in range(50_000)], ["ok", ""], ["a\n"],
+                                     ["a\x00b"], ["x" * 256]])
+def test_test_posts_refuse_names_no_point_could_carry_and_more_than_a_write(storage, scope, metrics):
+    storage.RecordTestPost(storage_pb2.RecordTestPostRequest(scope=scope, metrics=["before"]), None)
+    error = refused(storage.RecordTestPost, storage_pb2.RecordTestPostRequest(scope=scope, metrics=metrics))
+    assert error.details == {"field": "metrics"}
+    assert posts_of(storage, scope) == ["before"]
