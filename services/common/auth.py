@@ -14,7 +14,7 @@ from services.common.errors import ServiceError
 
 SCOPES = ("ingest", "read", "write", "forecast", "admin")
 ENVIRONMENTS = ("live", "test")
-KEY_PATTERN = re.compile(r"^aw_(live|test)_[A-Za-z0-9]{32}$")
+KEY_PATTERN = re.compile(r"aw_(live|test)_[A-Za-z0-9]{32}")  # whole keys: fullmatch
 PREFIX_LENGTH = 12
 
 
@@ -52,7 +52,7 @@ def bearer_key(authorization: str | None) -> str:
         raise ServiceError("UNAUTHORIZED", "missing API key: send `Authorization: Bearer <key>`")
     scheme, _, key = authorization.strip().partition(" ")
     key = key.strip()
-    if scheme.lower() != "bearer" or not KEY_PATTERN.match(key):
+    if scheme.lower() != "bearer" or not KEY_PATTERN.fullmatch(key):
         raise ServiceError("UNAUTHORIZED",
                            "malformed API key: expected `Bearer aw_live_...` or `aw_test_...`")
     return key

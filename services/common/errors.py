@@ -97,6 +97,16 @@ def _clipped(value: Any) -> Any:
     return value
 
 
+def _details_of(info: error_details_pb2.ErrorInfo) -> dict[str, Any]:
+    """The details object an ErrorInfo carries; {} where it holds none or no JSON object (a peer
+    that is not one of ours: its reason and message still reach the caller)."""
+    try:
+        details = json.loads(info.metadata.get("details") or "{}")
+    except ValueError:
+        return {}
+    return details if isinstance(details, dict) else {}
+
+
 def _rich_status(error: grpc.RpcError) -> status_pb2.Status | None:
     if not hasattr(error, "trailing_metadata"):
         return None
@@ -113,8 +123,7 @@ def from_rpc_error(error: grpc.RpcError) -> ServiceError:
         for detail in status.details:
             info = error_details_pb2.ErrorInfo()
             if detail.Is(info.DESCRIPTOR) and detail.Unpack(info) and info.reason in ERROR_CODES:
-                details = json.loads(info.metadata.get("details") or "{}")
-                return ServiceError(info.reason, status.message, details)
+                return ServiceError(info.reason, status.message, _details_of(info))
     code = error.code() if hasattr(error, "code") else grpc.StatusCode.UNKNOWN
     mapped = _CODE_FOR_STATUS.get(code, "INTERNAL_ERROR")
     message = {
