@@ -26,7 +26,7 @@ SENSITIVITIES = ["low", "medium", "high"]
 SEASONALITIES = ["none", "daily", "weekly", "auto"]
 ENVIRONMENTS = list(ENVIRONMENT.values())
 DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*[smhdw]?\s*$"
-HORIZON_PATTERN = r"^\s*\d+(\.\d+)?\s*[smhdwSMHDW]?\s*$"
+HORIZON_PATTERN = r"^\s*(\d+|\d+(\.\d+)?\s*[smhdwSMHDW])\s*$"  # steps are whole; a duration has a unit
 MAX_NOTE = 2000
 
 # Error codes the gateway itself adds to the services' table (gateway/errors.py).

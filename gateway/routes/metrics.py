@@ -41,7 +41,8 @@ def get_metric(metric_id: str):
 @requires("read")
 def list_points(metric_id: str):
     fields.only_known_params(("from", "to", "limit"))
-    limit = min(fields.query_integer("limit", minimum=1) or DEFAULT_POINTS, MAX_POINTS)
+    raw_limit = request.args.get("limit", str(DEFAULT_POINTS))  # empty is refused, unlike the lists'
+    limit = min(fields.integer(raw_limit, "limit", minimum=1), MAX_POINTS)
     message = metrics_pb2.ListPointsRequest(metric_id=fields.path_id(metric_id, "metric_id"), limit=limit)
     time_param("from", message.start_time)
     time_param("to", message.end_time)
