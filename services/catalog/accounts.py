@@ -18,6 +18,7 @@ from services.common.auth import (
 )
 from services.common.errors import ServiceError
 from services.common.ids import new_id
+from services.ingest.validation import storable
 
 # Writing last_used_at on every call would turn every read into a write; once a minute is enough.
 LAST_USED_RESOLUTION = 60.0
@@ -25,8 +26,9 @@ LAST_USED_RESOLUTION = 60.0
 
 def create_account(session: Session, name: str, plan: str, known_plans: set[str], now: float) -> Account:
     name = (name or "").strip()
-    if not 1 <= len(name) <= 255:
-        raise ServiceError("VALIDATION_ERROR", "name must be 1-255 characters", {"field": "name"})
+    if not 1 <= len(name) <= 255 or not storable(name):
+        raise ServiceError("VALIDATION_ERROR", "name must be 1-255 characters, without NUL",
+                           {"field": "name"})
     plan = plan or "free"
     if plan not in known_plans:
         raise ServiceError("VALIDATION_ERROR", f"unknown plan {plan!r}",
@@ -66,8 +68,9 @@ def create_key(session: Session, account_id: str, name: str, scopes: list[str], 
     if environment not in manageable:
         raise ServiceError("FORBIDDEN", f"this key cannot create {environment} keys",
                            {"field": "environment", "allowed": list(manageable)})
-    if len(name or "") > 255:
-        raise ServiceError("VALIDATION_ERROR", "name must be at most 255 characters", {"field": "name"})
+    if len(name or "") > 255 or not storable(name or ""):
+        raise ServiceError("VALIDATION_ERROR", "name must be at most 255 characters, without NUL",
+                           {"field": "name"})
     if expires_at is not None and expires_at <= now:
         raise ServiceError("VALIDATION_ERROR", "expires_at must be in the future", {"field": "expires_at"})
     secret = generate_key(environment)

@@ -24,6 +24,7 @@ from services.catalog.series import number_of
 from services.catalog.series_rules import check_tag_filters
 from services.common.errors import ServiceError
 from services.common.timeutil import to_timestamp
+from services.ingest.validation import storable
 
 STATUSES = ("active", "acknowledged", "resolved")
 SEVERITIES = ("info", "warning", "critical")
@@ -303,6 +304,8 @@ def _check_note(note: str | None) -> str | None:
         raise _invalid("note", "note must be a string")
     if len(note) > MAX_NOTE:
         raise _invalid("note", f"note must be at most {MAX_NOTE} characters")
+    if not storable(note):  # PostgreSQL refuses NUL; SQLite would keep it
+        raise _invalid("note", "note must be valid UTF-8 without NUL characters")
     return note
 
 

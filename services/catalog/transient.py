@@ -1,7 +1,11 @@
 """Catalog calls whose transaction the database aborted to break a deadlock or a serialization
 conflict run again: the abort rolled everything back, so a fresh attempt is safe, and the client
 never sees what is the database's way of ordering concurrent writers. Still failing after the
-attempts: UNAVAILABLE (503, retry later), never INTERNAL."""
+attempts: UNAVAILABLE (503, retry later), never INTERNAL.
+
+Also the one refusal of input that only PostgreSQL makes: text holding NUL, which its driver will
+not send. Stored text is checked before (as SQLite would keep it); a look-up by such an id or
+name answers VALIDATION_ERROR here, as the gateway answers any NUL in a request."""
 from __future__ import annotations
 
 import logging
@@ -9,7 +13,7 @@ import random
 import time
 
 import grpc
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DataError, DBAPIError
 
 from services.common.errors import ServiceError
 
@@ -24,12 +28,20 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in TRANSIENT_SQLSTATES
 
 
+def refuses_nul(error: BaseException) -> bool:
+    # raised by psycopg itself (so without a SQLSTATE) for a text parameter holding NUL
+    return (isinstance(error, DataError) and getattr(error.orig, "sqlstate", "") is None
+            and "NUL" in str(error.orig))
+
+
 def run_retrying(behaviour, request, context, method: str, sleep=time.sleep):
     """behaviour(request, context), again on a transient abort, up to ATTEMPTS times."""
     for attempt in range(1, ATTEMPTS + 1):
         try:
             return behaviour(request, context)
         except DBAPIError as error:
+            if refuses_nul(error):
+                raise ServiceError("VALIDATION_ERROR", "text must not contain NUL characters") from error
             if not is_transient(error):
                 raise
             if attempt == ATTEMPTS:
