@@ -16,12 +16,15 @@ from services.common.sharding import shard_of
 
 
 def save_checkpoints(session: Session, checkpoints: Sequence[tuple[str, bytes, float]], now: float) -> None:
+    """Keeps the newest checkpoint of each known series, of those given and the one stored."""
     known = set(session.scalars(select(Series.id).where(Series.id.in_([c[0] for c in checkpoints]))))
-    existing = {c.series_id: c for c in session.scalars(
-        select(Checkpoint).where(Checkpoint.series_id.in_(list(known))))}
+    newest: dict[str, tuple[bytes, float]] = {}  # one row per series, however often a call names it
     for series_id, state, state_ts in checkpoints:
-        if series_id not in known:
-            continue
+        if series_id in known and (series_id not in newest or state_ts >= newest[series_id][1]):
+            newest[series_id] = (state, state_ts)
+    existing = {c.series_id: c for c in session.scalars(
+        select(Checkpoint).where(Checkpoint.series_id.in_(list(newest))))}
+    for series_id, (state, state_ts) in newest.items():
         row = existing.get(series_id)
         if row is None:
             session.add(Checkpoint(series_id=series_id, state=state, state_ts=state_ts, saved_at=now))

@@ -14,9 +14,9 @@ from services.common import paging
 from services.common.columns import check_columns
 from services.common.config import PlanLimits
 from services.common.errors import ServiceError
-from services.common.timeutil import checked_seconds, from_timestamp, to_timestamp
+from services.common.timeutil import checked_seconds, to_timestamp
 
-MAX_WRITE, MAX_READ, MAX_BEHIND = 5000, 100_000, 10_000
+MAX_WRITE, MAX_READ, MAX_BEHIND, MAX_CHECKPOINTS = 5000, 100_000, 10_000, 2000
 PLAN_CACHE_SECONDS = 5.0
 EVENTS = {storage_pb2.EPISODE_EVENT_UNSPECIFIED: "none", storage_pb2.EPISODE_EVENT_OPEN: "open",
           storage_pb2.EPISODE_EVENT_CONTINUE: "continue", storage_pb2.EPISODE_EVENT_QUIET: "quiet",
@@ -93,7 +93,11 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         return storage_pb2.ApplyDetectionsResponse(anomaly_ids=ids)
 
     def SaveCheckpoints(self, request, context):
-        batch = [(c.metric_id, c.state, from_timestamp(c.state_time)) for c in request.checkpoints]
+        if len(request.checkpoints) > MAX_CHECKPOINTS:
+            raise ServiceError("VALIDATION_ERROR", f"at most {MAX_CHECKPOINTS} checkpoints per call",
+                               {"field": "checkpoints"})
+        batch = [(c.metric_id, c.state, checked_seconds(c.state_time, f"checkpoints[{i}].state_time"))
+                 for i, c in enumerate(request.checkpoints)]
         with self.db.transaction() as session:
             detector_state.save_checkpoints(session, batch, self.clock())
         return storage_pb2.SaveCheckpointsResponse()

@@ -214,3 +214,37 @@ def test_test_posts_refuse_names_no_point_could_carry_and_more_than_a_write(stor
     error = refused(storage.RecordTestPost, storage_pb2.RecordTestPostRequest(scope=scope, metrics=metrics))
     assert error.details == {"field": "metrics"}
     assert posts_of(storage, scope) == ["before"]
+
+
+def shard_series(storage) -> list[storage_pb2.ShardSeries]:
+    request = storage_pb2.ListShardSeriesRequest(shard_index=0, shard_count=1)
+    return list(storage.ListShardSeries(request, None))
+
+
+def checkpoint_of(storage, metric_id: str) -> storage_pb2.Checkpoint | None:
+    found = next(s for s in shard_series(storage) if s.metric_id == metric_id)
+    return found.checkpoint if found.HasField("checkpoint") else None
+
+
+def checkpoint(metric_id: str, state: bytes, seconds: int, nanos: int = 0) -> storage_pb2.Checkpoint:
+    return storage_pb2.Checkpoint(metric_id=metric_id, state=state,
+                                  state_time={"seconds": seconds, "nanos": nanos})
+
+
+@pytest.mark.parametrize(("seconds", "nanos"), [(2**62, 0), (LATEST + 1, 0), (int(T0), -5), (int(T0), 10**9)])
+def test_a_checkpoint_time_no_timestamp_holds_is_refused_and_nothing_is_saved(storage, written, seconds,
+                                                                               nanos):
+    request = storage_pb2.SaveCheckpointsRequest(checkpoints=[checkpoint(written, b"s", seconds, nanos)])
+    assert refused(storage.SaveCheckpoints, request).details == {"field": "checkpoints[0].state_time"}
+    assert checkpoint_of(storage, written) is None
+
+
+def test_at_most_2000_checkpoints_a_call_and_of_one_series_the_newest_is_kept(storage, written):
+    many = [checkpoint(written, b"s", int(T0))] * 2001
+    assert refused(storage.SaveCheckpoints, storage_pb2.SaveCheckpointsRequest(checkpoints=many)).details == {
+        "field": "checkpoints"}
+    again = [checkpoint(written, b"older", int(T0)), checkpoint(written, b"newer", int(T0) + 60),
+             checkpoint(written, b"oldest", int(T0) - 60)]
+    storage.SaveCheckpoints(storage_pb2.SaveCheckpointsRequest(checkpoints=again), None)
+    saved = checkpoint_of(storage, written)
+    assert (saved.state, saved.state_time.seconds) == (b"newer", int(T0) + 60)
