@@ -82,6 +82,9 @@ def _set_config_field(config: metrics_pb2.AnomalyConfig, name: str, value) -> No
                 "seasonality": str}[name]
     if isinstance(value, bool) and expected is not bool or not isinstance(value, expected):
         raise ServiceError(code, f"{name} has the wrong type", {"field": name})
+    if name == "comparison_window" and not value.isascii():  # catalog's pattern reads '٣d' as 3 days
+        raise ServiceError(code, "comparison_window must be a duration such as '24h' or '7d', in ASCII",
+                           {"field": name})
     try:
         setattr(config, name, value)
     except (ValueError, TypeError, OverflowError):

@@ -323,6 +323,29 @@ def test_a_horizon_of_ascii_steps_or_a_duration_reaches_forecast(gw, horizon, se
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert [request.horizon for _, _, request in gw.backends.calls] == [sent]
 
+
+def configuring(gw: Gateway) -> None:
+    gw.backends.answers[("metrics", "UpdateAnomalyConfig")] = (
+        lambda request: metrics_pb2.UpdateAnomalyConfigResponse(effective=request.config))
+
+
+@pytest.mark.parametrize("window", ["٣d", "２４h", "7ｄ", "1٫5h"])
+def test_a_comparison_window_in_other_scripts_digits_is_400(gw, window):
+    configuring(gw)
+    answer = gw.client.put("/v1/metrics/m/anomaly_config", json={"comparison_window": window},
+                           headers=gw.headers())
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert error_of(answer)["details"]["field"] == "comparison_window"
+    assert gw.backends.calls == []
+
+
+def test_an_ascii_comparison_window_reaches_catalog(gw):
+    configuring(gw)
+    answer = gw.client.put("/v1/metrics/m/anomaly_config", json={"comparison_window": "7d"},
+                           headers=gw.headers())
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert [request.config.comparison_window for _, _, request in gw.backends.calls] == ["7d"]
+
 # --- Resolving an anomaly ----------------------------------------------------------------------
 
 def resolving(gw: Gateway) -> None:
