@@ -11,14 +11,13 @@ import math
 import re
 from typing import NamedTuple
 
-from services.common.durations import UNIT_SECONDS
+from services.common.durations import DURATION, UNIT_SECONDS
 from services.forecast.errors import InvalidConfidence, InvalidHorizon
 
 MAX_HORIZON_STEPS = 5_000
 MIN_CONFIDENCE = 0.5
 MAX_CONFIDENCE = 0.999
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_STEPS = re.compile(r"^\s*(\d+)\s*$")
+_STEPS = re.compile(r"\s*(\d+)\s*", re.ASCII)
 MAX_HORIZON_CHARS = 32  # far more than any horizon under the cap needs; longer text is not parsed
 
 
@@ -42,9 +41,9 @@ def read_horizon(horizon: str | int | float) -> Horizon:
                              f"{MAX_HORIZON_STEPS} steps or a duration such as '24h'")
     if isinstance(horizon, int):
         read = Horizon(horizon, horizon, None)
-    elif isinstance(horizon, str) and _STEPS.match(horizon):
+    elif isinstance(horizon, str) and _STEPS.fullmatch(horizon):
         read = Horizon(horizon, int(horizon), None)
-    elif isinstance(horizon, str) and (m := _DURATION.match(horizon.lower())):
+    elif isinstance(horizon, str) and (m := DURATION.fullmatch(horizon.lower())) and m.group(2):
         read = Horizon(horizon, None, float(m.group(1)) * UNIT_SECONDS[m.group(2)])
     else:
         raise InvalidHorizon(

@@ -14,7 +14,8 @@ def test_horizon_steps_rounded_up(horizon, step, steps):
     assert horizon_steps(read_horizon(horizon), step) == steps
 
 
-@pytest.mark.parametrize("bad", ["0", 0, -3, "3x", "h", "", "1e3", True, "-5m", "0s", None])
+@pytest.mark.parametrize("bad", ["0", 0, -3, "3x", "h", "", "1e3", True, "-5m", "0s", None, "1.5",
+                                 "\u0663", "\u0663h", "\uff148", "2\u0660m"])
 def test_bad_horizons(bad):
     with pytest.raises(InvalidHorizon):
         horizon_steps(read_horizon(bad), 60)

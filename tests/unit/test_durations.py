@@ -9,7 +9,8 @@ def test_durations(text, seconds):
     assert parse_duration(text) == seconds
 
 
-@pytest.mark.parametrize("bad", ["0s", "", "7x", "-1d", "1e3s", "1" * 400 + "d", "9" * 400])
+@pytest.mark.parametrize("bad", ["0s", "", "7x", "-1d", "1e3s", "1" * 400 + "d", "9" * 400,
+                                 "\u0663d", "\uff13h", "1\u0660s", "7d\u2003"])
 def test_what_is_not_a_positive_finite_duration_is_refused(bad):
     with pytest.raises(ValueError) as err:
         parse_duration(bad)
