@@ -46,7 +46,7 @@ class GarbledStatus(grpc.RpcError):
 # (what catalog's stub raises, what reaches the shard's caller)
 FAILURES = [(ServiceError("UNAVAILABLE", "catalog is down"), ServiceError),
             (RuntimeError("a bug in a catalog client"), RuntimeError),
-            (GarbledStatus(), ValueError)]  # reading its status fails (services/common/errors.py)
+            (GarbledStatus(), ServiceError)]  # its code, without the details it garbled
 
 
 class FailsOnce:

@@ -84,10 +84,19 @@ def test_another_accounts_key_id_answers_exactly_like_a_nonexistent_one(
     assert_like_nonexistent(owner, new_user(system), method, path, body, kind)
 
 
-def test_keys_are_the_accounts_whatever_the_environment(system, owner):
+def test_a_sandbox_admin_key_manages_only_sandbox_keys(system, owner):
+    """A test key reaches only sandbox data: a live key of its own account is neither listed nor
+    revocable by it (404 as an unknown id), and it cannot mint one (403); a live admin sees both."""
     sandbox = new_user(system, environment="test", account=owner["user"].account_id)
-    listed = {k["id"] for k in sandbox.get("/v1/api-keys", limit=1000).json()["data"]}
-    assert owner["key"] in listed
+    listed = sandbox.get("/v1/api-keys", limit=1000).json()["data"]
+    assert owner["key"] not in {k["id"] for k in listed} and {k["environment"] for k in listed} == {"test"}
+    assert sandbox.delete(f"/v1/api-keys/{owner['key']}").status_code == 404
+    minted = sandbox.post("/v1/api-keys", {"name": "up", "scopes": ["read"], "environment": "live"})
+    assert minted.status_code == 403 and minted.json()["error"]["code"] == "FORBIDDEN"
+    own = sandbox.post("/v1/api-keys", {"name": "own", "scopes": ["read"]})
+    assert own.status_code == 201 and own.json()["data"]["environment"] == "test"
+    everything = {k["id"] for k in owner["user"].get("/v1/api-keys", limit=1000).json()["data"]}
+    assert {owner["key"], own.json()["data"]["id"]} <= everything
 
 
 def assert_like_nonexistent(owner, intruder, method, path, body, kind):
