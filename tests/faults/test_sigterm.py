@@ -12,7 +12,8 @@ import grpc
 import pytest
 from sqlalchemy import create_engine, text
 
-from anomalywatch.catalog.v1 import metrics_pb2
+from anomalywatch.catalog.v1 import metrics_pb2, storage_pb2, storage_pb2_grpc
+from anomalywatch.common.v1 import common_pb2
 from anomalywatch.detect.v1 import detect_pb2, detect_pb2_grpc
 from anomalywatch.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from services.common.timeutil import to_timestamp
@@ -74,12 +75,19 @@ def held_call(system, account: str, key: str, victim: str):
         return inserts_wait, lambda: session.post(f"{system.base_url}/v1/ingest", json=point, timeout=30)
     # detect: ApplyDetections of an episode event waits for the series rows (SELECT ... FOR
     # UPDATE). The series has history, stored through REST first; the held call's point is a
-    # spike that opens an episode (no longer learning: min_data_points 0).
+    # spike that opens an episode (no longer learning: min_data_points 0), stored in catalog
+    # alone as ingest stores a point before detect scores it (catalog refuses a detection of a
+    # point it does not hold).
     t0 = time.time() - 3600
     history = [{"metric": "drain.detect", "value": 1.0 + 0.01 * (i % 7), "timestamp": t0 + 60 * i}
                for i in range(50)]
     stored = system.session(key).post(f"{system.base_url}/v1/ingest", timeout=30,
                                       json={"points": history}).json()["results"]
+    storage = storage_pb2_grpc.StorageServiceStub(grpc.insecure_channel(system.env["AW_CATALOG_ADDR"]))
+    storage.WritePoints(storage_pb2.WritePointsRequest(
+        scope=common_pb2.Scope(account_id=account, environment=common_pb2.ENVIRONMENT_LIVE),
+        series=[storage_pb2.SeriesKey(metric="drain.detect")], series_index=[0], times=[t0 + 60 * 50],
+        values=[1000.0]), timeout=30)
     stub = detect_pb2_grpc.DetectServiceStub(grpc.insecure_channel(system.env["AW_DETECT_ADDRS"]))
     config = metrics_pb2.AnomalyConfig(enabled=True, min_data_points=0)
     request = detect_pb2.ScorePointsRequest(
