@@ -521,7 +521,8 @@ def _keys() -> dict[str, Any]:
                     )
                 },
                 body=ref("ApiKeyCreate"),
-                description="An `expires_at` in the past is 400.",
+                description="An `expires_at` in the past is 400. A test (`aw_test_`) key creates test keys "
+                "only: asking it for a live one is 403.",
             ),
             "get": operation(
                 "listApiKeys",
@@ -535,6 +536,7 @@ def _keys() -> dict[str, Any]:
                 },
                 errors=(400,),
                 parameters=PAGING,
+                description="A live key lists the account's keys of both environments, a test key its own.",
             ),
         },
         "/v1/api-keys/{key_id}": {
@@ -547,6 +549,7 @@ def _keys() -> dict[str, Any]:
                 not_found="KeyNotFound",
                 errors=(404,),
                 parameters=[_path("key_id", "`key_...`")],
+                description="To a test key, a live key's id is 404, as an unknown one.",
             )
         },
     }
