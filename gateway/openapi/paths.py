@@ -536,7 +536,7 @@ def _keys() -> dict[str, Any]:
                 },
                 errors=(400,),
                 parameters=PAGING,
-                description="A live key lists the account's keys of both environments, a test key its own.",
+                description="A live key lists the keys of both environments, a test key only the test keys.",
             ),
         },
         "/v1/api-keys/{key_id}": {
