@@ -9,7 +9,10 @@ a group forms only from requests that would otherwise have queued for ingest any
 
 A caller's points keep their order, and a group's calls go out one after another, so the points
 of every request reach ingest in arrival order. Every member of a group gets the call's failure.
-The trace of the leading request holds the call's spans."""
+The trace of the leading request holds the call's spans.
+
+An all-or-nothing request (flux) is never grouped: its call stores all of its points or none, and
+another request's bad point must not decide that. Such requests of a key still go out in turn."""
 from __future__ import annotations
 
 import threading
@@ -35,14 +38,15 @@ class IngestBatcher:
     def __init__(self, send: Send, max_points: int = MAX_POINTS):
         self._send, self._max = send, max_points
         self._lock = threading.Lock()
-        self._waiting: dict[tuple[str, bool], list[_Request]] = {}  # per key with a call in flight
+        # per (key, test_only, all_or_nothing) with a call in flight
+        self._waiting: dict[tuple[str, bool, bool], list[_Request]] = {}
 
-    def ingest(self, key: str, points: Sequence[ingest_pb2.Point],
-               test_only: bool) -> list[ingest_pb2.PointResult]:
+    def ingest(self, key: str, points: Sequence[ingest_pb2.Point], test_only: bool,
+               all_or_nothing: bool = False) -> list[ingest_pb2.PointResult]:
         """The result of each point, in order (an IngestResponse's results for these points)."""
         if not 1 <= len(points) <= self._max:
             raise ValueError(f"1 to {self._max} points per request")
-        mine, group = _Request(points), (key, test_only)
+        mine, group = _Request(points), (key, test_only, all_or_nothing)
         with self._lock:
             waiting = self._waiting.get(group)
             if waiting is None:
@@ -58,18 +62,20 @@ class IngestBatcher:
             raise mine.error
         return mine.results
 
-    def _lead(self, group: tuple[str, bool]) -> None:
+    def _lead(self, group: tuple[str, bool, bool]) -> None:
         """Sends the waiting requests of the group (this thread's first) in one call, answers
         them, and hands the group to the first request left waiting, if any."""
+        key, test_only, all_or_nothing = group
         with self._lock:
             waiting = self._waiting[group]
             taken, total = [], 0
-            while waiting and total + len(waiting[0].points) <= self._max:
+            while waiting and total + len(waiting[0].points) <= self._max and not (all_or_nothing and taken):
                 total += len(waiting[0].points)
                 taken.append(waiting.pop(0))
         try:
             answer = self._send(ingest_pb2.IngestRequest(
-                points=[p for r in taken for p in r.points], test_only=group[1]), group[0])
+                points=[p for r in taken for p in r.points], test_only=test_only,
+                all_or_nothing=all_or_nothing), key)
             start = 0
             for r in taken:
                 r.results = list(answer.results[start:start + len(r.points)])

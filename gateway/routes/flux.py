@@ -70,11 +70,25 @@ def metric_data_post():
             parse_json_point(element, now, settings.retention_seconds, integer_timestamps=True)
         except PointError as error:
             return flux_error(400, str(error))
-    outcome = ingest_points(metrics, integer_timestamps=True)
+    # All or nothing: a metric out of order (judged by catalog) rejects the post, and nothing of it
+    # is stored; the quota alone keeps the others (207).
+    outcome = ingest_points(metrics, integer_timestamps=True, all_or_nothing=True)
     rejected = [i for i, e in enumerate(outcome.errors) if e is not None]
     if not rejected:
         return "", 204
+    for i in rejected:
+        if outcome.codes[i] != "OVER_QUOTA":
+            return flux_error(400, _as_posted(outcome.errors[i], metrics[i]["timestamp"]))
     return _partial(metrics, outcome, rejected)
+
+
+def _as_posted(error: str, timestamp: int) -> str:
+    """The message naming the timestamp as posted (unix seconds), as flux's other messages do:
+    `invalid timestamp - <ISO> - <why>` from catalog becomes `invalid timestamp - <unix> - <why>`."""
+    prefix, _, rest = error.partition(" - ")
+    if prefix != "invalid timestamp" or " - " not in rest:
+        return error
+    return f"{prefix} - {timestamp} - {rest.partition(' - ')[2]}"
 
 
 def _partial(metrics, outcome, rejected):

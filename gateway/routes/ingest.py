@@ -33,8 +33,10 @@ class Outcomes:
     codes: list[str | None]
 
 
-def ingest_points(raw_points: list[Any], integer_timestamps: bool = False) -> Outcomes:
-    """Checks every point and sends the valid ones to ingest in one call."""
+def ingest_points(raw_points: list[Any], integer_timestamps: bool = False,
+                  all_or_nothing: bool = False) -> Outcomes:
+    """Checks every point and sends the valid ones to ingest in one call (with `all_or_nothing`,
+    ingest keeps none of them if one is rejected other than for the quota)."""
     aw = current_app.extensions["aw"]
     now = time.time()
     valid: list[ingest_pb2.Point] = []
@@ -52,7 +54,7 @@ def ingest_points(raw_points: list[Any], integer_timestamps: bool = False) -> Ou
         positions.append(i)
     results: list[dict | None] = [None] * len(raw_points)
     if valid:
-        answered = aw.ingest.ingest(g.api_key, valid, is_test_only())
+        answered = aw.ingest.ingest(g.api_key, valid, is_test_only(), all_or_nothing)
         for position, result in zip(positions, answered, strict=True):
             if result.status == ingest_pb2.POINT_STATUS_REJECTED:
                 errors[position], codes[position] = result.error, result.error_code

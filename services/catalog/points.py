@@ -22,6 +22,7 @@ from services.common.steps import update_step
 from services.common.timeutil import iso
 
 STORED, DUPLICATE, REJECTED = "stored", "duplicate", "rejected"
+OVER_QUOTA = "OVER_QUOTA"
 
 
 class PointsIn(NamedTuple):
@@ -48,6 +49,7 @@ class SeriesOut:
     series_id: str = ""
     point_count_before: int = 0
     last_ts_before: float | None = None
+    created: bool = False  # by this write
 
 
 @dataclass
@@ -59,6 +61,11 @@ class WriteResult:
     # Effective anomaly configuration of every batch series that exists.
     configs: dict[str, Mapping]
 
+    def refused_beyond_quota(self) -> bool:
+        """A point was rejected for a reason other than the series quota: an all-or-nothing write
+        keeps nothing."""
+        return any(code != OVER_QUOTA for _, code in self.rejections.values())
+
 
 def write_points(session: Session, scope: Scope, batch: PointsIn, max_series: int | None,
                  now: float) -> WriteResult:
@@ -66,7 +73,7 @@ def write_points(session: Session, scope: Scope, batch: PointsIn, max_series: in
                 for metric, tags in batch.series]
     by_key = series_registry.resolve(session, scope, requests, max_series, now)
     states = [by_key.get(r.key) for r in requests]
-    series_out = [SeriesOut() if s is None else SeriesOut(s.id, s.point_count or 0, s.last_ts)
+    series_out = [SeriesOut() if s is None else SeriesOut(s.id, s.point_count or 0, s.last_ts, s.created)
                   for s in states]
     stored_values = _stored_values_at_or_before(session, batch, states)
 
@@ -78,7 +85,7 @@ def write_points(session: Session, scope: Scope, batch: PointsIn, max_series: in
         s = states[j]
         if s is None:
             outcomes.append(REJECTED)
-            rejections[i] = (f"over quota - this plan allows {max_series} series", "OVER_QUOTA")
+            rejections[i] = (f"over quota - this plan allows {max_series} series", OVER_QUOTA)
             continue
         if s.last_ts is not None and ts <= s.last_ts:
             if stored_values.get((s.number, ts)) == value or (ts == s.last_ts and value == s.last_value):

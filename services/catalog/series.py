@@ -56,6 +56,7 @@ class SeriesState:
     point_count: int
     step_seconds: float
     scored_until: float | None = None
+    created: bool = False  # by this transaction (a rolled-back write answers no id for it)
 
 
 _STATE_COLUMNS = (Series.id, Series.number, Series.account_id, Series.environment, Series.name,
@@ -111,6 +112,8 @@ def resolve(session: Session, scope: Scope, wanted: Sequence[SeriesRequest], max
             index_elements=["account_id", "environment", "series_key"]), new_rows)
         created = _load(session, scope, [w.key for w in missing])
         ours = {r["id"] for r in new_rows}
+        for s in created.values():
+            s.created = s.id in ours
         tag_rows = [{"series_id": created[w.key].id, "key": k, "value": v} for w in missing
                     if w.key in created and created[w.key].id in ours for k, v in w.tags.items()]
         if tag_rows:

@@ -55,6 +55,14 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             plan = self._plan(session, scope.account_id)
             max_series = self.plan_limits(plan).max_series
             result = points.write_points(session, scope, batch, max_series, self.clock())
+            # Judged inside the transaction exactly as a kept write, so the outcomes are the same.
+            rolled_back = request.validate_only or (request.all_or_nothing and result.refused_beyond_quota())
+            if rolled_back:
+                session.rollback()
+        if rolled_back:  # the anomalies of rule hits and the series created are gone with it
+            result.rule_hits = []
+            result.series = [points.SeriesOut(point_count_before=s.point_count_before) if s.created else s
+                             for s in result.series]
         protos: dict[int, metrics_pb2.AnomalyConfig] = {}  # per shared configuration mapping
         return storage_pb2.WritePointsResponse(
             outcomes=[OUTCOMES[o] for o in result.outcomes],
@@ -63,7 +71,8 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
             rule_hits=[storage_pb2.RuleHit(index=h.index, anomaly_id=h.anomaly_id, rule_id=h.rule_id,
                                            severity=convert.SEVERITY_TO_PROTO[h.severity])
                        for h in result.rule_hits],
-            series=[_series_written(s, result.configs, protos) for s in result.series])
+            series=[_series_written(s, result.configs, protos) for s in result.series],
+            rolled_back=rolled_back)
 
     def RecordTestPost(self, request, context):
         scope = convert.scope_from_proto(request.scope)

@@ -15,6 +15,10 @@ Order holds: a group that shares a series with a write in flight is written afte
 takes groups in the order they were stored, and a call's points keep their order, so per series the
 points reach catalog and detect in arrival order. A caller is answered only after its points are
 durable (and scored, unless detect is unavailable).
+
+A validate-only job (`X-Test-Only`) or an all-or-nothing one (flux) gets a WritePoints of its own
+in the same order, since catalog rolls such a write back whole; a write that kept nothing is not
+scored.
 """
 from __future__ import annotations
 
@@ -51,12 +55,15 @@ class Written:
     score_at: list[int]  # for a stored point: its position in the scored batch, else -1
     rejections: dict[int, storage_pb2.PointRejection] = field(default_factory=dict)
     rule_hits: dict[int, list[storage_pb2.RuleHit]] = field(default_factory=dict)
+    rolled_back: bool = False  # judged only, nothing kept (nothing scored either)
 
 
 @dataclass(eq=False)
 class Job:
     scope: common_pb2.Scope
     points: Columns  # checked points; series are (metric, tags) keyed by (metric, *sorted tag items)
+    validate_only: bool = False  # WritePoints' modes: such a job has a write of its own
+    all_or_nothing: bool = False
     context: Any = field(default_factory=otel_context.get_current)
     done: threading.Event = field(default_factory=threading.Event)
     written: Written | None = None
@@ -140,7 +147,15 @@ class Coalescer:
             jobs, self._carry = self._take(self._waiting, first, lambda j: len(j.points), self._linger)
             by_scope: dict[tuple[str, int], list[Job]] = {}
             for job in jobs:
-                by_scope.setdefault((job.scope.account_id, job.scope.environment), []).append(job)
+                scope = (job.scope.account_id, job.scope.environment)
+                if job.validate_only or job.all_or_nothing:
+                    # Alone: a rollback must not take others' points with it, nor theirs be judged
+                    # only. The scope's earlier jobs go first, to keep the order of its series.
+                    if scope in by_scope:
+                        self._dispatch(scope, by_scope.pop(scope))
+                    self._dispatch(scope, [job])
+                else:
+                    by_scope.setdefault(scope, []).append(job)
             for scope, group in by_scope.items():
                 self._dispatch(scope, group)
 
@@ -160,7 +175,12 @@ class Coalescer:
     def _write_in_lane(self, jobs: list[Job], combined: Columns, starts: list[int],
                        series: set[tuple]) -> None:
         try:
-            self._written.put(self._write_group(jobs, combined, starts))
+            group = self._write_group(jobs, combined, starts)
+            if group is None:  # nothing kept, nothing to score
+                for job in jobs:
+                    job.done.set()
+            else:
+                self._written.put(group)
         except BaseException as error:  # noqa: BLE001 - every caller of the group gets it
             for job in jobs:
                 job.fail(error)
@@ -170,17 +190,22 @@ class Coalescer:
                 self._write_count -= 1
                 self._writes.notify_all()
 
-    def _write_group(self, jobs: list[Job], combined: Columns, starts: list[int]) -> _Group:
+    def _write_group(self, jobs: list[Job], combined: Columns, starts: list[int]) -> _Group | None:
+        """The group's stored points to score; None when the write kept nothing (a job alone)."""
         request = storage_pb2.WritePointsRequest(
             scope=jobs[0].scope, series=[storage_pb2.SeriesKey(metric=m, tags=t) for m, t in combined.series],
-            series_index=combined.series_index, times=combined.times, values=combined.values)
+            series_index=combined.series_index, times=combined.times, values=combined.values,
+            validate_only=jobs[0].validate_only, all_or_nothing=jobs[0].all_or_nothing)
         token = otel_context.attach(jobs[0].context)  # the group's calls join the first caller's trace
         try:
             answer = self._write(request)
         finally:
             otel_context.detach(token)
         outcomes, series = list(answer.outcomes), list(answer.series)
-        to_score, count_after, score_at = _to_score(combined, outcomes, series)
+        if answer.rolled_back:
+            to_score, count_after, score_at = Columns(), [0] * len(outcomes), [-1] * len(outcomes)
+        else:
+            to_score, count_after, score_at = _to_score(combined, outcomes, series)
         rejections = {r.index: r for r in answer.rejections}
         hits: dict[int, list[storage_pb2.RuleHit]] = {}
         for hit in answer.rule_hits:
@@ -191,8 +216,8 @@ class Coalescer:
                 outcomes[start:stop], [series[j] for j in combined.series_index[start:stop]],
                 count_after[start:stop], score_at[start:stop],
                 {g - start: r for g, r in rejections.items() if start <= g < stop},
-                {g - start: h for g, h in hits.items() if start <= g < stop})
-        return _Group(jobs, to_score)
+                {g - start: h for g, h in hits.items() if start <= g < stop}, answer.rolled_back)
+        return None if answer.rolled_back else _Group(jobs, to_score)
 
     # ------------------------------------------------------------------ scorer
     def _score_loop(self) -> None:

@@ -52,7 +52,7 @@ class IngestPipeline:
                                    router.score, lanes=write_lanes)
 
     def ingest(self, principal: Principal, points: Sequence[ingest_pb2.Point],
-               test_only: bool) -> ingest_pb2.IngestResponse:
+               test_only: bool, all_or_nothing: bool = False) -> ingest_pb2.IngestResponse:
         if not 1 <= len(points) <= MAX_POINTS:
             raise ServiceError("VALIDATION_ERROR",
                                f"a batch holds 1 to {MAX_POINTS} points, got {len(points)}",
@@ -60,16 +60,21 @@ class IngestPipeline:
         scope = common_pb2.Scope(account_id=principal.account_id, environment=_ENV[principal.environment])
         checked, errors = self._check(points)
         response = ingest_pb2.IngestResponse()
-        if test_only:
-            if len(checked):
+        if len(checked):
+            # Order, repeats and the quota are judged in catalog's write: a test post, or an
+            # all-or-nothing one already refused here, is judged there and rolled back.
+            judge_only = test_only or (all_or_nothing and bool(errors))
+            job = self.coalescer.run(Job(scope, checked, validate_only=judge_only,
+                                         all_or_nothing=all_or_nothing))
+            if test_only:
                 self._call(self.storage.RecordTestPost, storage_pb2.RecordTestPostRequest(
                     scope=scope, metrics=[checked.series[j][0] for j in checked.series_index]))
-            _answer_test(response.results, len(points), errors)
-        elif len(checked):
-            job = self.coalescer.run(Job(scope, checked))
-            _answer(response.results, len(points), errors, job.written, job.verdicts)
+            if job.written.rolled_back:
+                _answer_judged(response.results, len(points), errors, job.written)
+            else:
+                _answer(response.results, len(points), errors, job.written, job.verdicts)
         else:
-            _answer_test(response.results, len(points), errors)
+            _answer_judged(response.results, len(points), errors, None)
         counts = Counter(r.status for r in response.results)  # per outcome, not per point
         response.rejected = counts[ingest_pb2.POINT_STATUS_REJECTED]
         response.accepted = len(points) - response.rejected
@@ -136,15 +141,27 @@ def _check_series(metric: str, tags) -> tuple[str | None, str | None, dict[str, 
         return metric_error, str(error), {}
 
 
-def _answer_test(results, n: int, errors: dict[int, str]) -> None:
-    """Answers of points that are only checked: ingested, or rejected with their message."""
+def _answer_judged(results, n: int, errors: dict[int, str], written: Written | None) -> None:
+    """Answers of points judged but not kept (by the rules here, then as catalog's rolled-back
+    write judged them): the statuses and messages of a real write, with no series id, score or
+    learning, since nothing of them is stored."""
+    k = 0  # the point's position among the checked points
     for i in range(n):
         error = errors.get(i)
-        if error is None:
-            results.add(index=i, status=ingest_pb2.POINT_STATUS_INGESTED)
-        else:
+        if error is not None:
             results.add(index=i, status=ingest_pb2.POINT_STATUS_REJECTED, error=error,
                         error_code="VALIDATION_ERROR")
+            continue
+        outcome = written.outcomes[k]
+        if outcome == storage_pb2.WRITE_OUTCOME_REJECTED:
+            rejection = written.rejections[k]
+            results.add(index=i, status=ingest_pb2.POINT_STATUS_REJECTED, error=rejection.error,
+                        error_code=rejection.error_code or "VALIDATION_ERROR")
+        elif outcome == storage_pb2.WRITE_OUTCOME_DUPLICATE:
+            results.add(index=i, status=ingest_pb2.POINT_STATUS_DUPLICATE)
+        else:
+            results.add(index=i, status=ingest_pb2.POINT_STATUS_INGESTED)
+        k += 1
 
 
 def _answer(results, n: int, errors: dict[int, str], written: Written, verdicts: Verdicts) -> None:

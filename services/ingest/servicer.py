@@ -20,7 +20,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
 
     def Ingest(self, request, context):
         principal = self.principals.from_context(context, "ingest")
-        return self.pipeline.ingest(principal, request.points, request.test_only)
+        return self.pipeline.ingest(principal, request.points, request.test_only, request.all_or_nothing)
 
     def ListTestPosts(self, request, context):
         principal = self.principals.from_context(context, "ingest")

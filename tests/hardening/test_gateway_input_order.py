@@ -1,8 +1,8 @@
 """The series rules that need the stored data (chronological order, exact repeats, the plan's series
 quota) hold for `X-Test-Only` posts and for flux posts as for real ones.
 
-Both are known defects whose fix needs ingest and catalog (see each reason): the tests are strict
-xfails, so the fix shows up as an XPASS to turn into a plain test."""
+Both are judged in catalog's WritePoints: a test post is judged there and rolled back
+(`validate_only`), and a flux post is written all or nothing (`all_or_nothing`)."""
 from __future__ import annotations
 
 import time
@@ -13,10 +13,6 @@ import requests
 pytestmark = pytest.mark.e2e
 
 TEST_ONLY = {"X-Test-Only": "true"}
-NEEDS_VALIDATE_ONLY = ("ingest's test_only path never calls catalog's WritePoints, where order, repeats and "
-                       "quota are judged: it needs a validate-only WritePoints (judge, then roll back)")
-NEEDS_ALL_OR_NOTHING = ("order is judged in catalog's WritePoints, after the gateway sent the post: "
-                        "flux needs an ingest call that stores nothing when a point is refused (quota aside)")
 
 
 def ingest(system, api, body, **headers):
@@ -31,7 +27,6 @@ def stored_points(system, api, name: str) -> list[dict]:
     return answer.json()["data"]
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_VALIDATE_ONLY)
 def test_a_test_post_is_refused_out_of_order_as_a_real_one(system, api):
     t = int(time.time()) - 60
     assert ingest(system, api, {"metric": "hard.trial.order", "value": 1, "timestamp": t}).status_code == 200
@@ -49,7 +44,6 @@ def test_a_test_post_is_refused_out_of_order_as_a_real_one(system, api):
     assert [p["value"] for p in stored_points(system, api, "hard.trial.order")] == [1]
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_VALIDATE_ONLY)
 def test_a_test_post_of_a_new_series_over_the_quota_is_refused(system):
     _, key = system.new_key(plan="free")  # 1,000 series
     api = system.session(key)
@@ -66,7 +60,6 @@ def test_a_test_post_of_a_new_series_over_the_quota_is_refused(system):
     assert results[0]["error"] == "over quota - this plan allows 1000 series" and results[1]["status"] == 200
 
 
-@pytest.mark.xfail(strict=True, reason=NEEDS_ALL_OR_NOTHING)
 def test_a_flux_post_with_a_metric_out_of_order_is_400_and_stores_nothing(system, api, admin):
     url = f"{system.base_url}/flux/metric_data_post"
     t = int(time.time()) - 60

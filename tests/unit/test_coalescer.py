@@ -1,6 +1,7 @@
 """services.ingest.coalescer: writes of groups with no series in common run at once (up to the
 lanes); a group that shares a series with a write in flight waits for it, so per series the points
-are stored and scored in arrival order; a failed write fails its callers and holds up nothing."""
+are stored and scored in arrival order; a failed write fails its callers and holds up nothing; a
+validate-only or all-or-nothing call has a write of its own, and one that kept nothing is not scored."""
 from __future__ import annotations
 
 import threading
@@ -29,6 +30,7 @@ class FakeCatalog:
         self.written: dict[str, list[float]] = {}
         self.started: dict[str, int] = {}  # writes begun, per metric
         self.calls: list[list[str]] = []  # the metrics of each write
+        self.modes: list[tuple[bool, bool]] = []  # (validate_only, all_or_nothing) of each write
         self.held: dict[str, threading.Event] = {}
         self.entered: dict[str, threading.Event] = {}
         self.fail_metrics = fail_metrics
@@ -44,6 +46,7 @@ class FakeCatalog:
             for m in metrics:
                 self.started[m] = self.started.get(m, 0) + 1
             self.calls.append(sorted(metrics))
+            self.modes.append((request.validate_only, request.all_or_nothing))
         try:
             for m in metrics:
                 if m in self.entered:
@@ -54,10 +57,12 @@ class FakeCatalog:
                 raise ServiceError("UNAVAILABLE", "catalog is unavailable; retry shortly")
             with self.lock:
                 for j, ts in zip(request.series_index, request.times, strict=True):
-                    self.written.setdefault(metrics[j], []).append(ts)
+                    if not request.validate_only:
+                        self.written.setdefault(metrics[j], []).append(ts)
             return storage_pb2.WritePointsResponse(
                 outcomes=[storage_pb2.WRITE_OUTCOME_STORED] * len(request.times),
-                series=[storage_pb2.SeriesWritten(metric_id=f"met_{m}") for m in metrics])
+                series=[storage_pb2.SeriesWritten(metric_id=f"met_{m}") for m in metrics],
+                rolled_back=request.validate_only)
         finally:
             with self.lock:
                 self.in_flight -= 1
@@ -77,12 +82,12 @@ class FakeDetect:
         return Verdicts.unscored(len(points))
 
 
-def job(metric: str, *times: float) -> Job:
+def job(metric: str, *times: float, **modes: bool) -> Job:
     points = Columns()
     j = points.series_position((metric,), (metric, {}))
     for ts in times:
         points.add(j, ts, 1.0)
-    return Job(SCOPE, points)
+    return Job(SCOPE, points, **modes)
 
 
 def coalescer_of(lanes: int) -> tuple[FakeCatalog, FakeDetect, Coalescer]:
@@ -172,3 +177,29 @@ def test_a_failed_write_fails_its_callers_and_frees_its_series():
     coalescer.run(job("bad", 2.0))  # the series is not left marked as in flight
     assert catalog.written == {"bad": [2.0]}
     assert detect.scored == {"met_bad": [2.0]}
+
+
+def test_validate_only_and_all_or_nothing_calls_are_written_alone_in_order():
+    catalog, detect, coalescer = coalescer_of(lanes=1)
+    jobs = [job("b", 1.0), job("b", 2.0, validate_only=True), job("b", 3.0),
+            job("b", 4.0, all_or_nothing=True), job("b", 5.0)]
+    with ThreadPoolExecutor(6) as pool:
+        first = held_in_its_write(pool, catalog, coalescer, job("a", 1.0))
+        calls = []
+        for i, j in enumerate(jobs):  # queued one after another while "a" holds the one lane
+            calls.append(pool.submit(coalescer.run, j))
+            deadline = time.monotonic() + 10
+            while coalescer._in_flight < i + 2:  # the writer holds the first, waiting for the lane
+                assert time.monotonic() < deadline, "the job never queued"
+                time.sleep(0.005)
+            time.sleep(0.01)  # from waiting here to in the queue
+        catalog.held["a"].set()
+        for f in (first, *calls):
+            f.result(10)
+    assert catalog.calls == [["a"], ["b"], ["b"], ["b"], ["b"], ["b"]]
+    assert catalog.modes == [(False, False), (False, False), (True, False), (False, False), (False, True),
+                             (False, False)]
+    assert catalog.written["b"] == [1.0, 3.0, 4.0, 5.0]
+    assert detect.scored["met_b"] == [1.0, 3.0, 4.0, 5.0]  # the validate-only point is never scored
+    assert jobs[1].written.rolled_back and jobs[1].verdicts is None
+    assert not jobs[3].written.rolled_back

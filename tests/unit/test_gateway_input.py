@@ -28,7 +28,7 @@ class FakeBatcher:
     def __init__(self):
         self.calls: list[tuple[list[ingest_pb2.Point], bool]] = []
 
-    def ingest(self, key, points, test_only):
+    def ingest(self, key, points, test_only, all_or_nothing=False):
         self.calls.append((list(points), test_only))
         return [ingest_pb2.PointResult(index=i, status=ingest_pb2.POINT_STATUS_INGESTED, metric_id="met_1")
                 for i in range(len(points))]

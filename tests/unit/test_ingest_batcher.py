@@ -1,5 +1,6 @@
 """gateway.ingest_batcher: concurrent requests of one key share ingest calls; each gets its own
-points' results in order, or the call's failure; keys and test posts never mix."""
+points' results in order, or the call's failure; keys and test posts never mix, and an
+all-or-nothing request shares its call with no other."""
 from __future__ import annotations
 
 import threading
@@ -19,12 +20,14 @@ class FakeIngest:
 
     def __init__(self, fail: bool = False):
         self.fail, self.calls, self.lock = fail, [], threading.Lock()
+        self.all_or_nothing: list[bool] = []  # per call
         self.gate, self.entered = threading.Event(), threading.Event()
         self.gate.set()
 
     def __call__(self, request, key):
         with self.lock:
             self.calls.append((key, request.test_only, [p.metric for p in request.points]))
+            self.all_or_nothing.append(request.all_or_nothing)
         self.entered.set()
         assert self.gate.wait(10)
         if self.fail:
@@ -38,17 +41,17 @@ def points(*names):
     return [ingest_pb2.Point(metric=n, value=1.0) for n in names]
 
 
-def queue_behind_a_call(batcher, send, pool, key="k", test_only=False):
+def queue_behind_a_call(batcher, send, pool, key="k", test_only=False, all_or_nothing=False):
     """Starts a call of `key` and holds it in flight; the future of its request."""
     send.gate.clear()
-    first = pool.submit(batcher.ingest, key, points("first"), test_only)
+    first = pool.submit(batcher.ingest, key, points("first"), test_only, all_or_nothing)
     assert send.entered.wait(10)
     return first
 
 
-def wait_queued(batcher, n, key="k", test_only=False):
+def wait_queued(batcher, n, key="k", test_only=False, all_or_nothing=False):
     deadline = time.monotonic() + 10
-    while len(batcher._waiting.get((key, test_only), [])) < n:
+    while len(batcher._waiting.get((key, test_only, all_or_nothing), [])) < n:
         assert time.monotonic() < deadline, "the requests never queued"
         time.sleep(0.005)
 
@@ -124,3 +127,21 @@ def test_every_member_of_a_failed_call_gets_its_error_and_the_next_call_still_go
             assert caught.value.code == "UNAVAILABLE"
     send.fail = False
     assert [r.metric_id for r in batcher.ingest("k", points("after"), False)] == ["after"]
+
+
+def test_an_all_or_nothing_request_shares_its_call_with_no_other_and_they_go_in_turn():
+    send = FakeIngest()
+    batcher = IngestBatcher(send)
+    with ThreadPoolExecutor(8) as pool:
+        first = queue_behind_a_call(batcher, send, pool, all_or_nothing=True)
+        rest = []
+        for i in range(3):  # queued one after another, so their order is known
+            rest.append(pool.submit(batcher.ingest, "k", points(f"p{i}.0", f"p{i}.1"), False, True))
+            wait_queued(batcher, i + 1, all_or_nothing=True)
+        send.gate.set()
+        assert [r.metric_id for r in first.result(10)] == ["first"]
+        for i, future in enumerate(rest):
+            assert [(r.index, r.metric_id) for r in future.result(10)] == [(0, f"p{i}.0"), (1, f"p{i}.1")]
+    calls = [(names, aon) for (_, _, names), aon in zip(send.calls, send.all_or_nothing, strict=True)]
+    assert calls == [(["first"], True), (["p0.0", "p0.1"], True), (["p1.0", "p1.1"], True),
+                     (["p2.0", "p2.1"], True)]
