@@ -119,7 +119,8 @@ def _ingest() -> dict[str, Any]:
         "in": "header",
         "required": False,
         "schema": {"type": "string", "enum": ["true", "false"]},
-        "description": "`true`: validate and answer as usual, but store and analyse nothing.",
+        "description": "`true`: validate and answer as usual (order, exact repeats and the series quota "
+        "included, against the stored data), but store and analyse nothing.",
     }
     post = operation(
         "ingest",
@@ -172,7 +173,8 @@ def _ingest() -> dict[str, Any]:
                         400,
                         "Invalid post, e.g. `invalid json data`, `no metric data passed`, "
                         "`too many metrics - at "
-                        "most 500 per post`, or a metric's message.",
+                        "most 500 per post`, or a metric's message (one out of order included); "
+                        "nothing of the post is stored.",
                     ),
                     (401, "`no key passed` or `invalid key`."),
                     (403, "The key lacks the `ingest` scope."),
