@@ -78,7 +78,11 @@ def forecast(
     seasons = choose_seasons(step, n)
     grid = regularize(t, v, season=seasons[0] if seasons else None, step_seconds=step,
                       max_points=max_history_points)
-    y = grid.values
+    # Models are fitted on the history divided by a power of two (exact in floating point) that
+    # brings its largest magnitude near 1: values like 1e300 or 1e-300 overflow or underflow
+    # inside the libraries' arithmetic, and the forecast is scaled back afterwards.
+    scale = _scale(grid.values)
+    y = grid.values / scale
     h = horizon_steps(asked, step)
 
     length = holdout_length(y.size, h, seasons)
@@ -104,11 +108,32 @@ def forecast(
     factor = (calibration.scale_factor(holdout.errors, holdout.sigma, confidence)
               if holdout is not None else 1.0)
     lower, upper = calibration.interval(fc.mean, sigma, confidence, factor)
+    values, lower, upper = _unscale(fc.mean, lower, upper, scale, chosen)
     return ForecastResult(
-        timestamps=grid.future(h), values=fc.mean, lower=lower, upper=upper, model=label,
+        timestamps=grid.future(h), values=values, lower=lower, upper=upper, model=label,
         chosen_model=chosen, step_seconds=grid.step_seconds, confidence=confidence,
         seasons=tuple(seasons), history_points=int(y.size),
     )
+
+
+def _scale(y: np.ndarray) -> float:
+    """A power of two at most the largest magnitude of `y` and more than half of it (1 for an
+    all-zero history): 2 ** 1024 would overflow."""
+    peak = float(np.max(np.abs(y)))
+    return float(np.ldexp(1.0, int(np.frexp(peak)[1]) - 1)) if peak > 0 else 1.0
+
+
+def _unscale(mean: np.ndarray, lower: np.ndarray, upper: np.ndarray, scale: float,
+             model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The forecast in the history's units. A bound beyond the largest float (a band around
+    values near 1.7e308) is held at it, so every number sent is finite and the band stays ordered;
+    a mean that is not finite is a model failure."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        values, lower, upper = mean * scale, lower * scale, upper * scale
+    if not np.all(np.isfinite(values)):
+        raise ModelFailed(model, "the forecast is beyond the range of floating-point numbers")
+    top = np.finfo(np.float64).max
+    return values, np.clip(lower, -top, values), np.clip(upper, values, top)
 
 
 def _check_applicable(model: Model, step: float, n: int, seasons: list[int]) -> None:
