@@ -3,6 +3,7 @@ service's engine and defaults (DetectorConfig.default()), one series per file, i
 from __future__ import annotations
 
 import argparse
+import codecs
 import math
 import os
 import sys
@@ -56,10 +57,17 @@ def parse_timestamp(text: str) -> float:
 def read_series(path: str) -> SeriesFile:
     """Read a `timestamp,value` CSV; ReplayError naming the file and line on a bad row."""
     try:
-        with open(path, encoding="utf-8", newline="") as fh:
-            lines = fh.read().splitlines()
+        with open(path, "rb") as fh:
+            data = fh.read()
     except OSError as e:
         raise ReplayError(f"{path}: cannot read: {e.strerror or e}") from None
+    data = data.removeprefix(codecs.BOM_UTF8)  # spreadsheet exports start with one; not the header's
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ReplayError(f"{path}:{line}: not UTF-8 (byte 0x{data[e.start]:02x}); "
+                          "save the file as UTF-8") from None
     if not lines or [h.strip().lower() for h in lines[0].split(",")][:2] != ["timestamp", "value"]:
         raise ReplayError(f"{path}:1: expected the header 'timestamp,value'")
     sf = SeriesFile(path, [], [], [], [])

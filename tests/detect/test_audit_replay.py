@@ -1,0 +1,27 @@
+"""`anomalywatch replay` on awkward files and output directories: a clear one-line error and exit
+2, never a traceback; files that are fine (a byte-order mark) are replayed."""
+from __future__ import annotations
+
+import csv
+import io
+
+from cli.main import main
+from cli.replay import HEADER
+
+ROWS = "".join(f"2024-03-05T00:{i:02d}:00Z,{10 + i % 3}\n" for i in range(30))
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_header(tmp_path, capsys):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbftimestamp,value\r\n" + ROWS.replace("\n", "\r\n").encode())
+    assert main(["replay", str(path)]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert tuple(rows[0]) == HEADER and len(rows) == 31 and rows[1][0] == "2024-03-05T00:00:00Z"
+
+
+def test_a_file_that_is_not_utf8_is_an_error_naming_the_line(tmp_path, capsys):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(("timestamp,value\n" + ROWS).encode() + "2024-03-05T01:00:00Z,café\n".encode("latin-1"))
+    assert main(["replay", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:32: not UTF-8" in err and "Traceback" not in err
