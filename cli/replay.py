@@ -31,6 +31,11 @@ class SeriesFile:
     values: list[float]
 
 
+def _shown(text: str, limit: int = 40) -> str:
+    """A field quoted for a message, cut short: a line of megabytes must not flood the terminal."""
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
+
+
 def parse_timestamp(text: str) -> float:
     """Unix seconds (int or float) or ISO 8601 (zone optional = UTC, `T` or space, date alone =
     midnight UTC) to unix seconds; ValueError otherwise."""
@@ -41,14 +46,14 @@ def parse_timestamp(text: str) -> float:
         pass
     else:
         if not math.isfinite(v):
-            raise ValueError(f"invalid timestamp {text!r}")
+            raise ValueError(f"invalid timestamp {_shown(text)}")
         return v
     if s.endswith(("Z", "z")):
         s = s[:-1] + "+00:00"
     try:
         dt = datetime.fromisoformat(s)
     except ValueError:
-        raise ValueError(f"invalid timestamp {text!r}") from None
+        raise ValueError(f"invalid timestamp {_shown(text)}") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
@@ -87,7 +92,7 @@ def read_series(path: str) -> SeriesFile:
         except ValueError:
             v = math.nan
         if not math.isfinite(v):
-            raise ReplayError(f"{path}:{lineno}: invalid value {raw_v!r}")
+            raise ReplayError(f"{path}:{lineno}: invalid value {_shown(raw_v)}")
         sf.raw_ts.append(raw_t)
         sf.raw_values.append(raw_v)
         sf.ts.append(t)

@@ -25,3 +25,11 @@ def test_a_file_that_is_not_utf8_is_an_error_naming_the_line(tmp_path, capsys):
     assert main(["replay", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"{path}:32: not UTF-8" in err and "Traceback" not in err
+
+
+def test_a_megabyte_field_is_cut_short_in_the_message(tmp_path, capsys):
+    path = tmp_path / "long.csv"
+    path.write_text("timestamp,value\n2024-03-05T00:00:00Z," + "1x" * 500_000 + "\n")
+    assert main(["replay", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:2: invalid value" in err and "(1000000 characters)" in err and len(err) < 300
