@@ -141,19 +141,38 @@ def replay_files(paths: list[str], out_dir: str | None, engine: DetectionEngine 
     engine = engine or DetectionEngine()
     series = [read_series(p) for p in paths]
     if out_dir:
-        os.makedirs(out_dir, exist_ok=True)
+        _check_out_names(paths, out_dir)
+        try:
+            os.makedirs(out_dir, exist_ok=True)
+        except OSError as e:
+            raise ReplayError(f"{out_dir}: cannot create the output directory: {e.strerror or e}") from None
     results = []
     for i, sf in enumerate(series):
         batch = score_series(engine, sf, f"replay:{i}:{sf.path}")
         extra = {"anomaly_type": [t or "" for t in batch.type_names()]} if extra_type_column else None
         text = format_rows(sf, batch, extra)
         if out_dir:
-            with open(os.path.join(out_dir, os.path.basename(sf.path)), "w", encoding="utf-8") as fh:
-                fh.write(text)
+            target = os.path.join(out_dir, os.path.basename(sf.path))
+            try:
+                with open(target, "w", encoding="utf-8") as fh:
+                    fh.write(text)
+            except OSError as e:
+                raise ReplayError(f"{target}: cannot write: {e.strerror or e}") from None
         else:
             sys.stdout.write(text)
         results.append((sf, batch))
     return results
+
+
+def _check_out_names(paths: list[str], out_dir: str) -> None:
+    """Each output is DIR/<file name>: two inputs of one name would silently overwrite each other."""
+    seen: dict[str, str] = {}
+    for path in paths:
+        name = os.path.basename(path)
+        if name in seen:
+            raise ReplayError(f"{seen[name]} and {path} would both be written to "
+                              f"{os.path.join(out_dir, name)}; rename one or replay them separately")
+        seen[name] = path
 
 
 def _handler(args: argparse.Namespace) -> int:

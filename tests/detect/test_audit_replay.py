@@ -33,3 +33,28 @@ def test_a_megabyte_field_is_cut_short_in_the_message(tmp_path, capsys):
     assert main(["replay", str(path)]) == 2
     err = capsys.readouterr().err
     assert f"{path}:2: invalid value" in err and "(1000000 characters)" in err and len(err) < 300
+
+
+def test_an_output_directory_that_cannot_be_made_or_written_is_an_error(tmp_path, capsys):
+    good = tmp_path / "good.csv"
+    good.write_text("timestamp,value\n" + ROWS)
+    for out in (good, good / "sub"):  # a file, and a path under a file
+        assert main(["replay", str(good), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"replay: error: {out}: cannot create") and "Traceback" not in err
+    blocked = tmp_path / "out"
+    (blocked / "good.csv").mkdir(parents=True)  # the output file's place is taken by a directory
+    assert main(["replay", str(good), "--out", str(blocked)]) == 2
+    assert "cannot write" in capsys.readouterr().err
+
+
+def test_two_inputs_of_one_name_are_refused_before_anything_is_written(tmp_path, capsys):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first, second = tmp_path / "a" / "x.csv", tmp_path / "b" / "x.csv"
+    first.write_text("timestamp,value\n" + ROWS)
+    second.write_text("timestamp,value\n" + ROWS)
+    out = tmp_path / "out"
+    assert main(["replay", str(first), str(second), "--out", str(out)]) == 2
+    assert "would both be written to" in capsys.readouterr().err
+    assert not out.exists()
