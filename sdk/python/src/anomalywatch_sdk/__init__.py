@@ -7,6 +7,7 @@ from .errors import (
     ConflictError,
     InsufficientDataError,
     InternalServerError,
+    InvalidResponseError,
     MethodNotAllowedError,
     NotFoundError,
     PayloadTooLargeError,
@@ -22,8 +23,8 @@ from .errors import (
 __version__ = "0.1.0"
 __all__ = [
     "AnomalyWatchError", "ApiError", "AuthenticationError", "Client", "ConflictError",
-    "InsufficientDataError",
-    "InternalServerError", "MethodNotAllowedError", "NotFoundError", "Page", "PayloadTooLargeError",
+    "InsufficientDataError", "InternalServerError", "InvalidResponseError",
+    "MethodNotAllowedError", "NotFoundError", "Page", "PayloadTooLargeError",
     "PermissionDenied", "RateLimit", "RateLimitError", "RequestTimeout", "TransportError", "UnavailableError",
     "UnsupportedMediaTypeError", "ValidationError",
 ]

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import requests
 
 from . import errors
-from .errors import ApiError, RateLimitError, RequestTimeout, TransportError
+from .errors import ApiError, InvalidResponseError, RateLimitError, RequestTimeout, TransportError
 
 __all__ = ["Client", "Page", "RateLimit"]
 
@@ -212,7 +212,12 @@ class Client:
         response = self.request(method, path, **kwargs)
         if response.status_code == 204 or not response.content:
             return None
-        return response.json()
+        try:
+            return response.json()
+        except ValueError:  # a proxy's page or a cut-off body: the SDK's own error, not a JSON one
+            text = response.text.strip()[:500]
+            raise InvalidResponseError(f"{method} {path}: the HTTP {response.status_code} answer is not "
+                                       f"JSON: {text!r}", response.status_code, text) from None
 
     def _data(self, method: str, path: str, **kwargs: Any) -> Any:
         """The `data` of a single-resource answer `{"data": {...}}`."""

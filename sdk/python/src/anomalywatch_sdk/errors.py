@@ -17,6 +17,16 @@ class RequestTimeout(TransportError):
     """No answer within the client's timeout."""
 
 
+class InvalidResponseError(AnomalyWatchError):
+    """A successful HTTP status whose body is not the API's JSON (a proxy's HTML page, a body cut
+    off in transit). `status` and `body` (the text, cut short) say what came."""
+
+    def __init__(self, message: str, status: int, body: str):
+        super().__init__(message)
+        self.status = status
+        self.body = body
+
+
 class ApiError(AnomalyWatchError):
     """An HTTP error answer. `code`, `message` and `details` come from the contract's envelope
     `{"error": {"code", "message", "details"}}` (or Anomify's `{"code", "message"}` on /flux)."""

@@ -1,0 +1,20 @@
+"""The SDK against answers a proxy or a broken middlebox can give: every failure is one of the
+SDK's own exceptions (AnomalyWatchError), never a JSON decoding or arithmetic error."""
+from __future__ import annotations
+
+import anomalywatch_sdk as sdk
+import pytest
+
+from tests.sdk.test_transport import make_client, server  # noqa: F401 - the scripted server fixture
+
+
+@pytest.mark.parametrize("body", [b"<html><body>It works!</body></html>", b'{"data": {"id": "met_1"',
+                                  b"\xff\xfe"])
+def test_a_successful_status_with_a_body_that_is_not_json_is_an_sdk_error(server, body):  # noqa: F811
+    url, script = server
+    script.answers = [(200, {}, body, 0)]
+    client, _ = make_client(url, max_retries=0)
+    with pytest.raises(sdk.InvalidResponseError) as caught:
+        client.metrics.get("met_1")
+    assert isinstance(caught.value, sdk.AnomalyWatchError) and caught.value.status == 200
+    assert "not JSON" in str(caught.value)
