@@ -18,3 +18,12 @@ def test_a_successful_status_with_a_body_that_is_not_json_is_an_sdk_error(server
         client.metrics.get("met_1")
     assert isinstance(caught.value, sdk.AnomalyWatchError) and caught.value.status == 200
     assert "not JSON" in str(caught.value)
+
+
+@pytest.mark.parametrize("value", ["inf", "1e400", "-inf", "nan", "many"])
+def test_rate_limit_headers_that_are_not_integers_are_ignored(server, value):  # noqa: F811
+    url, script = server
+    script.answers = [(200, {"X-RateLimit-Limit": value, "X-RateLimit-Remaining": "7"}, {"data": {}}, 0)]
+    client, _ = make_client(url, max_retries=0)
+    assert client.metrics.get("met_1") == {}
+    assert client.last_rate_limit.limit is None and client.last_rate_limit.remaining == 7

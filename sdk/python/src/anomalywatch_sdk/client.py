@@ -48,7 +48,7 @@ class RateLimit:
         def number(name: str) -> int | None:
             try:
                 return int(float(headers[name]))
-            except (KeyError, ValueError):
+            except (KeyError, ValueError, OverflowError):  # OverflowError: "inf", "1e400"
                 return None
         return cls(number("X-RateLimit-Limit"), number("X-RateLimit-Remaining"), number("X-RateLimit-Reset"),
                    number("X-RateLimit-Burst-Limit"), number("X-RateLimit-Burst-Remaining"))
