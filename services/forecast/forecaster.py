@@ -33,6 +33,7 @@ from services.forecast.selection import (
 )
 
 MIN_POINTS = 10  # observed points (after dropping non-finite ones and merging duplicates)
+ORDINARY_MAGNITUDES = (1e-100, 1e100)  # largest |value| of a history fitted as it is
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,8 @@ def forecast(
     seasons = choose_seasons(step, n)
     grid = regularize(t, v, season=seasons[0] if seasons else None, step_seconds=step,
                       max_points=max_history_points)
-    # Models are fitted on the history divided by a power of two (exact in floating point) that
-    # brings its largest magnitude near 1: values like 1e300 or 1e-300 overflow or underflow
+    # Models are fitted on an extreme history divided by a power of two (exact in floating point)
+    # that brings its largest magnitude near 1: values like 1e300 or 1e-300 overflow or underflow
     # inside the libraries' arithmetic, and the forecast is scaled back afterwards.
     scale = _scale(grid.values)
     y = grid.values / scale
@@ -117,10 +118,13 @@ def forecast(
 
 
 def _scale(y: np.ndarray) -> float:
-    """A power of two at most the largest magnitude of `y` and more than half of it (1 for an
-    all-zero history): 2 ** 1024 would overflow."""
+    """1 for a history of ordinary magnitudes (the models' own tolerances are absolute: their
+    answers there stay exactly as they were), else a power of two at most the largest magnitude
+    of `y` and more than half of it (2 ** 1024 would overflow)."""
     peak = float(np.max(np.abs(y)))
-    return float(np.ldexp(1.0, int(np.frexp(peak)[1]) - 1)) if peak > 0 else 1.0
+    if peak == 0.0 or ORDINARY_MAGNITUDES[0] <= peak <= ORDINARY_MAGNITUDES[1]:
+        return 1.0
+    return float(np.ldexp(1.0, int(np.frexp(peak)[1]) - 1))
 
 
 def _unscale(mean: np.ndarray, lower: np.ndarray, upper: np.ndarray, scale: float,
