@@ -6,6 +6,7 @@ import argparse
 import codecs
 import math
 import os
+import re
 import sys
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,18 @@ class SeriesFile:
     values: list[float]
 
 
+# a number as CSV writers spell it: ASCII digits, no '_' separators (float() takes both, and
+# any script's digits: '١٢' was read as 12)
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+
+
+def _number(text: str) -> float:
+    """float(text) for a plain decimal number; ValueError otherwise."""
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(text)
+    return float(text)
+
+
 def _shown(text: str, limit: int = 40) -> str:
     """A field quoted for a message, cut short: a line of megabytes must not flood the terminal."""
     return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
@@ -41,7 +54,7 @@ def parse_timestamp(text: str) -> float:
     midnight UTC) to unix seconds; ValueError otherwise."""
     s = text.strip()
     try:
-        v = float(s)
+        v = _number(s)
     except ValueError:
         pass
     else:
@@ -88,7 +101,7 @@ def read_series(path: str) -> SeriesFile:
         except ValueError as e:
             raise ReplayError(f"{path}:{lineno}: {e}") from None
         try:
-            v = float(raw_v)
+            v = _number(raw_v)
         except ValueError:
             v = math.nan
         if not math.isfinite(v):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from cli.main import main
 from cli.replay import HEADER
 
@@ -58,3 +60,26 @@ def test_two_inputs_of_one_name_are_refused_before_anything_is_written(tmp_path,
     assert main(["replay", str(first), str(second), "--out", str(out)]) == 2
     assert "would both be written to" in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize(("row", "what"), [("2024-03-05T01:00:00Z,1_000", "invalid value"),
+                                            ("2024-03-05T01:00:00Z,\u0661\u0662", "invalid value"),
+                                            ("1709600400,0x10", "invalid value"),
+                                            ("1_709_600_400,5", "invalid timestamp"),
+                                            ("\u0661\u0667\u0660\u0669\u0666\u0660\u0660\u0664\u0660\u0660,5",
+                                             "invalid timestamp")])
+def test_numbers_are_plain_ascii_decimals(tmp_path, capsys, row, what):
+    """float() also reads '1_000' and any script's digits ('١٢' is 12): a CSV number is ASCII."""
+    path = tmp_path / "digits.csv"
+    path.write_text("timestamp,value\n" + ROWS + row + "\n", encoding="utf-8")
+    assert main(["replay", str(path)]) == 2
+    assert f"{path}:32: {what}" in capsys.readouterr().err
+
+
+def test_plain_decimals_in_every_spelling_are_read(tmp_path, capsys):
+    path = tmp_path / "plain.csv"
+    rows = ["1709600400,5", "1709600460.5,-2.5e3", "1709600520,+.5", "1709600580,7.", "1709600640,1E-3"]
+    path.write_text("timestamp,value\n" + "\n".join(rows) + "\n")
+    assert main(["replay", str(path)]) == 0
+    values = [r[1] for r in list(csv.reader(io.StringIO(capsys.readouterr().out)))[1:]]
+    assert [float(v) for v in values] == [5.0, -2500.0, 0.5, 7.0, 0.001]
