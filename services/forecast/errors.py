@@ -33,6 +33,12 @@ class InsufficientData(ForecastError):
         self.got = got
 
 
+def _quoted(name: str, limit: int = 40) -> str:
+    """A model name for a message, cut short: the message must still reach the available models
+    (the whole message is cut at 200 characters on its way to the client)."""
+    return f"'{name}'" if len(name) <= limit else f"'{name[:limit]}...'"
+
+
 class ModelUnavailable(ForecastError):
     """A known model that is not installed or configured here: 400 MODEL_UNAVAILABLE."""
 
@@ -41,7 +47,7 @@ class ModelUnavailable(ForecastError):
     def __init__(self, model: str, available: list[str], reason: str = "") -> None:
         why = f" ({reason})" if reason else ""
         super().__init__(
-            f"model '{model}' is not available here{why}; available models: {', '.join(available)}",
+            f"model {_quoted(model)} is not available here{why}; available models: {', '.join(available)}",
             {"field": "model", "model": model, "available": list(available)},
         )
         self.model = model
@@ -56,7 +62,7 @@ class UnknownModel(ForecastError):
 
     def __init__(self, model: str, known: list[str], available: list[str]) -> None:
         super().__init__(
-            f"unknown model '{model}'; available models: {', '.join(available)}",
+            f"unknown model {_quoted(model)}; available models: {', '.join(available)}",
             {"field": "model", "model": model, "available": list(available), "known": list(known)},
         )
         self.model = model

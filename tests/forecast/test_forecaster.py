@@ -49,6 +49,16 @@ def test_unknown_model():
         forecast(t, y, 5, model="prophet")
 
 
+def test_a_long_model_name_is_quoted_short_and_the_available_models_are_still_named():
+    """The client sees at most 200 characters of a message: a long name must not push out the
+    models it could use."""
+    t, y = hourly(100)
+    with pytest.raises(UnknownModel) as err:
+        forecast(t, y, 5, model="x" * 10_000)
+    message = str(err.value)
+    assert len(message) <= 200 and "auto" in message and "x" * 40 + "..." in message
+
+
 def test_insufficient_data_says_minimum():
     t, y = hourly(MIN_POINTS - 1)
     with pytest.raises(InsufficientData) as err:
