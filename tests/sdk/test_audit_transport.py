@@ -27,3 +27,23 @@ def test_rate_limit_headers_that_are_not_integers_are_ignored(server, value):  #
     client, _ = make_client(url, max_retries=0)
     assert client.metrics.get("met_1") == {}
     assert client.last_rate_limit.limit is None and client.last_rate_limit.remaining == 7
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_proxys_bad_gateway_or_timeout_is_retried_for_an_idempotent_request(server, status):  # noqa: F811
+    url, script = server
+    script.answers = [(status, {}, b"<html>proxy</html>", 0), (200, {}, {"data": {"id": "met_1"}}, 0)]
+    client, sleeps = make_client(url, max_retries=2)
+    assert client.metrics.get("met_1") == {"id": "met_1"}
+    assert len(script.requests) == 2 and len(sleeps) == 1
+
+
+@pytest.mark.parametrize("status", [502, 504])
+def test_a_proxys_bad_gateway_is_not_resent_for_a_request_that_is_not_idempotent(server, status):  # noqa: F811
+    """An acknowledge may have been carried out behind the proxy: it is not sent twice."""
+    url, script = server
+    script.answers = [(status, {}, b"<html>proxy</html>", 0), (200, {}, {"data": {}}, 0)]
+    client, sleeps = make_client(url, max_retries=2)
+    with pytest.raises(sdk.ApiError) as caught:
+        client.anomalies.acknowledge("anom_1")
+    assert caught.value.status == status and len(script.requests) == 1 and sleeps == []

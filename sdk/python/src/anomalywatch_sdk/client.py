@@ -26,6 +26,9 @@ __all__ = ["Client", "Page", "RateLimit"]
 
 Timestamp = Union[str, int, float, _dt.datetime, _dt.date]
 RETRY_STATUSES = (429, 503)
+# A proxy's answers for a gateway it could not reach or that did not answer in time: the request
+# may or may not have been carried out, so only idempotent requests are sent again.
+PROXY_STATUSES = (502, 504)
 IDEMPOTENT_METHODS = ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
 # POSTs that may be resent after a lost answer: an exact repeat of a point changes nothing.
 IDEMPOTENT_POSTS = ("/v1/ingest", "/flux/metric_data_post", "/v1/forecast")
@@ -114,8 +117,8 @@ class Client:
     `timeout` (seconds) bounds each HTTP attempt. Answers 429 and 503 are retried up to
     `max_retries` times with exponential backoff and full jitter, never sooner than the answer's
     `Retry-After`; a `Retry-After` longer than `max_backoff` is not waited for (the error is raised).
-    Connection failures and timeouts are retried for idempotent requests only (GET, PUT, DELETE,
-    and ingest, whose exact repeats change nothing).
+    Connection failures, timeouts and a proxy's 502 and 504 are retried for idempotent requests
+    only (GET, PUT, DELETE, and ingest, whose exact repeats change nothing).
     """
 
     def __init__(self, api_key: str, base_url: str = "http://127.0.0.1:8080", timeout: float = 10,
@@ -191,6 +194,10 @@ class Client:
             if response.status_code < 400:
                 return response
             error = self._error(response)
+            if response.status_code in PROXY_STATUSES and retry_transport and attempt < self.max_retries:
+                self._sleep(self._backoff(attempt, None))
+                attempt += 1
+                continue
             if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
                 retry_after = error.retry_after if isinstance(error, RateLimitError) else \
                     errors.parse_retry_after(response.headers.get("Retry-After"))
