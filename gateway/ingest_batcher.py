@@ -12,7 +12,10 @@ of every request reach ingest in arrival order. Every member of a group gets the
 The trace of the leading request holds the call's spans.
 
 An all-or-nothing request (flux) is never grouped: its call stores all of its points or none, and
-another request's bad point must not decide that. Such requests of a key still go out in turn."""
+another request's bad point must not decide that. Nor is a test post: it is judged against the
+stored data alone, and in one call with another test post each would be judged against the
+other's unstored points (the second of two identical posts came back a duplicate). Such requests
+of a key still go out in turn."""
 from __future__ import annotations
 
 import threading
@@ -69,7 +72,8 @@ class IngestBatcher:
         with self._lock:
             waiting = self._waiting[group]
             taken, total = [], 0
-            while waiting and total + len(waiting[0].points) <= self._max and not (all_or_nothing and taken):
+            alone = all_or_nothing or test_only
+            while waiting and total + len(waiting[0].points) <= self._max and not (alone and taken):
                 total += len(waiting[0].points)
                 taken.append(waiting.pop(0))
         try:

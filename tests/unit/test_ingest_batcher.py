@@ -1,6 +1,6 @@
 """gateway.ingest_batcher: concurrent requests of one key share ingest calls; each gets its own
 points' results in order, or the call's failure; keys and test posts never mix, and an
-all-or-nothing request shares its call with no other."""
+all-or-nothing request or a test post shares its call with no other."""
 from __future__ import annotations
 
 import threading
@@ -129,19 +129,27 @@ def test_every_member_of_a_failed_call_gets_its_error_and_the_next_call_still_go
     assert [r.metric_id for r in batcher.ingest("k", points("after"), False)] == ["after"]
 
 
-def test_an_all_or_nothing_request_shares_its_call_with_no_other_and_they_go_in_turn():
+@pytest.mark.parametrize(("test_only", "all_or_nothing"), [(False, True), (True, False)],
+                         ids=["all_or_nothing", "test_only"])
+def test_an_all_or_nothing_request_or_a_test_post_shares_its_call_with_no_other_and_they_go_in_turn(
+        test_only, all_or_nothing):
+    """A test post is judged against the stored data alone: grouped with another, each was judged
+    against the other's unstored points too."""
     send = FakeIngest()
     batcher = IngestBatcher(send)
+    mode = {"test_only": test_only, "all_or_nothing": all_or_nothing}
     with ThreadPoolExecutor(8) as pool:
-        first = queue_behind_a_call(batcher, send, pool, all_or_nothing=True)
+        first = queue_behind_a_call(batcher, send, pool, **mode)
         rest = []
         for i in range(3):  # queued one after another, so their order is known
-            rest.append(pool.submit(batcher.ingest, "k", points(f"p{i}.0", f"p{i}.1"), False, True))
-            wait_queued(batcher, i + 1, all_or_nothing=True)
+            rest.append(pool.submit(batcher.ingest, "k", points(f"p{i}.0", f"p{i}.1"), test_only,
+                                    all_or_nothing))
+            wait_queued(batcher, i + 1, **mode)
         send.gate.set()
         assert [r.metric_id for r in first.result(10)] == ["first"]
         for i, future in enumerate(rest):
             assert [(r.index, r.metric_id) for r in future.result(10)] == [(0, f"p{i}.0"), (1, f"p{i}.1")]
-    calls = [(names, aon) for (_, _, names), aon in zip(send.calls, send.all_or_nothing, strict=True)]
-    assert calls == [(["first"], True), (["p0.0", "p0.1"], True), (["p1.0", "p1.1"], True),
-                     (["p2.0", "p2.1"], True)]
+    assert [names for _, _, names in send.calls] == [["first"], ["p0.0", "p0.1"], ["p1.0", "p1.1"],
+                                                      ["p2.0", "p2.1"]]
+    assert {test for _, test, _ in send.calls} == {test_only}
+    assert set(send.all_or_nothing) == {all_or_nothing}
