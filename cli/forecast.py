@@ -12,6 +12,8 @@ import argparse
 import sys
 from typing import Any
 
+from cli.csv_fields import parse_number, parse_timestamp, shown
+
 EXIT_ERROR = 2
 
 
@@ -25,27 +27,6 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", default="auto", help="model name (default auto)")
     p.add_argument("--confidence", default="0.95", help="interval confidence, 0.5 to 0.999")
     p.set_defaults(handler=run)
-
-
-def parse_timestamp(text: str) -> float:
-    """Unix seconds from unix seconds or ISO 8601 (no zone means UTC; a space may replace T)."""
-    from datetime import UTC, datetime
-
-    s = text.strip()
-    try:
-        return float(s)
-    except ValueError:
-        pass
-    iso = s.replace(" ", "T", 1)
-    if iso.endswith(("Z", "z")):
-        iso = iso[:-1] + "+00:00"
-    try:
-        dt = datetime.fromisoformat(iso)
-    except ValueError:
-        raise ValueError(f"timestamp {text!r} is neither ISO 8601 nor unix seconds") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
 
 
 def format_timestamp(seconds: float) -> str:
@@ -69,7 +50,7 @@ def read_series(lines: Any) -> tuple[list[float], list[float]]:
             raise ValueError(f"line {lineno}: expected timestamp,value")
         try:
             t = parse_timestamp(row[0])
-            v = float(row[1])
+            v = parse_number(row[1])
         except ValueError as exc:
             if lineno == 1 and not ts:
                 continue  # the header
@@ -111,6 +92,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _number(text: str) -> float:
     try:
-        return float(text)
+        return parse_number(text)
     except ValueError:
-        raise ValueError(f"confidence {text!r} is not a number") from None
+        raise ValueError(f"confidence {shown(text)} is not a number") from None

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import codecs
-import math
 import os
-import re
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+from cli.csv_fields import parse_number, parse_timestamp, shown
 
 if TYPE_CHECKING:       # heavy imports stay inside the handler (see cli/main.py)
     from services.detect.engine import DetectionEngine, ScoreBatch
@@ -30,46 +29,6 @@ class SeriesFile:
     raw_values: list[str]      # values as given
     ts: list[float]            # unix seconds
     values: list[float]
-
-
-# a number as CSV writers spell it: ASCII digits, no '_' separators (float() takes both, and
-# any script's digits: '١٢' was read as 12)
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
-
-
-def _number(text: str) -> float:
-    """float(text) for a plain decimal number; ValueError otherwise."""
-    if not _NUMBER.fullmatch(text):
-        raise ValueError(text)
-    return float(text)
-
-
-def _shown(text: str, limit: int = 40) -> str:
-    """A field quoted for a message, cut short: a line of megabytes must not flood the terminal."""
-    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text)} characters)"
-
-
-def parse_timestamp(text: str) -> float:
-    """Unix seconds (int or float) or ISO 8601 (zone optional = UTC, `T` or space, date alone =
-    midnight UTC) to unix seconds; ValueError otherwise."""
-    s = text.strip()
-    try:
-        v = _number(s)
-    except ValueError:
-        pass
-    else:
-        if not math.isfinite(v):
-            raise ValueError(f"invalid timestamp {_shown(text)}")
-        return v
-    if s.endswith(("Z", "z")):
-        s = s[:-1] + "+00:00"
-    try:
-        dt = datetime.fromisoformat(s)
-    except ValueError:
-        raise ValueError(f"invalid timestamp {_shown(text)}") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
 
 
 def read_series(path: str) -> SeriesFile:
@@ -101,11 +60,9 @@ def read_series(path: str) -> SeriesFile:
         except ValueError as e:
             raise ReplayError(f"{path}:{lineno}: {e}") from None
         try:
-            v = _number(raw_v)
+            v = parse_number(raw_v)
         except ValueError:
-            v = math.nan
-        if not math.isfinite(v):
-            raise ReplayError(f"{path}:{lineno}: invalid value {_shown(raw_v)}")
+            raise ReplayError(f"{path}:{lineno}: invalid value {shown(raw_v)}") from None
         sf.raw_ts.append(raw_t)
         sf.raw_values.append(raw_v)
         sf.ts.append(t)

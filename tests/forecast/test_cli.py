@@ -85,3 +85,14 @@ def test_cli_bad_files_exit_2(tmp_path, capsys):
     write_csv(g, series(n=30) + [("yesterday", 3)])
     assert main(["forecast", str(g), "--horizon", "1"]) == 2
     assert "line 32" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("row", [("2024-01-09T00:00:00Z", "1_000"), ("2024-01-09T00:00:00Z", "\u0661\u0662"),
+                                 ("1_704_758_400", 3), ("2024-01-09T00:00:00Z", "nan"),
+                                 ("2024-01-09T00:00:00Z", "inf")])
+def test_numbers_in_the_file_are_plain_finite_ascii_decimals(tmp_path, capsys, row):
+    """As replay reads them (cli.csv_fields): float() took '1_000', '١٢' and 'nan'."""
+    f = tmp_path / "digits.csv"
+    write_csv(f, series() + [row])
+    assert main(["forecast", str(f), "--horizon", "1"]) == 2
+    assert f"line {len(series()) + 2}" in capsys.readouterr().err
