@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +37,12 @@ def create_key(args: argparse.Namespace) -> int:
                      else common_pb2.ENVIRONMENT_TEST),
         operator=True)
     if args.expires_at:
-        request.expire_time.CopyFrom(to_timestamp(parse_iso(args.expires_at)))
+        try:
+            request.expire_time.CopyFrom(to_timestamp(parse_iso(args.expires_at)))
+        except ValueError:
+            print(f"error: VALIDATION_ERROR: --expires-at {args.expires_at[:40]!r} is not an ISO 8601 "
+                  "time up to 9999-12-31 (e.g. 2027-01-31T00:00:00Z)", file=sys.stderr)
+            return 1
     stub, timeout = account_stub()
     response = call(lambda: stub.CreateApiKey(request, timeout=timeout))
     print(f"created {response.api_key.id} ({','.join(response.api_key.scopes)}, {args.environment}); "

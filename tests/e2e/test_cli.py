@@ -30,3 +30,7 @@ def test_errors_are_one_line_and_a_nonzero_exit(system):
     assert bad.returncode == 1 and bad.stderr.startswith("error: ACCOUNT_NOT_FOUND")
     plan = system.cli("accounts", "create", "--name", "x", "--plan", "platinum", check=False)
     assert plan.returncode == 1 and "unknown plan" in plan.stderr
+    for expiry in ("garbage", "9999-12-31T23:59:59-12:00"):  # a ValueError traceback, exit 1
+        dated = system.cli("keys", "create", "--account", "acct_missing", "--expires-at", expiry, check=False)
+        assert dated.returncode == 1 and dated.stderr.startswith("error: VALIDATION_ERROR: --expires-at")
+        assert "Traceback" not in dated.stderr and len(dated.stderr.splitlines()) == 1
