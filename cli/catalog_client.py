@@ -7,6 +7,7 @@ from typing import TypeVar
 
 import grpc
 
+from services.common.channels import dial
 from services.common.config import load_settings
 from services.common.errors import from_rpc_error
 
@@ -16,7 +17,7 @@ T = TypeVar("T")
 def account_stub():
     from anomalywatch.catalog.v1 import accounts_pb2_grpc
     settings = load_settings()
-    channel = grpc.insecure_channel(settings.catalog_addr)
+    channel = dial(settings.catalog_addr, settings)
     return accounts_pb2_grpc.AccountServiceStub(channel), settings.rpc_timeout_seconds
 
 

@@ -89,8 +89,7 @@ class LocalSystem:
         raise RuntimeError(f"{process.name} not ready after {timeout:.0f}s; "
                            f"see {self.log_dir}/{process.name}.log")
 
-    @staticmethod
-    def _ready(process: Process) -> bool:
+    def _ready(self, process: Process) -> bool:
         if process.kind == "http":
             try:
                 with urllib.request.urlopen(f"http://{process.address}/readyz", timeout=1) as response:
@@ -98,7 +97,10 @@ class LocalSystem:
             except OSError:
                 return False
         try:
-            with grpc.insecure_channel(process.address) as channel:
+            from services.common.channels import dial
+            from services.common.config import load_settings
+
+            with dial(process.address, load_settings(self.env)) as channel:
                 answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
                 return answer.status == health_pb2.HealthCheckResponse.SERVING
         except grpc.RpcError:

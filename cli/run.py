@@ -9,6 +9,10 @@ import os
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from services.common.config import Settings
 
 DEV_KEY_FILE = Path("var/dev-admin-key")
 
@@ -18,14 +22,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def dev_admin_key(catalog_addr: str, timeout: float) -> str:
+def dev_admin_key(settings: Settings) -> str:
     """The stored development key if it still works, else a new account and key."""
     import grpc
 
     from anomalywatch.catalog.v1 import accounts_pb2, accounts_pb2_grpc
     from anomalywatch.common.v1 import common_pb2
+    from services.common.channels import dial
 
-    stub = accounts_pb2_grpc.AccountServiceStub(grpc.insecure_channel(catalog_addr))
+    timeout = settings.rpc_timeout_seconds
+    stub = accounts_pb2_grpc.AccountServiceStub(dial(settings.catalog_addr, settings))
     if DEV_KEY_FILE.exists():
         key = DEV_KEY_FILE.read_text().strip()
         try:
@@ -58,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"starting AnomalyWatch (logs in {system.log_dir}/) ...", flush=True)
     try:
         system.start()
-        key = dev_admin_key(settings.catalog_addr, settings.rpc_timeout_seconds)
+        key = dev_admin_key(settings)
         print(f"\nAnomalyWatch is running.\n  gateway:   http://{settings.gateway_addr}\n"
               f"  admin key: {key}\n\nCtrl-C stops every service.", flush=True)
         while not stop.wait(1.0):

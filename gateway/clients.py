@@ -26,8 +26,9 @@ class Clients:
 
     @classmethod
     def connect(cls, settings: Settings) -> Clients:
-        return cls(open_channel(settings.catalog_addr), open_channel(settings.ingest_addr),
-                   open_channel(settings.forecast_addr), settings.rpc_timeout_seconds)
+        return cls(*(open_channel(address, settings) for address in
+                     (settings.catalog_addr, settings.ingest_addr, settings.forecast_addr)),
+                   settings.rpc_timeout_seconds)
 
     def __post_init__(self) -> None:
         self.accounts = accounts_pb2_grpc.AccountServiceStub(self.catalog_channel)

@@ -53,6 +53,7 @@ class Settings:
     service_name: str = "anomalywatch"
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
+    tls_ca_file: str | None = None
     plans: Mapping[str, PlanLimits] = field(default_factory=dict)
 
     @property
@@ -117,6 +118,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         otel_exporter=env.get("AW_OTEL_EXPORTER", Settings.otel_exporter).lower(),
         tls_cert_file=env.get("AW_TLS_CERT_FILE") or None,
         tls_key_file=env.get("AW_TLS_KEY_FILE") or None,
+        tls_ca_file=env.get("AW_TLS_CA_FILE") or None,
         plans=_plans(env),
     )
     if not 0 <= settings.detect_shard < settings.detect_shards:

@@ -21,7 +21,7 @@ SERVICE_NAMES = (detect_pb2.DESCRIPTOR.services_by_name["DetectService"].full_na
 
 def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
                engine: DetectionEngine | None = None) -> tuple[ServiceSpec, Shard]:
-    catalog = catalog or open_channel(settings.catalog_addr)
+    catalog = catalog or open_channel(settings.catalog_addr, settings)
     engine = engine or DetectionEngine()
     shard = Shard(engine, storage_pb2_grpc.StorageServiceStub(catalog), settings.detect_shard,
                   settings.detect_shards, settings.rpc_timeout_seconds,

@@ -18,7 +18,7 @@ SERVICE_NAMES = (forecast_pb2.DESCRIPTOR.services_by_name["ForecastService"].ful
 
 
 def build_spec(settings: Settings, catalog: grpc.Channel | None = None) -> ServiceSpec:
-    catalog = catalog or open_channel(settings.catalog_addr)
+    catalog = catalog or open_channel(settings.catalog_addr, settings)
     principals = PrincipalCache(remote_lookup(catalog, settings.rpc_timeout_seconds),
                                 ttl=settings.key_cache_seconds)
 

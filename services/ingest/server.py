@@ -22,8 +22,8 @@ MAX_WORKERS = 32  # threads serving calls (bench.load builds its gRPC ceiling wi
 
 def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
                detect: list[grpc.Channel] | None = None) -> ServiceSpec:
-    catalog = catalog or open_channel(settings.catalog_addr)
-    detect = detect or [open_channel(a) for a in settings.detect_addrs]
+    catalog = catalog or open_channel(settings.catalog_addr, settings)
+    detect = detect or [open_channel(a, settings) for a in settings.detect_addrs]
     storage = storage_pb2_grpc.StorageServiceStub(catalog)
     principals = PrincipalCache(remote_lookup(catalog, settings.rpc_timeout_seconds),
                                 ttl=settings.key_cache_seconds)
