@@ -118,7 +118,7 @@ class Client:
     `max_retries` times with exponential backoff and full jitter, never sooner than the answer's
     `Retry-After`; a `Retry-After` longer than `max_backoff` is not waited for (the error is raised).
     Connection failures, timeouts and a proxy's 502 and 504 are retried for idempotent requests
-    only (GET, PUT, DELETE, and ingest, whose exact repeats change nothing).
+    only (GET, PUT, DELETE, ingest, whose exact repeats change nothing, and forecast).
     """
 
     def __init__(self, api_key: str, base_url: str = "http://127.0.0.1:8080", timeout: float = 10,
