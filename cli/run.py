@@ -59,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     system = LocalSystem.from_env(dict(os.environ), Path.cwd())
     stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    # SIGHUP too: the terminal closing would end this process alone, and the services (each in a
+    # session of its own) would go on holding their ports.
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda *_: stop.set())
     print(f"starting AnomalyWatch (logs in {system.log_dir}/) ...", flush=True)
     try:
