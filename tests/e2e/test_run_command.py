@@ -33,6 +33,7 @@ def test_run_stops_every_service_it_started(tmp_path, sig):
     run = subprocess.Popen([sys.executable, "-m", "cli.main", "run"], cwd=tmp_path, env=env,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            start_new_session=True)
+    services: list[int] = []
     try:
         deadline = time.monotonic() + 180
         for line in run.stdout:
@@ -47,5 +48,6 @@ def test_run_stops_every_service_it_started(tmp_path, sig):
     finally:
         if run.poll() is None:
             run.kill()
-        for pid in _children(run.pid):
-            os.kill(pid, signal.SIGKILL)
+        for pid in services:            # left by a failed stop, the next test's ports stay free
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
