@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import codecs
+import csv
 import os
 import sys
 from dataclasses import dataclass
@@ -31,6 +32,17 @@ class SeriesFile:
     values: list[float]
 
 
+def _fields(line: str) -> list[str]:
+    """A line's CSV fields: spreadsheets quote them ("2024-03-05 00:00:00","12.5"). ValueError for
+    a quoted field the csv module will not read (over its 128 KiB field limit)."""
+    if '"' not in line:
+        return line.split(",")
+    try:
+        return next(csv.reader([line]), [])
+    except csv.Error as e:
+        raise ValueError(str(e)) from None
+
+
 def read_series(path: str) -> SeriesFile:
     """Read a `timestamp,value` CSV; ReplayError naming the file and line on a bad row."""
     try:
@@ -45,13 +57,20 @@ def read_series(path: str) -> SeriesFile:
         line = data.count(b"\n", 0, e.start) + 1
         raise ReplayError(f"{path}:{line}: not UTF-8 (byte 0x{data[e.start]:02x}); "
                           "save the file as UTF-8") from None
-    if not lines or [h.strip().lower() for h in lines[0].split(",")][:2] != ["timestamp", "value"]:
+    try:
+        header = [h.strip().lower() for h in _fields(lines[0])] if lines else []
+    except ValueError:
+        header = []
+    if header[:2] != ["timestamp", "value"]:
         raise ReplayError(f"{path}:1: expected the header 'timestamp,value'")
     sf = SeriesFile(path, [], [], [], [])
     for lineno, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
-        parts = line.split(",")
+        try:
+            parts = _fields(line)
+        except ValueError as e:
+            raise ReplayError(f"{path}:{lineno}: unreadable CSV ({e})") from None
         if len(parts) != 2:
             raise ReplayError(f"{path}:{lineno}: expected 2 fields 'timestamp,value', got {len(parts)}")
         raw_t, raw_v = parts[0].strip(), parts[1].strip()

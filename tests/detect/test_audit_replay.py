@@ -83,3 +83,21 @@ def test_plain_decimals_in_every_spelling_are_read(tmp_path, capsys):
     assert main(["replay", str(path)]) == 0
     values = [r[1] for r in list(csv.reader(io.StringIO(capsys.readouterr().out)))[1:]]
     assert [float(v) for v in values] == [5.0, -2500.0, 0.5, 7.0, 0.001]
+
+
+def test_quoted_fields_as_spreadsheets_write_them_are_read(tmp_path, capsys):
+    path = tmp_path / "quoted.csv"
+    rows = "".join(f'"2024-03-05 00:{i:02d}:00","{10 + i % 3}"\n' for i in range(30))
+    path.write_text('"timestamp","value"\n' + rows)
+    assert main(["replay", str(path)]) == 0
+    out = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert tuple(out[0]) == HEADER and len(out) == 31
+    assert out[1][:2] == ["2024-03-05 00:00:00", "10"]
+
+
+def test_a_quoted_megabyte_field_is_a_one_line_error(tmp_path, capsys):
+    path = tmp_path / "quoted-long.csv"
+    path.write_text('timestamp,value\n"2024-03-05T00:00:00Z","' + "1" * 1_000_000 + '"\n')
+    assert main(["replay", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path}:2: unreadable CSV" in err and "Traceback" not in err and len(err) < 300
