@@ -7,20 +7,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from services.common.errors import ServiceError
-from services.ingest.validation import MAX_NAME, MAX_TAGS, METRIC_NAME, PointError, check_tags
+from services.ingest.validation import MAX_NAME, MAX_TAGS, PointError, check_metric, check_tags
 
 NAME_RULE = f"1-{MAX_NAME} characters of ASCII letters, digits and ._-:/"
 
 
-def is_metric_name(name: str) -> bool:
-    # fullmatch: with `match`, the pattern's `$` would also accept a name ending in "\n"
-    return len(name) <= MAX_NAME and METRIC_NAME.fullmatch(name) is not None
-
-
 def check_metric_name(name: str, field: str, **details) -> str:
-    if not is_metric_name(name):
-        raise ServiceError("VALIDATION_ERROR", f"{field} must be {NAME_RULE}", {"field": field, **details})
-    return name
+    """`name` if ingest would take it as a metric name, else VALIDATION_ERROR naming `field`."""
+    try:
+        return check_metric(name)
+    except PointError:
+        raise ServiceError("VALIDATION_ERROR", f"{field} must be {NAME_RULE}",
+                           {"field": field, **details}) from None
 
 
 def check_series_keys(series: Sequence[tuple[str, Mapping[str, str]]]) -> None:
@@ -32,7 +30,6 @@ def check_series_keys(series: Sequence[tuple[str, Mapping[str, str]]]) -> None:
         except PointError as error:
             raise ServiceError("VALIDATION_ERROR", str(error),
                                {"field": "series.tags", "index": index}) from None
-
 
 
 def check_tag_filters(tags: Mapping[str, str]) -> None:
