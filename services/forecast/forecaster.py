@@ -79,6 +79,9 @@ def forecast(
     seasons = choose_seasons(step, n)
     grid = regularize(t, v, season=seasons[0] if seasons else None, step_seconds=step,
                       max_points=max_history_points)
+    if grid.observed < MIN_POINTS:  # the other points lie before the window: nothing to fit
+        raise InsufficientData(MIN_POINTS, grid.observed,
+                               f"within the last {max_history_points} steps of {step:g} s")
     # Models are fitted on an extreme history divided by a power of two (exact in floating point)
     # that brings its largest magnitude near 1: values like 1e300 or 1e-300 overflow or underflow
     # inside the libraries' arithmetic, and the forecast is scaled back afterwards.
