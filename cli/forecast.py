@@ -49,7 +49,7 @@ def read_series(lines: Any) -> tuple[list[float], list[float]]:
         if len(row) < 2:
             raise ValueError(f"line {lineno}: expected timestamp,value")
         try:
-            t = parse_timestamp(row[0])
+            t = _printable_time(parse_timestamp(row[0]), row[0])
             v = parse_number(row[1])
         except ValueError as exc:
             if lineno == 1 and not ts:
@@ -58,6 +58,15 @@ def read_series(lines: Any) -> tuple[list[float], list[float]]:
         ts.append(t)
         vs.append(v)
     return ts, vs
+
+
+def _printable_time(seconds: float, text: str) -> float:
+    """A time the output's ISO 8601 can show (0001-01-01 to 9999-12-31); ValueError otherwise."""
+    from services.common.timeutil import representable
+
+    if not representable(seconds):
+        raise ValueError(f"timestamp {shown(text)} is outside 0001-01-01 to 9999-12-31")
+    return seconds
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 from services.forecast import calibration
 from services.forecast.errors import ForecastError, InsufficientData, ModelFailed, ModelNotApplicable
 from services.forecast.grid import DEFAULT_MAX_POINTS, clean, infer_step, regularize
-from services.forecast.horizon import check_confidence, horizon_steps, read_horizon
+from services.forecast.horizon import check_confidence, check_reach, horizon_steps, read_horizon
 from services.forecast.registry import AUTO, Model, ModelRegistry, default_registry
 from services.forecast.seasons import choose_seasons, natural_seasons
 from services.forecast.selection import (
@@ -88,6 +88,7 @@ def forecast(
     scale = _scale(grid.values)
     y = grid.values / scale
     h = horizon_steps(asked, step)
+    check_reach(asked, h, grid.last_timestamp, grid.step_seconds)
 
     length = holdout_length(y.size, h, seasons)
     hold_seasons = choose_seasons(step, y.size - length)

@@ -12,6 +12,7 @@ import re
 from typing import NamedTuple
 
 from services.common.durations import DURATION, UNIT_SECONDS
+from services.common.timeutil import LATEST
 from services.forecast.errors import InvalidConfidence, InvalidHorizon
 
 MAX_HORIZON_STEPS = 5_000
@@ -70,6 +71,14 @@ def horizon_steps(horizon: Horizon, step_seconds: float) -> int:
             f"{MAX_HORIZON_STEPS} steps are allowed"
         )
     return steps
+
+
+def check_reach(horizon: Horizon, steps: int, last_timestamp: float, step_seconds: float) -> None:
+    """The forecast's last time must be one a timestamp can hold (up to 9999-12-31T23:59:59Z):
+    past it no answer could be written, so the horizon is refused instead."""
+    if last_timestamp + steps * step_seconds > LATEST:
+        raise InvalidHorizon(f"horizon {horizon.asked!r} ({steps} steps of {step_seconds:g} s) runs past "
+                             "9999-12-31T23:59:59Z, the last time a timestamp holds; ask for fewer steps")
 
 
 def check_confidence(confidence: float) -> float:

@@ -1,10 +1,12 @@
-"""Histories at the edges of what a forecast can use: a window that holds too few observations."""
+"""Histories at the edges of what a forecast can use: a window that holds too few observations,
+and a horizon that would run past the last time a timestamp can show."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from services.forecast.errors import InsufficientData
+from services.common.timeutil import LATEST
+from services.forecast.errors import InsufficientData, InvalidHorizon
 from services.forecast.forecaster import MIN_POINTS, forecast
 from services.forecast.registry import default_registry
 
@@ -38,3 +40,11 @@ def test_a_window_with_enough_observations_across_a_long_gap_forecasts():
     assert np.all(np.isfinite(result.values))
     assert np.all(result.lower <= result.values) and np.all(result.values <= result.upper)
 
+
+def test_a_horizon_past_the_year_9999_is_refused_as_a_horizon():
+    yearly = 365 * DAY
+    t = LATEST - yearly * 3 - yearly * np.arange(20)[::-1]
+    with pytest.raises(InvalidHorizon) as caught:
+        forecast(t, np.arange(20.0), 4, model="seasonal_naive")
+    assert caught.value.details == {"field": "horizon"} and "9999" in caught.value.message
+    assert forecast(t, np.arange(20.0), 3, model="seasonal_naive").timestamps[-1] <= LATEST

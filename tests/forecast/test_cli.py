@@ -96,3 +96,21 @@ def test_numbers_in_the_file_are_plain_finite_ascii_decimals(tmp_path, capsys, r
     write_csv(f, series() + [row])
     assert main(["forecast", str(f), "--horizon", "1"]) == 2
     assert f"line {len(series()) + 2}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("stamp", ["1e15", "-1e15", "253402300800"])
+def test_a_time_no_timestamp_holds_is_a_line_error(tmp_path, capsys, stamp):
+    """Times outside 0001-01-01 to 9999-12-31 cannot be printed back: refused as the line they are on."""
+    f = tmp_path / "far.csv"
+    write_csv(f, series() + [(stamp, 3)])
+    assert main(["forecast", str(f), "--horizon", "1"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and f"line {len(series()) + 2}" in err and "Traceback" not in err
+
+
+def test_a_horizon_running_past_the_year_9999_exits_2(tmp_path, capsys):
+    f = tmp_path / "late.csv"
+    write_csv(f, [(f"{9980 + i}-01-01T00:00:00Z", i % 3) for i in range(19)])
+    assert main(["forecast", str(f), "--horizon", "30", "--model", "seasonal_naive"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "9999-12-31" in err and "horizon" in err
