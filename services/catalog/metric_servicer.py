@@ -1,6 +1,7 @@
 """MetricService: series, points and anomaly configuration over gRPC."""
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -13,11 +14,13 @@ from services.catalog.series_rules import check_metric_name
 from services.common import paging
 from services.common.auth import PrincipalCache
 from services.common.errors import ServiceError
-from services.common.ids import has_prefix
 from services.common.steps import stale_after
 from services.common.timeutil import from_timestamp, to_timestamp
 
 MAX_POINTS = 10_000
+# The shape of a series id (services.common.ids): only that addresses one series, so a metric named
+# `met_cpu` (a valid name) is configured by name like any other.
+SERIES_ID = re.compile(r"met_[a-z0-9]{16}")
 
 
 class MetricServicer(metrics_pb2_grpc.MetricServiceServicer):
@@ -81,7 +84,7 @@ class MetricServicer(metrics_pb2_grpc.MetricServiceServicer):
 
     def _target(self, session, scope: Scope, name_or_id: str) -> tuple[str, str, str, str]:
         """(kind, target, metric name, series id) of a config address."""
-        if has_prefix(name_or_id, "met"):
+        if SERIES_ID.fullmatch(name_or_id):
             s = metric_reads.get_series(session, scope, name_or_id)
             return "series", s.id, s.name, s.id
         # a name no series can have would configure nothing, ever

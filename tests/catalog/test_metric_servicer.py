@@ -78,3 +78,24 @@ def test_a_config_for_a_name_of_the_whole_alphabet_is_kept(metrics, caller):
     answer = metrics.UpdateAnomalyConfig(metrics_pb2.UpdateAnomalyConfigRequest(
         name_or_id=name, config=metrics_pb2.AnomalyConfig(sensitivity="high")), context)
     assert answer.overrides.sensitivity == "high" and answer.metric == name
+
+
+@pytest.mark.parametrize("name", ["met_cpu", "met_abc.def", "met_" + "a" * 15, "met_" + "A" * 16])
+def test_a_metric_named_like_an_id_prefix_is_configured_by_name(metrics, caller, name):
+    _, context = caller
+    answer = metrics.UpdateAnomalyConfig(metrics_pb2.UpdateAnomalyConfigRequest(
+        name_or_id=name, config=metrics_pb2.AnomalyConfig(sensitivity="high")), context)
+    assert (answer.metric, answer.metric_id, answer.overrides.sensitivity) == (name, "", "high")
+    read = metrics.GetAnomalyConfig(metrics_pb2.GetAnomalyConfigRequest(name_or_id=name), context)
+    assert read.effective.sensitivity == "high"
+
+
+def test_an_unknown_series_id_is_not_found_and_configures_nothing(db, metrics, caller):
+    scope, context = caller
+    with pytest.raises(ServiceError) as caught:
+        metrics.UpdateAnomalyConfig(metrics_pb2.UpdateAnomalyConfigRequest(
+            name_or_id="met_0123456789abcdef", config=metrics_pb2.AnomalyConfig(sensitivity="high")), context)
+    assert caught.value.code == "METRIC_NOT_FOUND"
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(AnomalyConfigRow)
+                              .where(AnomalyConfigRow.account_id == scope.account_id)) == 0
