@@ -9,9 +9,10 @@ from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from services.catalog.db import in_list, run_prepared
+from services.catalog.db import in_list, is_postgresql, run_prepared
 from services.catalog.models import AnomalyConfigRow
 from services.common.durations import parse_duration
 from services.common.errors import ServiceError
@@ -135,11 +136,14 @@ def effective_for_series(session: Session, scope: Scope,
 
 def upsert(session: Session, scope: Scope, kind: str, target: str, fields: Mapping[str, Any],
            now: float) -> AnomalyConfigRow:
-    row = session.get(AnomalyConfigRow, (scope.account_id, scope.environment, kind, target))
-    if row is None:
-        row = AnomalyConfigRow(account_id=scope.account_id, environment=scope.environment,
-                               target_kind=kind, target=target, updated_at=now)
-        session.add(row)
+    """Merges `fields` into the target's row, creating it when new. Two first writers of one target
+    both succeed (PostgreSQL: the second waits for the first's row, then merges into it; a plain
+    INSERT failed on the duplicate key, a 500)."""
+    key = {"account_id": scope.account_id, "environment": scope.environment, "target_kind": kind,
+           "target": target}
+    insert = postgresql.insert if is_postgresql(session) else sqlite.insert
+    session.execute(insert(AnomalyConfigRow).values(**key, updated_at=now).on_conflict_do_nothing())
+    row = session.get(AnomalyConfigRow, tuple(key.values()), with_for_update=True, populate_existing=True)
     for name, value in fields.items():
         setattr(row, name, value)
     row.updated_at = now

@@ -3,12 +3,15 @@ contract could make answer INVALID_ARGUMENT and change nothing."""
 from __future__ import annotations
 
 import base64
+import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
 
 from anomalywatch.catalog.v1 import metrics_pb2
 from anomalywatch.common.v1 import common_pb2
+from services.catalog import configs
 from services.catalog.metric_servicer import MetricServicer
 from services.catalog.models import AnomalyConfigRow
 from services.common.auth import PrincipalCache
@@ -99,3 +102,36 @@ def test_an_unknown_series_id_is_not_found_and_configures_nothing(db, metrics, c
     with db.read() as session:
         assert session.scalar(select(func.count()).select_from(AnomalyConfigRow)
                               .where(AnomalyConfigRow.account_id == scope.account_id)) == 0
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("db", ["postgres"], indirect=True)
+def test_two_first_writers_of_one_config_both_succeed_and_merge(db, seed):
+    """The second waits on the first's uncommitted row; it failed on the duplicate key (a 500)."""
+    scope = seed.scope()
+    first_flushed, failures = threading.Event(), []
+
+    def first():
+        with db.transaction() as session:
+            configs.upsert(session, scope, "name", "api.latency", {"sensitivity": "high"}, T0)
+            session.flush()
+            first_flushed.set()
+            time.sleep(1.0)  # the second writer reaches its INSERT meanwhile
+
+    def second():
+        first_flushed.wait()
+        try:
+            with db.transaction() as session:
+                configs.upsert(session, scope, "name", "api.latency", {"seasonality": "daily"}, T0 + 1)
+        except Exception as error:  # whatever escaped is the failure
+            failures.append(error)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    with db.read() as session:
+        row = configs.load_rows(session, scope, [("name", "api.latency")])[("name", "api.latency")]
+    assert (row.sensitivity, row.seasonality, row.updated_at) == ("high", "daily", T0 + 1)
