@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import grpc
 import numpy as np
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from anomalywatch.catalog.v1 import metrics_pb2, metrics_pb2_grpc, storage_pb2, storage_pb2_grpc
 from anomalywatch.forecast.v1 import forecast_pb2, forecast_pb2_grpc
@@ -54,17 +55,27 @@ class ForecastServicer(forecast_pb2_grpc.ForecastServiceServicer):
                                 "suggestion": "pass metric_id, or tags that match one series"})
         return found.metrics[0]
 
+    def _history(self, series: metrics_pb2.Metric) -> tuple[np.ndarray, np.ndarray]:
+        """The series' latest points (at most MAX_HISTORY_POINTS) within the history window before
+        its last one. Read newest first: a read after the window's start would return its oldest
+        points, and a dense series would be forecast from the middle of its history."""
+        if not series.HasField("last_seen_time"):
+            return np.zeros(0), np.zeros(0)
+        # up to the next whole second: the last point's time may not survive a round trip through a
+        # Timestamp exactly, and no point is later than the last one
+        until = Timestamp(seconds=series.last_seen_time.seconds + 1)
+        points = self._call(self.storage.ReadPoints, storage_pb2.ReadPointsRequest(
+            metric_id=series.id, latest_before_time=until, limit=MAX_HISTORY_POINTS)).points
+        ts = np.array([from_timestamp(p.time) for p in points], dtype=float)
+        values = np.array([p.value for p in points], dtype=float)
+        recent = ts > from_timestamp(series.last_seen_time) - self.history
+        return ts[recent], values[recent]
+
     def Forecast(self, request, context):
         self.principals.from_context(context, "forecast")
         key = bearer_key(metadata_value(context, "authorization"))
         series = self._series(request, key)
-        points = []
-        if series.HasField("last_seen_time"):
-            start = from_timestamp(series.last_seen_time) - self.history
-            points = self._call(self.storage.ReadPoints, storage_pb2.ReadPointsRequest(
-                metric_id=series.id, after_time=to_timestamp(start), limit=MAX_HISTORY_POINTS)).points
-        ts = np.array([from_timestamp(p.time) for p in points], dtype=float)
-        values = np.array([p.value for p in points], dtype=float)
+        ts, values = self._history(series)
         try:
             result = self.run_forecast(ts, values, request.horizon or "24h", model=request.model or "auto",
                                        confidence=request.confidence or 0.95)
