@@ -2,6 +2,7 @@
 freshness, and raw points."""
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -69,11 +70,26 @@ def stats_24h(session: Session, s: Series, now: float) -> SeriesStats:
         dtype=float)
     if values.size == 0:
         return SeriesStats(anomalies, dict.fromkeys(names), s.last_ts)
+    return SeriesStats(anomalies, {**summary(values), "min": float(values.min()), "max": float(values.max()),
+                                   "last_value": s.last_value}, s.last_ts)
+
+
+def summary(values: np.ndarray) -> dict[str, float]:
+    """Mean, standard deviation and percentiles of finite values, all finite. Sums and squares of
+    values past about 1e154 overflow (a mean of two 1e308s was inf, shown as null): then they are
+    computed again on the values scaled by a power of two, which is exact, and scaled back."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        plain = _moments(values)
+    if all(map(math.isfinite, plain.values())):
+        return plain
+    _, exponent = np.frexp(np.abs(values).max())
+    return {k: float(np.ldexp(v, exponent)) for k, v in _moments(np.ldexp(values, -exponent)).items()}
+
+
+def _moments(values: np.ndarray) -> dict[str, float]:
     p50, p95, p99 = np.percentile(values, [50, 95, 99])
-    return SeriesStats(anomalies, {
-        "mean": float(values.mean()), "std": float(values.std()), "min": float(values.min()),
-        "max": float(values.max()), "p50": float(p50), "p95": float(p95), "p99": float(p99),
-        "last_value": s.last_value}, s.last_ts)
+    return {"mean": float(values.mean()), "std": float(values.std()), "p50": float(p50),
+            "p95": float(p95), "p99": float(p99)}
 
 
 def learning(session: Session, scope: Scope, s: Series) -> bool:

@@ -3,6 +3,7 @@ contract could make answer INVALID_ARGUMENT and change nothing."""
 from __future__ import annotations
 
 import base64
+import math
 import threading
 import time
 
@@ -13,7 +14,7 @@ from anomalywatch.catalog.v1 import metrics_pb2
 from anomalywatch.common.v1 import common_pb2
 from services.catalog import configs
 from services.catalog.metric_servicer import MetricServicer
-from services.catalog.models import AnomalyConfigRow
+from services.catalog.models import AnomalyConfigRow, Series
 from services.common.auth import PrincipalCache
 from services.common.errors import ServiceError
 
@@ -135,3 +136,23 @@ def test_two_first_writers_of_one_config_both_succeed_and_merge(db, seed):
     with db.read() as session:
         row = configs.load_rows(session, scope, [("name", "api.latency")])[("name", "api.latency")]
     assert (row.sensitivity, row.seasonality, row.updated_at) == ("high", "daily", T0 + 1)
+
+
+@pytest.mark.parametrize("values", [[1.7e308, 1.7e308, -1.7e308, 1e-320], [1e200, -1e200],
+                                    [-1.7e308, 1.7e308]])
+def test_the_stats_of_finite_values_near_the_float_limit_are_finite(db, seed, metrics, caller, values):
+    """Their sums and squares overflow: mean, std and percentiles were inf or nan (null in JSON)."""
+    scope, context = caller
+    series_id = seed.series(scope, "huge.values")
+    times = [NOW - 100 + i for i in range(len(values))]
+    seed.points(series_id, list(zip(times, values, strict=True)))
+    with db.transaction() as session:
+        series = session.get(Series, series_id)
+        series.first_ts, series.last_ts, series.last_value, series.point_count = (
+            times[0], times[-1], values[-1], len(values))
+    stats = metrics.GetMetric(metrics_pb2.GetMetricRequest(metric_id=series_id), context).metric.stats
+    numbers = {k: getattr(stats, k) for k in ("mean", "std", "min", "max", "p50", "p95", "p99")}
+    assert all(map(math.isfinite, numbers.values())), numbers
+    assert stats.mean == pytest.approx(math.fsum(v / 4 for v in values) / len(values) * 4, rel=1e-12)
+    assert (stats.min, stats.max) == (min(values), max(values))
+    assert min(values) <= stats.p50 <= stats.p95 <= stats.p99 <= max(values)
