@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
+from werkzeug.routing import PathConverter
 
 from anomalywatch.catalog.v1 import metrics_pb2
 from gateway import fields, render
@@ -13,6 +14,19 @@ from services.common.errors import ServiceError
 
 bp = Blueprint("metrics", __name__)
 DEFAULT_POINTS, MAX_POINTS = 1000, 10_000  # a larger limit is lowered
+
+
+class MetricNameConverter(PathConverter):
+    """A metric name in a path, slashes included (sent as %2F), a leading one too: `/lead` is a valid
+    name, which werkzeug's `path` cannot start with; its slashes were merged and the client
+    redirected to the configuration of `lead`, another metric."""
+    regex = ".+?"
+    part_isolating = False  # werkzeug infers it from a "/" in the regex, which this one has not
+
+
+# Before the routes: a blueprint's setup runs in order, and a rule looks its converters up when added.
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("metric_name", MetricNameConverter))
+CONFIG_PATH = "/v1/metrics/<metric_name:name_or_id>/anomaly_config"
 
 
 def _call(method, message):
@@ -51,7 +65,7 @@ def list_points(metric_id: str):
                     "pagination": {"limit": limit, "has_more": answer.has_more}})
 
 
-@bp.get("/v1/metrics/<path:name_or_id>/anomaly_config")
+@bp.get(CONFIG_PATH, merge_slashes=False)
 @requires("read")
 def get_config(name_or_id: str):
     message = metrics_pb2.GetAnomalyConfigRequest(name_or_id=fields.path_id(name_or_id, "name_or_id"))
@@ -59,7 +73,7 @@ def get_config(name_or_id: str):
     return jsonify({"data": render.anomaly_config(answer)})
 
 
-@bp.put("/v1/metrics/<path:name_or_id>/anomaly_config")
+@bp.put(CONFIG_PATH, merge_slashes=False)
 @requires("write")
 def put_config(name_or_id: str):
     body = json_object()
