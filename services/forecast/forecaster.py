@@ -17,7 +17,7 @@ import numpy as np
 
 from services.forecast import calibration
 from services.forecast.errors import ForecastError, InsufficientData, ModelFailed, ModelNotApplicable
-from services.forecast.grid import DEFAULT_MAX_POINTS, clean, infer_step, regularize
+from services.forecast.grid import DEFAULT_MAX_POINTS, clean, in_window, infer_step, regularize
 from services.forecast.horizon import check_confidence, check_reach, horizon_steps, read_horizon
 from services.forecast.registry import AUTO, Model, ModelRegistry, default_registry
 from services.forecast.seasons import choose_seasons, natural_seasons
@@ -77,16 +77,18 @@ def forecast(
     span = int(np.rint((t[-1] - t[0]) / step)) + 1
     n = min(span, max_history_points)
     seasons = choose_seasons(step, n)
-    grid = regularize(t, v, season=seasons[0] if seasons else None, step_seconds=step,
+    # Models are fitted on an extreme history divided by a power of two (exact in floating point)
+    # that brings its largest magnitude near 1: values like 1e300 or 1e-300 overflow or underflow
+    # inside the libraries' arithmetic, and the forecast is scaled back afterwards. Scaled before
+    # the grid is made: averaging two 1.7e308 in a slot, or filling a gap from -1.7e308 to
+    # 1.7e308, overflows too.
+    scale = _scale(v[in_window(t, step, max_history_points)])
+    grid = regularize(t, v / scale, season=seasons[0] if seasons else None, step_seconds=step,
                       max_points=max_history_points)
     if grid.observed < MIN_POINTS:  # the other points lie before the window: nothing to fit
         raise InsufficientData(MIN_POINTS, grid.observed,
                                f"within the last {max_history_points} steps of {step:g} s")
-    # Models are fitted on an extreme history divided by a power of two (exact in floating point)
-    # that brings its largest magnitude near 1: values like 1e300 or 1e-300 overflow or underflow
-    # inside the libraries' arithmetic, and the forecast is scaled back afterwards.
-    scale = _scale(grid.values)
-    y = grid.values / scale
+    y = grid.values
     h = horizon_steps(asked, step)
     check_reach(asked, h, grid.last_timestamp, grid.step_seconds)
 
@@ -133,14 +135,15 @@ def _scale(y: np.ndarray) -> float:
 
 def _unscale(mean: np.ndarray, lower: np.ndarray, upper: np.ndarray, scale: float,
              model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The forecast in the history's units. A bound beyond the largest float (a band around
-    values near 1.7e308) is held at it, so every number sent is finite and the band stays ordered;
-    a mean that is not finite is a model failure."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        values, lower, upper = mean * scale, lower * scale, upper * scale
-    if not np.all(np.isfinite(values)):
-        raise ModelFailed(model, "the forecast is beyond the range of floating-point numbers")
+    """The forecast in the history's units. A model's mean must be finite; scaled back, a value or
+    bound beyond the largest float (a forecast of a history near ±1.7e308 a little past it) is held
+    at it, so every number sent is finite and the band stays ordered."""
+    if not np.all(np.isfinite(mean)):
+        raise ModelFailed(model, "the forecast is not a finite number")
     top = np.finfo(np.float64).max
+    with np.errstate(over="ignore"):
+        values = np.clip(mean * scale, -top, top)
+        lower, upper = lower * scale, upper * scale
     return values, np.clip(lower, -top, values), np.clip(upper, values, top)
 
 

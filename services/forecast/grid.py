@@ -49,6 +49,16 @@ def infer_step(timestamps: np.ndarray) -> float:
     return float(round(step)) if step >= 2.0 else step
 
 
+def slots_back(timestamps: np.ndarray, step: float) -> np.ndarray:
+    """How many grid slots before the last (sorted) timestamp each one falls in."""
+    return np.rint((timestamps[-1] - timestamps) / step).astype(np.int64)
+
+
+def in_window(timestamps: np.ndarray, step: float, max_points: int) -> np.ndarray:
+    """Which of the sorted `timestamps` fall in the `max_points` most recent grid slots."""
+    return slots_back(timestamps, step) < max_points
+
+
 def clean(timestamps: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Drop non-finite points and sort by time (stable, so repeats keep their order)."""
     t = np.asarray(timestamps, dtype=np.float64)
@@ -74,9 +84,9 @@ def regularize(
         raise InsufficientData(2, 0)
     step = step_seconds if step_seconds is not None else infer_step(t)
     last = float(t[-1])
-    back = np.rint((last - t) / step).astype(np.int64)  # slots before the last point
-    keep = back < max_points
-    back, v = back[keep], v[keep]
+    keep = in_window(t, step, max_points)
+    back = slots_back(t[keep], step)
+    v = v[keep]
     n = int(back.max()) + 1
     slot = n - 1 - back
     sums = np.bincount(slot, weights=v, minlength=n)
