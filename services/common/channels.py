@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import grpc
-from opentelemetry.instrumentation.grpc import client_interceptor, grpcext
+from opentelemetry.instrumentation.grpc import grpcext
+
+from services.common.trace_context import TraceContextClientInterceptor
 
 if TYPE_CHECKING:
     from services.common.config import Settings
@@ -46,4 +48,4 @@ def open_channel(address: str, settings: Settings) -> grpc.Channel:
     """The channel one service calls another on."""
     channel = dial(address, settings, _OPTIONS)
     # W3C trace context travels in the call metadata, so one trace follows a request across services.
-    return grpcext.intercept_channel(channel, client_interceptor())
+    return grpcext.intercept_channel(channel, TraceContextClientInterceptor())

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import server_interceptor
 
 from services.common.config import Settings
 from services.common.errors import ServiceError
 from services.common.logs import setup_logging
 from services.common.metrics import RPC_LATENCY, RPC_REQUESTS, serve_metrics
 from services.common.telemetry import setup_tracing, shutdown_tracing
+from services.common.trace_context import TraceContextServerInterceptor
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +133,7 @@ def create_server(
     """Builds the server and binds `address` (port 0 picks a free port); does not start it."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=spec.max_workers, thread_name_prefix=spec.name),
-        interceptors=[server_interceptor(), ErrorAndMetricsInterceptor(spec.name), *spec.interceptors],
+        interceptors=[TraceContextServerInterceptor(), ErrorAndMetricsInterceptor(spec.name), *spec.interceptors],
         options=_SERVER_OPTIONS,
     )
     spec.register(server)
