@@ -239,7 +239,8 @@ def run(url: str, count: int, series: int, repeat: int, explain: bool) -> None:
 
 
 def page_only(session, scope: Scope, filters: AnomalyFilters, offset: int):
-    return session.scalars(anomalies.page_query(scope, filters).offset(offset).limit(50)).all()
+    return session.scalars(anomalies.page_query(anomalies.FilterShape.of(filters)).offset(offset).limit(50),
+                           anomalies.filter_params(scope, filters)).all()
 
 
 def counts_only(session, scope: Scope):
@@ -248,9 +249,11 @@ def counts_only(session, scope: Scope):
 
 def print_plan(session, scope: Scope, filters: AnomalyFilters, offset: int, total: int) -> None:
     """The plans of the list's queries: counts by status, then the page's ids."""
-    for title, query in (("counts", anomalies.status_counts_query(scope, filters)),
-                         ("page ids", anomalies.page_ids_query(scope, filters, offset, 50, total))):
-        compiled = query.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
+    shape = anomalies.FilterShape.of(filters)
+    params = {**anomalies.filter_params(scope, filters), "offset": offset, "limit": 50}
+    for title, query in (("counts", anomalies.status_counts_query(shape)),
+                         ("page ids", anomalies.page_ids_query(shape, anomalies.sorts_all(shape, total)))):
+        compiled = query.params(params).compile(session.get_bind(), compile_kwargs={"literal_binds": True})
         prefix = "EXPLAIN QUERY PLAN " if session.get_bind().dialect.name == "sqlite" else "EXPLAIN "
         print(f"    {title}:")
         for row in session.execute(text(prefix + str(compiled))):

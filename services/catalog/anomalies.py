@@ -6,12 +6,13 @@ which also carries status. Nothing here loads more rows than a page (or a chart'
 into Python."""
 from __future__ import annotations
 
+import functools
 import json
-from collections import defaultdict
+from collections import defaultdict, namedtuple
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Integer, Select, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from anomalywatch.catalog.v1 import anomalies_pb2
@@ -23,7 +24,7 @@ from services.catalog.models import Anomaly, AnomalyCount, AnomalyEvent, PointRo
 from services.catalog.series import number_of
 from services.catalog.series_rules import check_tag_filters
 from services.common.errors import ServiceError
-from services.common.timeutil import to_timestamp
+from services.common.timeutil import set_timestamp, to_timestamp
 from services.ingest.validation import storable
 
 STATUSES = ("active", "acknowledged", "resolved")
@@ -67,7 +68,7 @@ class AnomalyFilters:
 class AnomalyDetail:
     row: Anomaly
     tags: dict[str, str]
-    events: list[AnomalyEvent]
+    events: list[EventRecord]
     history: list[tuple[float, float]]
     baseline_history: list[tuple[float, float]]
 
@@ -124,72 +125,115 @@ def _scoped(scope: Scope):
     return (Anomaly.account_id == scope.account_id, Anomaly.environment == scope.environment)
 
 
-def _filtered(query: Select, filters: AnomalyFilters) -> Select:
-    """Every filter except status."""
-    if filters.severity:
-        query = query.where(Anomaly.severity == filters.severity)
-    if filters.type:
-        query = query.where(Anomaly.type == filters.type)
-    if filters.metric:
-        query = query.where(Anomaly.metric == filters.metric)
-    if filters.metric_id:
-        query = query.where(Anomaly.series_id == filters.metric_id)
-    if filters.start is not None:
-        query = query.where(Anomaly.detected_at >= filters.start)
-    if filters.end is not None:
-        query = query.where(Anomaly.detected_at <= filters.end)
+# The list's statements are built once per filter *shape* (which filters are set, how many tags),
+# with every value a bound parameter (filter_params): building a statement and its cache key cost
+# more of a list call than running its queries.
+_SCOPE = (Anomaly.account_id == bindparam("account_id"), Anomaly.environment == bindparam("environment"))
+
+
+@dataclass(frozen=True)
+class FilterShape:
+    """Which filters a list sets: the statements of one shape differ only in the values they bind."""
+    status: bool
+    severity: bool
+    type: bool
+    metric: bool
+    metric_id: bool
+    start: bool
+    end: bool
+    tags: int
+
+    @classmethod
+    def of(cls, filters: AnomalyFilters) -> FilterShape:
+        return cls(bool(normalize_status(filters.status)), bool(filters.severity), bool(filters.type),
+                   bool(filters.metric), bool(filters.metric_id), filters.start is not None,
+                   filters.end is not None, len(filters.tags))
+
+    @property
+    def kept_counts(self) -> bool:
+        """Whether anomaly_counts answers the counts: no filter but status, severity, type."""
+        return not (self.metric or self.metric_id or self.start or self.end or self.tags)
+
+
+def filter_params(scope: Scope, filters: AnomalyFilters) -> dict[str, object]:
+    """The values the statements of `filters`' shape bind (names as `_filtered` binds them)."""
+    params: dict[str, object] = {
+        "account_id": scope.account_id, "environment": scope.environment,
+        "status": normalize_status(filters.status), "severity": filters.severity, "type": filters.type,
+        "metric": filters.metric, "metric_id": filters.metric_id, "start": filters.start, "end": filters.end}
+    for i, (key, value) in enumerate(sorted(filters.tags.items())):
+        params[f"tag_key_{i}"], params[f"tag_value_{i}"] = key, value
+    return params
+
+
+def _filtered(query: Select, shape: FilterShape) -> Select:
+    """Every filter of the shape except status."""
+    if shape.severity:
+        query = query.where(Anomaly.severity == bindparam("severity"))
+    if shape.type:
+        query = query.where(Anomaly.type == bindparam("type"))
+    if shape.metric:
+        query = query.where(Anomaly.metric == bindparam("metric"))
+    if shape.metric_id:
+        query = query.where(Anomaly.series_id == bindparam("metric_id"))
+    if shape.start:
+        query = query.where(Anomaly.detected_at >= bindparam("start"))
+    if shape.end:
+        query = query.where(Anomaly.detected_at <= bindparam("end"))
     # One IN (series with the tag) per tag: both databases turn it into index look-ups of the few
     # matching series, where a correlated EXISTS makes SQLite probe series_tags once per anomaly.
-    for key, value in filters.tags.items():
+    for i in range(shape.tags):
         query = query.where(Anomaly.series_id.in_(
-            select(SeriesTag.series_id).where(SeriesTag.key == key, SeriesTag.value == value)))
+            select(SeriesTag.series_id).where(SeriesTag.key == bindparam(f"tag_key_{i}"),
+                                              SeriesTag.value == bindparam(f"tag_value_{i}"))))
     return query
 
 
-def filtered_query(scope: Scope, filters: AnomalyFilters) -> Select:
-    """Anomalies of the scope matching every filter except status."""
-    return _filtered(select(Anomaly).where(*_scoped(scope)), filters)
+def filtered_query(shape: FilterShape) -> Select:
+    """Anomalies of the scope matching every filter of the shape except status."""
+    return _filtered(select(Anomaly).where(*_SCOPE), shape)
 
 
-def page_query(scope: Scope, filters: AnomalyFilters) -> Select:
+def page_query(shape: FilterShape) -> Select:
     """The list query without offset and limit: the whole filter, newest first, id breaking ties."""
-    status = normalize_status(filters.status)
-    query = filtered_query(scope, filters)
-    if status:
-        query = query.where(Anomaly.status == status)
+    query = filtered_query(shape)
+    if shape.status:
+        query = query.where(Anomaly.status == bindparam("status"))
     return query.order_by(Anomaly.detected_at.desc(), Anomaly.id.desc())
 
 
 def status_counts(session: Session, scope: Scope, filters: AnomalyFilters) -> dict[str, int]:
     """Every status with its count over the anomalies matching `filters` but its status part (zeros
     included): the `meta` of a list."""
-    row = session.execute(status_counts_query(scope, filters)).first()
+    return _status_counts(session, FilterShape.of(filters), filter_params(scope, filters))
+
+
+def _status_counts(session: Session, shape: FilterShape, params: dict[str, object]) -> dict[str, int]:
+    row = session.execute(status_counts_query(shape), params).first()
     return {status: int(row[i] or 0) if row else 0 for i, status in enumerate(STATUSES)}
 
 
-def status_counts_query(scope: Scope, filters: AnomalyFilters) -> Select:
+@functools.lru_cache(maxsize=256)
+def status_counts_query(shape: FilterShape) -> Select:
     """The query of status_counts: one row of a count per status (in STATUSES' order), or none when
     nothing matches. Filtered by severity and type at most: conditional sums of the kept
     anomaly_counts. Any other filter selects fewer anomalies through its index: conditional counts,
     which that index answers alone since each carries status (a GROUP BY status there would make
     SQLite sort the rows, or walk the status index and read the row of every anomaly of the scope),
     grouped by the scope (fixed by the filter)."""
-    if _kept_counts(filters):
+    if shape.kept_counts:
         query = select(*(func.sum(AnomalyCount.n).filter(AnomalyCount.status == status)
-                         for status in STATUSES)).where(*_kept_scope(scope))
-        if filters.severity:
-            query = query.where(AnomalyCount.severity == filters.severity)
-        if filters.type:
-            query = query.where(AnomalyCount.type == filters.type)
+                         for status in STATUSES)).where(
+            AnomalyCount.account_id == bindparam("account_id"),
+            AnomalyCount.environment == bindparam("environment"))
+        if shape.severity:
+            query = query.where(AnomalyCount.severity == bindparam("severity"))
+        if shape.type:
+            query = query.where(AnomalyCount.type == bindparam("type"))
         return query
-    return (filtered_query(scope, filters)
+    return (filtered_query(shape)
             .with_only_columns(*(func.count().filter(Anomaly.status == status) for status in STATUSES))
             .group_by(Anomaly.account_id, Anomaly.environment))
-
-
-def _kept_counts(filters: AnomalyFilters) -> bool:
-    """Whether anomaly_counts answers the counts of `filters`: no filter but status, severity, type."""
-    return filters == AnomalyFilters(status=filters.status, severity=filters.severity, type=filters.type)
 
 
 def _kept_scope(scope: Scope):
@@ -197,47 +241,73 @@ def _kept_scope(scope: Scope):
 
 
 def list_anomalies(session: Session, scope: Scope, filters: AnomalyFilters, offset: int,
-                   limit: int) -> tuple[list[Anomaly], int, dict[str, int]]:
-    """A page of anomalies, newest first by detected_at then id; the number matching the whole
-    filter; and counts by status for the filter without its status part (the `meta` of a list)."""
+                   limit: int) -> tuple[list[AnomalyRecord], int, dict[str, int]]:
+    """A page of anomalies, newest first by detected_at then id; the
+    number matching the whole filter; and counts by status for the filter without its status part
+    (the `meta` of a list)."""
     _check_filters(filters)
-    status = normalize_status(filters.status)
-    counts = status_counts(session, scope, filters)
-    total = counts[status] if status else sum(counts.values())
+    shape, params = FilterShape.of(filters), filter_params(scope, filters)
+    counts = _status_counts(session, shape, params)
+    total = counts[params["status"]] if shape.status else sum(counts.values())
     if offset >= total:
         return [], total, counts
     # Deferred join: find the page's ids on an index alone, then read just those rows; a deep
     # offset then skips index entries instead of whole rows.
-    page_ids = page_ids_query(scope, filters, offset, limit, total)
-    rows = session.scalars(select(Anomaly).where(Anomaly.id.in_(page_ids.scalar_subquery()))
-                           .order_by(Anomaly.detected_at.desc(), Anomaly.id.desc())).all()
-    return list(rows), total, counts
+    rows = session.execute(page_rows_query(shape, sorts_all(shape, total)),
+                           {**params, "offset": offset, "limit": limit})
+    return [AnomalyRecord._make(row) for row in rows], total, counts
 
 
-def page_ids_query(scope: Scope, filters: AnomalyFilters, offset: int, limit: int, total: int) -> Select:
-    """The ids of a page, from the (scope, [filter column,] detected_at, id) index that gives the
-    order. A tag filter has no such index (it matches several series): when it matches few
-    anomalies they are all read from the (scope, series_id, ...) index and sorted, where walking
-    the detected_at order would read the row of every anomaly of the scope for a rare tag. Ordering
-    by `detected_at + 0`, an expression no index is ordered by, makes both databases do that."""
-    query = page_query(scope, filters).with_only_columns(Anomaly.id)
-    if filters.tags and total <= FEW_TO_SORT:
+# A page's anomalies and their events as plain records of their tables' columns, read by attribute:
+# the ORM's identity map and instrumented attributes, or a Row's attribute look-up, cost more than
+# the queries that read them.
+AnomalyRecord = namedtuple("AnomalyRecord", Anomaly.__table__.c.keys())
+EventRecord = namedtuple("EventRecord", AnomalyEvent.__table__.c.keys())
+
+
+@functools.lru_cache(maxsize=256)
+def page_rows_query(shape: FilterShape, sort_all: bool) -> Select:
+    """The rows of a page (page_ids_query), newest first: the anomalies table's columns."""
+    return (select(*Anomaly.__table__.c).where(Anomaly.id.in_(page_ids_query(shape, sort_all).scalar_subquery()))
+            .order_by(Anomaly.detected_at.desc(), Anomaly.id.desc()))
+
+
+def sorts_all(shape: FilterShape, total: int) -> bool:
+    """Whether a page of `total` matching anomalies is found by sorting them all (page_ids_query)."""
+    return shape.tags > 0 and total <= FEW_TO_SORT
+
+
+@functools.lru_cache(maxsize=256)
+def page_ids_query(shape: FilterShape, sort_all: bool) -> Select:
+    """The ids of a page (offset and limit bound), from the (scope, [filter column,] detected_at, id)
+    index that gives the order. A tag filter has no such index (it matches several series): when it
+    matches few anomalies (`sort_all`) they are all read from the (scope, series_id, ...) index and
+    sorted, where walking the detected_at order would read the row of every anomaly of the scope
+    for a rare tag. Ordering by `detected_at + 0`, an expression no index is ordered by, makes both
+    databases do that."""
+    query = page_query(shape).with_only_columns(Anomaly.id)
+    if sort_all:
         query = query.order_by(None).order_by((Anomaly.detected_at + 0).desc(), Anomaly.id.desc())
-    return query.offset(offset).limit(limit)
+    return query.offset(bindparam("offset", type_=Integer)).limit(bindparam("limit", type_=Integer))
 
 
-def tags_and_events(session: Session, rows: Iterable[Anomaly]) -> tuple[dict[str, dict[str, str]],
-                                                                       dict[str, list[AnomalyEvent]]]:
+_TAGS_OF_SERIES = select(Series.id, Series.tags_json).where(Series.id.in_(bindparam("ids", expanding=True)))
+_EVENTS_OF_ANOMALIES = (select(*AnomalyEvent.__table__.c)
+                        .where(AnomalyEvent.anomaly_id.in_(bindparam("ids", expanding=True)))
+                        .order_by(AnomalyEvent.at, AnomalyEvent.id))
+
+
+def tags_and_events(session: Session, rows: Iterable[Anomaly | AnomalyRecord]) -> tuple[
+        dict[str, dict[str, str]], dict[str, list[EventRecord]]]:
     """The tags of the rows' series by series id and their events by anomaly id (two queries)."""
     rows = list(rows)
     if not rows:
         return {}, {}
-    series_ids = {r.series_id for r in rows}
     tags = {sid: json.loads(text or "{}") for sid, text in session.execute(
-        select(Series.id, Series.tags_json).where(Series.id.in_(series_ids)))}
-    events: dict[str, list[AnomalyEvent]] = defaultdict(list)
-    for event in session.scalars(select(AnomalyEvent).where(AnomalyEvent.anomaly_id.in_([r.id for r in rows]))
-                                 .order_by(AnomalyEvent.at, AnomalyEvent.id)):
+        _TAGS_OF_SERIES, {"ids": list({r.series_id for r in rows})})}
+    events: dict[str, list[EventRecord]] = defaultdict(list)
+    for row in session.execute(_EVENTS_OF_ANOMALIES, {"ids": [r.id for r in rows]}):
+        event = EventRecord._make(row)
         events[event.anomaly_id].append(event)
     return tags, dict(events)
 
@@ -364,14 +434,14 @@ def stats(session: Session, scope: Scope, start: float | None, end: float | None
     needs; and one GROUP BY metric."""
     window = AnomalyFilters(start=start, end=end)
     _check_filters(window)
-    base = filtered_query(scope, window)
+    base, params = filtered_query(FilterShape.of(window)), filter_params(scope, window)
     dimensions = ((Anomaly.status, STATUSES), (Anomaly.severity, SEVERITIES), (Anomaly.type, TYPES),
                   (Anomaly.root_cause, ROOT_CAUSES))
     counted = [(column, value) for column, values in dimensions for value in values]
     row = session.execute(base.with_only_columns(
         func.sum(Anomaly.acknowledged_at - Anomaly.detected_at), func.count(Anomaly.acknowledged_at),
         func.sum(Anomaly.resolved_at - Anomaly.detected_at), func.count(Anomaly.resolved_at),
-        *(func.count().filter(column == value) for column, value in counted))).one()
+        *(func.count().filter(column == value) for column, value in counted)), params).one()
     ack_sum, ack_count, res_sum, res_count = row[0] or 0.0, int(row[1]), row[2] or 0.0, int(row[3])
     by: dict[str, dict[str, int]] = defaultdict(dict)
     for (column, value), n in zip(counted, row[4:], strict=True):
@@ -382,7 +452,7 @@ def stats(session: Session, scope: Scope, start: float | None, end: float | None
                        .order_by(func.count().desc(), Anomaly.metric).limit(MAX_BY_METRIC))
     return AnomalyStats(
         total=sum(by_status.values()), by_status=by_status, by_severity=by["severity"], by_type=by["type"],
-        by_metric={name: int(n) for name, n in session.execute(by_metric_query)},
+        by_metric={name: int(n) for name, n in session.execute(by_metric_query, params)},
         by_root_cause=by["root_cause"],
         mean_time_to_acknowledge=ack_sum / ack_count if ack_count else None, acknowledged_count=ack_count,
         mean_time_to_resolve=res_sum / res_count if res_count else None, resolved_count=res_count)
@@ -400,11 +470,11 @@ def summary(session: Session, scope: Scope) -> AnomalySummary:
 
 def _set_time(message, name: str, seconds: float | None) -> None:
     if seconds is not None:
-        getattr(message, name).CopyFrom(to_timestamp(seconds))
+        set_timestamp(getattr(message, name), seconds)
 
 
-def render_anomaly(row: Anomaly, tags: Mapping[str, str],
-                   events: Iterable[AnomalyEvent]) -> anomalies_pb2.Anomaly:
+def render_anomaly(row: Anomaly | AnomalyRecord, tags: Mapping[str, str],
+                   events: Iterable[AnomalyEvent | EventRecord]) -> anomalies_pb2.Anomaly:
     message = anomalies_pb2.Anomaly(
         id=row.id, metric=row.metric, metric_id=row.series_id, tags=dict(tags),
         type=TYPE_TO_PROTO.get(row.type, common_pb2.ANOMALY_TYPE_UNSPECIFIED),
@@ -418,8 +488,7 @@ def render_anomaly(row: Anomaly, tags: Mapping[str, str],
         events=[anomalies_pb2.AnomalyEvent(action=e.action, time=to_timestamp(e.at), by=e.by,
                                            note=e.note or "") for e in events])
     if row.expected_lower is not None and row.expected_upper is not None:
-        message.expected_range.CopyFrom(common_pb2.ExpectedRange(lower=row.expected_lower,
-                                                                 upper=row.expected_upper))
+        message.expected_range.lower, message.expected_range.upper = row.expected_lower, row.expected_upper
     if row.deviation_percent is not None:
         message.deviation_percent = row.deviation_percent
     for name, seconds in (("detected_time", row.detected_at), ("start_time", row.started_at),

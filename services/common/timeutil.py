@@ -25,15 +25,20 @@ def representable(seconds: float) -> bool:
 
 def to_timestamp(seconds: float) -> Timestamp:
     """ValueError for a time no Timestamp holds (outside [EARLIEST, LATEST], or NaN)."""
+    ts = Timestamp()
+    set_timestamp(ts, seconds)
+    return ts
+
+
+def set_timestamp(ts: Timestamp, seconds: float) -> None:
+    """Sets a Timestamp (a message's field, in place: no copy) to `seconds`; ValueError as to_timestamp."""
     if not representable(seconds):
         raise ValueError(f"{seconds!r} is not a time a Timestamp holds")
     whole = int(seconds // 1)
     nanos = round((seconds - whole) * 1e9)
     if nanos > MAX_NANOS:  # a fraction within half a nanosecond of the next second
         whole, nanos = whole + 1, 0
-    ts = Timestamp()
     ts.seconds, ts.nanos = whole, nanos
-    return ts
 
 
 def from_timestamp(ts: Timestamp) -> float:
