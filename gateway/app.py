@@ -67,6 +67,10 @@ def create_app(settings: Settings | None = None, clients: Clients | None = None)
     app = Flask("anomalywatch.gateway", static_folder=None)  # the API serves no static files
     app.json = OrjsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
+    # Werkzeug answers a path with doubled slashes by a redirect (308, an HTML body) to the merged
+    # path, another route: a client following it acts on a resource it did not name. Set before
+    # the routes are added (each takes the map's setting then).
+    app.url_map.merge_slashes = False
     app.extensions["aw"] = Gateway(settings, clients, PrincipalCache(
         remote_lookup(clients.catalog_channel, settings.rpc_timeout_seconds), ttl=settings.key_cache_seconds),
         IngestBatcher(lambda message, key: clients.call(clients.ingest.Ingest, message, key)))

@@ -386,3 +386,18 @@ def test_prometheus_metrics_carry_exactly_prometheus_clients_content_type(gw):
     answer = gw.client.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["Content-Type"] == CONTENT_TYPE_LATEST
+
+
+# --- Paths with doubled slashes -------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", ["/v1//metrics", "/v1/metrics//anomaly_config",
+                                  "/v1//anomalies", "/v1/rules//"])
+def test_a_path_with_doubled_slashes_is_a_404_envelope_never_a_redirect(gw, path):
+    """Werkzeug merges slashes by redirecting (308, an HTML body) to another route: a client that
+    follows redirects would act on a resource it did not name."""
+    for method in ("GET", "POST", "PUT"):
+        response = gw.client.open(path, method=method, json={}, headers=gw.headers())
+        assert response.status_code == 404, (method, path, response.status_code)
+        assert error_of(response)["code"] == "NOT_FOUND"
+        assert "Location" not in response.headers
+    assert gw.backends.calls == [] and gw.ingest.calls == []
