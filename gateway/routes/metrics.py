@@ -65,7 +65,7 @@ def list_points(metric_id: str):
                     "pagination": {"limit": limit, "has_more": answer.has_more}})
 
 
-@bp.get(CONFIG_PATH, merge_slashes=False)
+@bp.get(CONFIG_PATH)
 @requires("read")
 def get_config(name_or_id: str):
     message = metrics_pb2.GetAnomalyConfigRequest(name_or_id=fields.path_id(name_or_id, "name_or_id"))
@@ -73,7 +73,7 @@ def get_config(name_or_id: str):
     return jsonify({"data": render.anomaly_config(answer)})
 
 
-@bp.put(CONFIG_PATH, merge_slashes=False)
+@bp.put(CONFIG_PATH)
 @requires("write")
 def put_config(name_or_id: str):
     body = json_object()
