@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from services.catalog import configs, episodes
 from services.catalog import series as series_registry
 from services.catalog.configs import Scope
-from services.catalog.db import insert_rows, run_prepared
+from services.catalog.db import in_list, insert_rows, run_prepared
 from services.catalog.models import PointRow, Rule
 from services.catalog.rule_match import metric_matches, scope_matches, value_meets
 from services.catalog.series import SeriesState
@@ -144,6 +144,38 @@ def _enabled_rules_statement(_on_postgresql: bool):
                                         Rule.enabled.is_(True))
 
 
+@functools.cache
+def _locked_rules_statement(on_postgresql: bool):
+    """The enabled ones of the rules listed in `ids`, read again under a share lock, in id order."""
+    return (select(Rule.__table__).where(in_list(Rule.id, "ids", on_postgresql), Rule.enabled.is_(True))
+            .order_by(Rule.id).with_for_update(read=True))
+
+
+def _applies(rule, scope_tags: Mapping[str, str], s: SeriesState, tags: Mapping[str, str]) -> bool:
+    return metric_matches(rule.metric, s.name) and scope_matches(scope_tags, tags)
+
+
+def _scopes_of(rules: list) -> dict[str, dict[str, str]]:
+    return {r.id: json.loads(r.scope_tags_json or "{}") for r in rules}
+
+
+def _hit_rules_locked(session: Session, rules: list, accepted: list[tuple[int, SeriesState, float, float]],
+                      series_tags: Mapping[str, Mapping[str, str]]) -> list:
+    """The rules, those that some point meets read again under a share lock. A rule is deleted,
+    disabled or retargeted under an exclusive lock, ending its open episodes as it goes: so a rule
+    changed meanwhile is seen as it now is (or not at all), and a change waits for this write to
+    commit, then ends the episode it opened. Taken before the episodes' row locks, in the order a
+    change takes them (rule, then episodes): no deadlock."""
+    scopes = _scopes_of(rules)
+    hit = {rule.id for _, s, _, value in accepted for rule in rules
+           if _applies(rule, scopes[rule.id], s, series_tags[s.id])
+           and value_meets(rule.operator, value, rule.threshold)}
+    if not hit:
+        return rules
+    fresh = {r.id: r for r in run_prepared(session, _locked_rules_statement, ids=sorted(hit))}
+    return [fresh[r.id] if r.id in fresh else r for r in rules if r.id not in hit or r.id in fresh]
+
+
 def _apply_rules(session: Session, scope: Scope, accepted: list[tuple[int, SeriesState, float, float]],
                  now: float) -> list[RuleHitOut]:
     if not accepted:
@@ -152,14 +184,14 @@ def _apply_rules(session: Session, scope: Scope, accepted: list[tuple[int, Serie
                          {"account_id": scope.account_id, "environment": scope.environment}).all()
     if not rules:
         return []
-    scopes = {r.id: json.loads(r.scope_tags_json or "{}") for r in rules}
     series_tags = {s.id: series_registry.tags_of(s) for _, s, _, _ in accepted}
+    rules = _hit_rules_locked(session, rules, accepted, series_tags)
+    scopes = _scopes_of(rules)
     open_eps = episodes.open_episodes(session, series_tags, [r.id for r in rules])
     hits: list[RuleHitOut] = []
     for i, s, ts, value in accepted:
         for rule in rules:
-            if not (metric_matches(rule.metric, s.name)
-                    and scope_matches(scopes[rule.id], series_tags[s.id])):
+            if not _applies(rule, scopes[rule.id], s, series_tags[s.id]):
                 continue
             if value_meets(rule.operator, value, rule.threshold):
                 anomaly = episodes.hit_rule(session, open_eps, s, rule, ts, value, now)
