@@ -20,15 +20,18 @@ from urllib.parse import quote
 import requests
 
 from . import errors
-from .errors import ApiError, InvalidResponseError, RateLimitError, RequestTimeout, TransportError
+from .errors import ApiError, InvalidResponseError, RequestTimeout, TransportError
 
 __all__ = ["Client", "Page", "RateLimit"]
 
 Timestamp = Union[str, int, float, _dt.datetime, _dt.date]
-RETRY_STATUSES = (429, 503)
-# A proxy's answers for a gateway it could not reach or that did not answer in time: the request
-# may or may not have been carried out, so only idempotent requests are sent again.
-PROXY_STATUSES = (502, 504)
+# 429: the gateway refused the request before doing anything, so any request may be sent again.
+RATE_LIMITED = 429
+# A proxy's answers for a gateway it could not reach or that did not answer in time, and the
+# gateway's 503, which it also answers when a service behind it timed out after it may have
+# committed: the request may or may not have been carried out, so only idempotent requests are
+# sent again.
+UNCERTAIN_STATUSES = (502, 503, 504)
 IDEMPOTENT_METHODS = ("GET", "HEAD", "PUT", "DELETE", "OPTIONS")
 # POSTs that may be resent after a lost answer: an exact repeat of a point changes nothing.
 IDEMPOTENT_POSTS = ("/v1/ingest", "/flux/metric_data_post", "/v1/forecast")
@@ -107,6 +110,24 @@ def _drop_none(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in mapping.items() if v is not None}
 
 
+def _is_page(body: Any) -> bool:
+    """A list answer's shape: {"data": [...], "pagination": {...}} (`pagination`, `meta` optional)."""
+    return (isinstance(body, dict) and isinstance(body.get("data"), list)
+            and isinstance(body.get("pagination", {}), dict))
+
+
+def _checked_key(api_key: Any) -> str:
+    """The key without surrounding whitespace (a key read from a file ends in a newline). A key
+    with other characters an HTTP header cannot carry is refused here, without echoing it: sent,
+    it would fail inside requests with the whole header, key included, in the error message."""
+    if not isinstance(api_key, str) or not api_key.strip():
+        raise ValueError("api_key is required (aw_live_... or aw_test_...)")
+    api_key = api_key.strip()
+    if not all("!" <= character <= "~" for character in api_key):
+        raise ValueError("api_key must be printable ASCII without spaces (aw_live_... or aw_test_...)")
+    return api_key
+
+
 def _segment(value: str) -> str:
     return quote(str(value), safe="")
 
@@ -114,19 +135,18 @@ def _segment(value: str) -> str:
 class Client:
     """A client of one AnomalyWatch gateway with one API key.
 
-    `timeout` (seconds) bounds each HTTP attempt. Answers 429 and 503 are retried up to
-    `max_retries` times with exponential backoff and full jitter, never sooner than the answer's
-    `Retry-After`; a `Retry-After` longer than `max_backoff` is not waited for (the error is raised).
-    Connection failures, timeouts and a proxy's 502 and 504 are retried for idempotent requests
-    only (GET, PUT, DELETE, ingest, whose exact repeats change nothing, and forecast).
+    `timeout` (seconds) bounds each HTTP attempt. A 429 is retried up to `max_retries` times with
+    exponential backoff and full jitter, never sooner than the answer's `Retry-After`; a
+    `Retry-After` longer than `max_backoff` is not waited for (the error is raised). A 503,
+    connection failures, timeouts and a proxy's 502 and 504 are retried the same way for idempotent
+    requests only (GET, PUT, DELETE, ingest, whose exact repeats change nothing, and forecast).
     """
 
     def __init__(self, api_key: str, base_url: str = "http://127.0.0.1:8080", timeout: float = 10,
                  max_retries: int = 3, backoff_factor: float = 0.5, max_backoff: float = 60.0,
                  session: requests.Session | None = None, user_agent: str | None = None,
                  sleep: Callable[[float], None] = time.sleep):
-        if not isinstance(api_key, str) or not api_key:
-            raise ValueError("api_key is required (aw_live_... or aw_test_...)")
+        api_key = _checked_key(api_key)
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
         self.base_url = base_url.rstrip("/")
@@ -194,13 +214,10 @@ class Client:
             if response.status_code < 400:
                 return response
             error = self._error(response)
-            if response.status_code in PROXY_STATUSES and retry_transport and attempt < self.max_retries:
-                self._sleep(self._backoff(attempt, None))
-                attempt += 1
-                continue
-            if response.status_code in RETRY_STATUSES and attempt < self.max_retries:
-                retry_after = error.retry_after if isinstance(error, RateLimitError) else \
-                    errors.parse_retry_after(response.headers.get("Retry-After"))
+            retryable = response.status_code == RATE_LIMITED or (
+                response.status_code in UNCERTAIN_STATUSES and retry_transport)
+            if retryable and attempt < self.max_retries:
+                retry_after = errors.parse_retry_after(response.headers.get("Retry-After"))
                 if retry_after is None or retry_after <= self.max_backoff:
                     self._sleep(self._backoff(attempt, retry_after))
                     attempt += 1
@@ -233,6 +250,9 @@ class Client:
 
     def _page(self, path: str, params: Mapping[str, Any]) -> Page:
         body = self._json("GET", path, params=_drop_none(params))
+        if not _is_page(body):  # a proxy's or an older server's JSON: the SDK's error, not a KeyError
+            raise InvalidResponseError(f"GET {path}: the answer is not a page of data: "
+                                       f"{str(body)[:500]!r}", 200, str(body)[:500])
         return Page(body["data"], body.get("pagination", {}), body.get("meta"))
 
     def _iterate(self, path: str, params: Mapping[str, Any], page_size: int) -> Iterator[dict[str, Any]]:
