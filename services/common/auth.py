@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 import threading
@@ -16,6 +17,9 @@ SCOPES = ("ingest", "read", "write", "forecast", "admin")
 ENVIRONMENTS = ("live", "test")
 KEY_PATTERN = re.compile(r"aw_(live|test)_[A-Za-z0-9]{32}")  # whole keys: fullmatch
 PREFIX_LENGTH = 12
+# A key look-up is cached at most this long, so a revoked or expired key is refused everywhere
+# within 1 s even through two caches in a row (a service's, then catalog's).
+MAX_CACHE_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -65,20 +69,29 @@ def metadata_value(context, name: str) -> str | None:
     return None
 
 
-class PrincipalCache:
-    """Authenticates keys through `lookup`, remembering answers for at most `ttl` seconds so a
-    revocation is seen everywhere within a second while hot keys cost one look-up per ttl."""
+def cache_seconds(ttl: float) -> float:
+    """`ttl` held to 0..MAX_CACHE_SECONDS; NaN (which no comparison bounds: an entry would never
+    expire) and infinities are the maximum."""
+    return min(max(ttl, 0.0), MAX_CACHE_SECONDS) if math.isfinite(ttl) else MAX_CACHE_SECONDS
 
-    def __init__(self, lookup: Callable[[str], Principal], ttl: float = 0.5, max_entries: int = 10_000):
+
+class PrincipalCache:
+    """Authenticates keys through `lookup`, remembering answers for at most `ttl` seconds (itself
+    at most MAX_CACHE_SECONDS) so a revocation is seen everywhere within a second while hot keys
+    cost one look-up per ttl."""
+
+    def __init__(self, lookup: Callable[[str], Principal], ttl: float = MAX_CACHE_SECONDS,
+                 max_entries: int = 10_000, clock: Callable[[], float] = time.monotonic):
         self._lookup = lookup
-        self._ttl = ttl
+        self._ttl = cache_seconds(ttl)
         self._max = max_entries
+        self._clock = clock
         self._entries: dict[str, tuple[float, Principal | ServiceError]] = {}
         self._lock = threading.Lock()
 
     def authenticate(self, key: str) -> Principal:
         digest = hash_key(key)
-        now = time.monotonic()
+        now = self._clock()
         with self._lock:
             hit = self._entries.get(digest)
         if hit is None or hit[0] < now:
