@@ -51,18 +51,36 @@ def create_key(args: argparse.Namespace) -> int:
     return 0
 
 
-def list_keys(args: argparse.Namespace) -> int:
+def _every_key(stub, timeout: float, account_id: str):
+    """The account's keys, page after page (a page holds at most 1000)."""
     from anomalywatch.catalog.v1 import accounts_pb2
     from anomalywatch.common.v1 import common_pb2
-    from cli.catalog_client import account_stub, call
+    from cli.catalog_client import call
+
+    def page(token: str):
+        request = accounts_pb2.ListApiKeysRequest(
+            account_id=account_id, operator=True,
+            page=common_pb2.PageRequest(page_size=1000, page_token=token))
+        return call(lambda: stub.ListApiKeys(request, timeout=timeout))
+
+    token = ""
+    while True:
+        response = page(token)
+        yield from response.api_keys
+        token = response.page.next_page_token
+        if not token or not response.api_keys:
+            return
+
+
+def list_keys(args: argparse.Namespace) -> int:
+    from anomalywatch.common.v1 import common_pb2
+    from cli.catalog_client import account_stub
     from services.common.timeutil import iso_of
 
     stub, timeout = account_stub()
-    request = accounts_pb2.ListApiKeysRequest(
-        account_id=args.account, operator=True, page=common_pb2.PageRequest(page_size=1000))
-    response = call(lambda: stub.ListApiKeys(request, timeout=timeout))
+    keys = list(_every_key(stub, timeout, args.account))  # a failure prints no partial table
     print("id\tprefix\tenvironment\tscopes\tname\tcreated\trevoked")
-    for key in response.api_keys:
+    for key in keys:
         env = "live" if key.environment == common_pb2.ENVIRONMENT_LIVE else "test"
         revoked = iso_of(key.revoke_time) if key.HasField("revoke_time") else "-"
         print(f"{key.id}\t{key.prefix}\t{env}\t{','.join(key.scopes)}\t{key.name or '-'}\t"
