@@ -268,7 +268,8 @@ EventRecord = namedtuple("EventRecord", AnomalyEvent.__table__.c.keys())
 @functools.lru_cache(maxsize=256)
 def page_rows_query(shape: FilterShape, sort_all: bool) -> Select:
     """The rows of a page (page_ids_query), newest first: the anomalies table's columns."""
-    return (select(*Anomaly.__table__.c).where(Anomaly.id.in_(page_ids_query(shape, sort_all).scalar_subquery()))
+    page_ids = page_ids_query(shape, sort_all).scalar_subquery()
+    return (select(*Anomaly.__table__.c).where(Anomaly.id.in_(page_ids))
             .order_by(Anomaly.detected_at.desc(), Anomaly.id.desc()))
 
 
@@ -323,18 +324,27 @@ def find(session: Session, scope: Scope, anomaly_id: str, for_update: bool = Fal
     return row
 
 
-def history_window(row: Anomaly, step_seconds: float) -> tuple[float, float]:
+def history_window(row: Anomaly, step_seconds: float, since: float | None = None) -> tuple[float, float]:
     """The span shown around an episode: a margin of the episode's length but at least ten steps
-    on each side, narrowed so that a regular series fits in MAX_HISTORY points."""
+    on each side, narrowed so that a regular series fits in MAX_HISTORY points. `since` moves the
+    episode's start earlier (a missing_data episode starts when the outage was noticed, some steps
+    after the last point it is about)."""
+    start = row.started_at if since is None else min(since, row.started_at)
     end = row.ended_at if row.ended_at is not None else row.last_seen_at
-    length = max(end - row.started_at, 0.0)
+    length = max(end - start, 0.0)
     if step_seconds <= 0:
         margin = max(length, DEFAULT_MARGIN_SECONDS)
     else:
         margin = max(length, HISTORY_MARGIN_STEPS * step_seconds)
         room = (MAX_HISTORY - 1) * step_seconds - length
         margin = min(margin, max(room / 2, 0.0))
-    return row.started_at - margin, end + margin
+    return start - margin, end + margin
+
+
+def last_point_before(session: Session, series_id: str, ts: float) -> float | None:
+    """The time of the series' latest point at or before `ts`."""
+    return session.scalar(select(func.max(PointRow.ts)).where(
+        PointRow.series_number == number_of(series_id), PointRow.ts <= ts))
 
 
 def points_between(session: Session, series_id: str, lo: float, hi: float,
@@ -358,7 +368,9 @@ def get_anomaly(session: Session, scope: Scope, anomaly_id: str) -> AnomalyDetai
     series = session.get(Series, row.series_id)
     tags, events = tags_and_events(session, [row])
     step = series.step_seconds if series is not None else 0.0
-    lo, hi = history_window(row, step or 0.0)
+    # An outage is shown from the series' last point before it: the points it stopped after.
+    since = last_point_before(session, row.series_id, row.started_at) if row.type == "missing_data" else None
+    lo, hi = history_window(row, step or 0.0, since)
     seasonality = configs.effective_for_series(session, scope, [(row.series_id, row.metric)])[row.series_id][
         "seasonality"]
     back = comparison_period(seasonality)

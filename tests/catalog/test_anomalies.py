@@ -234,6 +234,21 @@ def test_history_of_a_long_episode_is_capped_at_500_points_ending_after_it(db, s
     assert detail.baseline_history == []  # nothing a day earlier
 
 
+def test_history_of_a_missing_data_episode_shows_the_points_before_the_outage(db, seed):
+    """The outage is noticed a minute after the last point of a 1 s series: ten steps around the
+    time it was noticed hold no point at all."""
+    scope = seed.scope()
+    sid = seed.series(scope, step=1.0)
+    seed.points(sid, [(T0 + i, 1.0) for i in range(200)])
+    noticed = T0 + 199 + 60
+    anomaly_id = seed.anomaly(scope, sid, type="missing_data", source="missing", detected_at=noticed,
+                              started_at=noticed, last_seen_at=noticed)
+    with db.read() as session:
+        history = anomalies.get_anomaly(session, scope, anomaly_id).history
+    times = [t for t, _ in history]
+    assert times[-1] == T0 + 199 and len(times) >= anomalies.HISTORY_MARGIN_STEPS
+
+
 def test_history_window_for_an_open_episode_uses_last_seen_and_fits_500_steps():
     row = Anomaly(started_at=1000.0, last_seen_at=1100.0, ended_at=None)
     assert anomalies.history_window(row, 10.0) == (900.0, 1200.0)
