@@ -16,19 +16,28 @@ def healthz():
     return jsonify({"status": "ok"})
 
 
+HEALTH_TIMEOUT = 1.0  # seconds, for each dependency's health check
+
+
+def _state(call: grpc.Future) -> str:
+    try:
+        serving = call.result().status == health_pb2.HealthCheckResponse.SERVING
+        return "serving" if serving else "not_serving"
+    except grpc.RpcError:
+        return "unreachable"
+
+
 @bp.get("/readyz")
 def readyz():
-    """Ready when catalog and ingest answer SERVING (forecast is reported, not required)."""
+    """Ready when catalog and ingest answer SERVING (forecast is reported, not required). The
+    dependencies are asked at once: anyone may call this without a key, so hung services hold a
+    gateway thread for one health deadline, not one per dependency in turn."""
     clients = current_app.extensions["aw"].clients
-    checks = {}
-    for name, channel in (("catalog", clients.catalog_channel), ("ingest", clients.ingest_channel),
-                          ("forecast", clients.forecast_channel)):
-        try:
-            answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1.0)
-            serving = answer.status == health_pb2.HealthCheckResponse.SERVING
-            checks[name] = "serving" if serving else "not_serving"
-        except grpc.RpcError:
-            checks[name] = "unreachable"
+    calls = {name: health_pb2_grpc.HealthStub(channel).Check.future(health_pb2.HealthCheckRequest(),
+                                                                     timeout=HEALTH_TIMEOUT)
+             for name, channel in (("catalog", clients.catalog_channel), ("ingest", clients.ingest_channel),
+                                   ("forecast", clients.forecast_channel))}
+    checks = {name: _state(call) for name, call in calls.items()}
     ready = checks["catalog"] == "serving" and checks["ingest"] == "serving"
     response = jsonify({"status": "ready" if ready else "not_ready", "dependencies": checks})
     response.status_code = 200 if ready else 503
