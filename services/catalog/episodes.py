@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from prometheus_client import Counter
 from sqlalchemy import Row, select
@@ -49,7 +50,15 @@ class DetectionIn:
 
 
 def fmt(value: float) -> str:
-    return f"{value:.4g}" if abs(value) < 1e6 else f"{value:.3e}"
+    """A value as a description writes it: a whole number in full, another to 4 significant
+    digits, written out (`.4g` alone writes 12345 as 1.234e+04); scientific notation only past a
+    million or below 1e-4."""
+    magnitude = abs(value)
+    if magnitude >= 1e6 or 0 < magnitude < 1e-4:
+        return f"{value:.3e}"
+    if float(value).is_integer():
+        return f"{value:.0f}"
+    return format(Decimal(f"{value:.4g}"), "f")
 
 
 def deviation_percent(value: float, baseline: float | None) -> float | None:
