@@ -17,8 +17,35 @@ DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
 MAX_OFFSET = 2**31 - 1  # the protos' int32
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names one key twice; which value was meant cannot be told."""
+
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON text as Python; DuplicateKey for an object with a repeated key (the json module keeps
+    the last one silently, so {"metric": "a", "metric": "b"} would be stored as b), ValueError or
+    RecursionError when it does not parse."""
+    return json.loads(raw, object_pairs_hook=_unique_keys)
+
+
 def json_body(required: bool = True) -> Any:
-    """The parsed JSON body; 415 unless it is application/json, 400 unless it parses, 413 past 1 MiB."""
+    """The parsed JSON body; 415 unless it is application/json, 400 unless it parses (with every
+    key of an object once), 413 past 1 MiB."""
     raw = body_bytes()
     if not raw and not required:
         return {}
@@ -26,7 +53,10 @@ def json_body(required: bool = True) -> Any:
         raise ServiceError("UNSUPPORTED_MEDIA_TYPE", "send the body as application/json",
                            {"content_type": request.content_type or ""})
     try:
-        return json.loads(raw)
+        return parse_json(raw)
+    except DuplicateKey as error:
+        raise ServiceError("VALIDATION_ERROR", f"duplicate key {json.dumps(error.key)} in the JSON body: "
+                           "give each key once", {"field": error.key}) from None
     except (ValueError, RecursionError):
         raise ServiceError("VALIDATION_ERROR", "request body is not valid JSON", {"field": "body"}) from None
 

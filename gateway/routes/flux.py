@@ -9,6 +9,7 @@ from flask import Blueprint, current_app, g, jsonify
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway.body import body_bytes, discard_body
+from gateway.request_io import DuplicateKey, parse_json
 from gateway.routes.ingest import ingest_points
 from services.common.auth import bearer_key
 from services.common.errors import ServiceError
@@ -39,7 +40,9 @@ def metric_data_post():
     if not raw:
         return flux_error(400, "no POST data received")
     try:
-        body = json.loads(raw)
+        body = parse_json(raw)
+    except DuplicateKey as error:
+        return flux_error(400, f"invalid json data - duplicate key {json.dumps(error.key)}")
     except (ValueError, RecursionError):
         return flux_error(400, "invalid json data")
     if not isinstance(body, dict):

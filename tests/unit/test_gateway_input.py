@@ -401,3 +401,39 @@ def test_a_path_with_doubled_slashes_is_a_404_envelope_never_a_redirect(gw, path
         assert error_of(response)["code"] == "NOT_FOUND"
         assert "Location" not in response.headers
     assert gw.backends.calls == [] and gw.ingest.calls == []
+
+# --- Ingest: duplicate JSON keys, repeated query parameters, X-Test-Only, flux's own shape --------
+
+POINT = f'"metric": "dup.m", "value": 1, "timestamp": {NOW}'
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ('{"metric": "dup.a", "metric": "dup.b", "value": 1, "timestamp": ' + str(NOW) + "}", "metric"),
+    ("{" + POINT + ', "value": 2}', "value"),
+    ("{" + POINT + ', "tags": {"env": "a", "env": "b"}}', "env"),
+    ('{"points": [{' + POINT + '}], "points": [{' + POINT + "}]}", "points"),
+    ('{"points": [{' + POINT + "}, {" + POINT + f', "timestamp": {NOW + 1}}}]}}', "timestamp")])
+def test_an_ingest_body_naming_a_key_twice_is_400_naming_it_and_stores_nothing(gw, raw, key):
+    """The json module keeps the last of two equal keys: the point went to whichever came last."""
+    answer = gw.client.post("/v1/ingest", data=raw, headers=gw.headers(**JSON))
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    error = error_of(answer)
+    assert error["code"] == "VALIDATION_ERROR" and error["details"] == {"field": key}
+    assert f'duplicate key "{key}"' in error["message"]
+    assert gw.ingest.calls == []
+
+
+def test_any_json_body_naming_a_key_twice_is_400(gw):
+    configuring(gw)
+    raw = '{"sensitivity": "low", "sensitivity": "high"}'
+    answer = gw.client.put("/v1/metrics/m/anomaly_config", data=raw, headers=gw.headers(**JSON))
+    assert answer.status_code == 400 and error_of(answer)["details"] == {"field": "sensitivity"}
+    assert gw.backends.calls == []
+
+
+def test_a_flux_post_naming_a_key_twice_is_anomifys_400_and_stores_nothing(gw):
+    raw = f'{{"key": "aw_live_other", "key": "{gw.key}", "metrics": [{{{POINT}}}]}}'
+    answer = gw.client.post("/flux/metric_data_post", data=raw, content_type="application/json")
+    assert answer.status_code == 400
+    assert answer.get_json() == {"code": 400, "message": 'invalid json data - duplicate key "key"'}
+    assert gw.ingest.calls == []
