@@ -151,29 +151,24 @@ def _locked_rules_statement(on_postgresql: bool):
             .order_by(Rule.id).with_for_update(read=True))
 
 
-def _applies(rule, scope_tags: Mapping[str, str], s: SeriesState, tags: Mapping[str, str]) -> bool:
-    return metric_matches(rule.metric, s.name) and scope_matches(scope_tags, tags)
+def _rules_by_series(rules: list, accepted: list[tuple[int, SeriesState, float, float]],
+                     series_tags: Mapping[str, Mapping[str, str]]) -> dict[str, list]:
+    """The rules watching each series of the batch (by name and scope), matched once per series."""
+    scopes = {r.id: json.loads(r.scope_tags_json or "{}") for r in rules}
+    names = {s.id: s.name for _, s, _, _ in accepted}
+    return {sid: [r for r in rules
+                  if metric_matches(r.metric, name) and scope_matches(scopes[r.id], series_tags[sid])]
+            for sid, name in names.items()}
 
 
-def _scopes_of(rules: list) -> dict[str, dict[str, str]]:
-    return {r.id: json.loads(r.scope_tags_json or "{}") for r in rules}
-
-
-def _hit_rules_locked(session: Session, rules: list, accepted: list[tuple[int, SeriesState, float, float]],
-                      series_tags: Mapping[str, Mapping[str, str]]) -> list:
-    """The rules, those that some point meets read again under a share lock. A rule is deleted,
-    disabled or retargeted under an exclusive lock, ending its open episodes as it goes: so a rule
-    changed meanwhile is seen as it now is (or not at all), and a change waits for this write to
-    commit, then ends the episode it opened. Taken before the episodes' row locks, in the order a
-    change takes them (rule, then episodes): no deadlock."""
-    scopes = _scopes_of(rules)
-    hit = {rule.id for _, s, _, value in accepted for rule in rules
-           if _applies(rule, scopes[rule.id], s, series_tags[s.id])
-           and value_meets(rule.operator, value, rule.threshold)}
-    if not hit:
-        return rules
+def _read_again_locked(session: Session, rules: list, hit: set[str]) -> list:
+    """The rules, those in `hit` read again under a share lock (dropped if gone or disabled). A
+    rule is deleted, disabled or retargeted under an exclusive lock, ending its open episodes: so
+    a change made meanwhile is seen here, and one made later waits for this write to commit, then
+    ends the episode it opened. Taken before the episodes' row locks, in the order a change takes
+    them (rule, then episodes): no deadlock."""
     fresh = {r.id: r for r in run_prepared(session, _locked_rules_statement, ids=sorted(hit))}
-    return [fresh[r.id] if r.id in fresh else r for r in rules if r.id not in hit or r.id in fresh]
+    return [fresh[r.id] if r.id in hit else r for r in rules if r.id not in hit or r.id in fresh]
 
 
 def _apply_rules(session: Session, scope: Scope, accepted: list[tuple[int, SeriesState, float, float]],
@@ -185,14 +180,16 @@ def _apply_rules(session: Session, scope: Scope, accepted: list[tuple[int, Serie
     if not rules:
         return []
     series_tags = {s.id: series_registry.tags_of(s) for _, s, _, _ in accepted}
-    rules = _hit_rules_locked(session, rules, accepted, series_tags)
-    scopes = _scopes_of(rules)
+    watching = _rules_by_series(rules, accepted, series_tags)
+    hit = {r.id for _, s, _, value in accepted for r in watching[s.id]
+           if value_meets(r.operator, value, r.threshold)}
+    if hit:
+        rules = _read_again_locked(session, rules, hit)
+        watching = _rules_by_series(rules, accepted, series_tags)
     open_eps = episodes.open_episodes(session, series_tags, [r.id for r in rules])
     hits: list[RuleHitOut] = []
     for i, s, ts, value in accepted:
-        for rule in rules:
-            if not _applies(rule, scopes[rule.id], s, series_tags[s.id]):
-                continue
+        for rule in watching[s.id]:
             if value_meets(rule.operator, value, rule.threshold):
                 anomaly = episodes.hit_rule(session, open_eps, s, rule, ts, value, now)
                 hits.append(RuleHitOut(i, anomaly.id, rule.id, rule.severity))
