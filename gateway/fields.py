@@ -31,12 +31,18 @@ PAGE_PARAMS = ("limit", "offset", "page")
 
 
 def only_known_params(allowed: Iterable[str], tags: bool = False) -> None:
-    """Rejects an unknown query parameter; `tag.<key>` is allowed when `tags` is true."""
+    """Rejects an unknown query parameter, and one given twice: every parameter has one value (a
+    route reads the first), so `limit=1&limit=2` or `tag.env=a&tag.env=b` would silently drop the
+    rest. `tag.<key>` is allowed when `tags` is true."""
     allowed = list(allowed)
+    seen: set[str] = set()
     for name, value in request.args.items(multi=True):
         if not (name in allowed or tags and name.startswith("tag.") and len(name) > 4):
             raise invalid(name, f"unknown query parameter {name}",
                           allowed=[*allowed, *(["tag.<key>"] if tags else [])])
+        if name in seen:
+            raise invalid(name, f"query parameter {name} is given more than once; give it once")
+        seen.add(name)
         string(value, name)
 
 

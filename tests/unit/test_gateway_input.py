@@ -437,3 +437,33 @@ def test_a_flux_post_naming_a_key_twice_is_anomifys_400_and_stores_nothing(gw):
     assert answer.status_code == 400
     assert answer.get_json() == {"code": 400, "message": 'invalid json data - duplicate key "key"'}
     assert gw.ingest.calls == []
+
+
+@pytest.mark.parametrize("path", LISTS)
+@pytest.mark.parametrize("name", ["limit", "offset", "page"])
+def test_a_paging_parameter_given_twice_is_400_naming_it(gw, path, name):
+    listing(gw)
+    answer = gw.client.get(f"{path}?{name}=1&{name}=2", headers=gw.headers())
+    assert answer.status_code == 400, (path, answer.get_data(as_text=True))
+    error = error_of(answer)
+    assert error["details"] == {"field": name} and "more than once" in error["message"]
+    assert gw.backends.calls == []
+
+
+@pytest.mark.parametrize("query", ["tag.env=a&tag.env=b", "status=active&status=resolved",
+                                   "severity=critical&severity=info", "metric=a&metric=b",
+                                   "from=2026-01-01&from=2026-02-01"])
+def test_a_filter_given_twice_is_400_instead_of_its_first_value(gw, query):
+    listing(gw)
+    answer = gw.client.get(f"/v1/anomalies?{query}", headers=gw.headers())
+    assert answer.status_code == 400, (query, answer.get_data(as_text=True))
+    assert error_of(answer)["details"] == {"field": query.partition("=")[0]}
+    assert gw.backends.calls == []
+
+
+def test_distinct_tag_filters_are_still_taken(gw):
+    listing(gw)
+    answer = gw.client.get("/v1/metrics?tag.env=a&tag.host=b&limit=5", headers=gw.headers())
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert dict(gw.backends.calls[0][2].tags) == {"env": "a", "host": "b"}
+
