@@ -3,6 +3,7 @@ envelope), feeding the same pipeline as `/v1/ingest`."""
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 from flask import Blueprint, current_app, g, jsonify
@@ -10,12 +11,13 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from gateway.body import body_bytes, discard_body
 from gateway.request_io import DuplicateKey, parse_json
-from gateway.routes.ingest import ingest_points
+from gateway.routes.ingest import ingest_points, is_test_only
 from services.common.auth import bearer_key
 from services.common.errors import ServiceError
 from services.ingest.pipeline import MAX_POINTS
 from services.ingest.validation import PointError, parse_json_point
 
+log = logging.getLogger(__name__)
 bp = Blueprint("flux", __name__)
 
 
@@ -29,6 +31,19 @@ def flux_error(status: int, message: str):
 def too_large(_error):
     discard_body()
     return flux_error(413, "payload too large")
+
+
+@bp.errorhandler(ServiceError)
+def service_error(error: ServiceError):
+    """What the pipeline behind answers (ingest unavailable, a refused header), in Anomify's shape:
+    a flux client reads `code` and `message`, never the envelope."""
+    return flux_error(error.http_status, error.message)
+
+
+@bp.errorhandler(Exception)
+def unexpected(_error: Exception):
+    log.exception("unhandled error on the flux endpoint")  # everything to the log, nothing to the client
+    return flux_error(500, "internal error")
 
 
 @bp.post("/flux/metric_data_post")
@@ -66,6 +81,7 @@ def metric_data_post():
         return flux_error(400, "invalid metrics element")
     if len(metrics) > MAX_POINTS:
         return flux_error(400, f"too many metrics - at most {MAX_POINTS} per post")
+    test_only = is_test_only()
     settings = current_app.extensions["aw"].settings
     now = time.time()
     for element in metrics:  # any invalid metric rejects the whole post, before anything is stored
@@ -75,7 +91,7 @@ def metric_data_post():
             return flux_error(400, str(error))
     # All or nothing: a metric out of order (judged by catalog) rejects the post, and nothing of it
     # is stored; the quota alone keeps the others (207).
-    outcome = ingest_points(metrics, integer_timestamps=True, all_or_nothing=True)
+    outcome = ingest_points(metrics, test_only, integer_timestamps=True, all_or_nothing=True)
     rejected = [i for i, e in enumerate(outcome.errors) if e is not None]
     if not rejected:
         return "", 204

@@ -1,6 +1,7 @@
 """`POST /v1/ingest` (one point or a batch) and `GET /v1/ingest/test`."""
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,8 +22,18 @@ from services.ingest.validation import PointError, parse_json_point
 bp = Blueprint("ingest", __name__)
 
 
+_TEST_ONLY = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
+
+
 def is_test_only() -> bool:
-    return request.headers.get("X-Test-Only", "").strip().lower() in ("true", "1", "yes")
+    """The X-Test-Only header; a value that is neither yes nor no is refused, since storing the
+    points of a client that meant a dry run cannot be undone."""
+    raw = request.headers.get("X-Test-Only", "")
+    test_only = _TEST_ONLY.get(raw.strip().lower())
+    if test_only is None:
+        raise ServiceError("VALIDATION_ERROR", f"X-Test-Only must be true or false, got {json.dumps(raw)}",
+                           {"field": "X-Test-Only", "allowed": ["true", "false"]})
+    return test_only
 
 
 @dataclass
@@ -33,7 +44,7 @@ class Outcomes:
     codes: list[str | None]
 
 
-def ingest_points(raw_points: list[Any], integer_timestamps: bool = False,
+def ingest_points(raw_points: list[Any], test_only: bool, integer_timestamps: bool = False,
                   all_or_nothing: bool = False) -> Outcomes:
     """Checks every point and sends the valid ones to ingest in one call (with `all_or_nothing`,
     ingest keeps none of them if one is rejected other than for the quota)."""
@@ -54,7 +65,7 @@ def ingest_points(raw_points: list[Any], integer_timestamps: bool = False,
         positions.append(i)
     results: list[dict | None] = [None] * len(raw_points)
     if valid:
-        answered = aw.ingest.ingest(g.api_key, valid, is_test_only(), all_or_nothing)
+        answered = aw.ingest.ingest(g.api_key, valid, test_only, all_or_nothing)
         for position, result in zip(positions, answered, strict=True):
             if result.status == ingest_pb2.POINT_STATUS_REJECTED:
                 errors[position], codes[position] = result.error, result.error_code
@@ -66,19 +77,20 @@ def ingest_points(raw_points: list[Any], integer_timestamps: bool = False,
 @bp.post("/v1/ingest")
 @requires("ingest")
 def ingest():
+    test_only = is_test_only()
     body = json_body()
     if isinstance(body, dict) and "points" in body:
-        return _batch(body)
+        return _batch(body, test_only)
     if not isinstance(body, dict):
         raise ServiceError("VALIDATION_ERROR", "body must be a point object or {\"points\": [...]}",
                            {"field": "body"})
-    outcome = ingest_points([body])
+    outcome = ingest_points([body], test_only)
     if outcome.errors[0] is not None:
         raise ServiceError("VALIDATION_ERROR", outcome.errors[0], {"index": 0, "reason": outcome.codes[0]})
     return jsonify(outcome.results[0])
 
 
-def _batch(body: dict[str, Any]):
+def _batch(body: dict[str, Any], test_only: bool):
     extra = sorted(set(body) - {"points"})
     if extra:
         raise ServiceError("VALIDATION_ERROR", f"Invalid parameter received - {extra[0]}",
@@ -90,7 +102,7 @@ def _batch(body: dict[str, Any]):
         raise ServiceError("VALIDATION_ERROR",
                            f"too many points - at most {MAX_POINTS} per request, got {len(points)}",
                            {"field": "points", "suggestion": "split the batch"})
-    outcome = ingest_points(points)
+    outcome = ingest_points(points, test_only)
     errors = outcome.errors
     answer = []
     for i, (result, error) in enumerate(zip(outcome.results, errors, strict=True)):

@@ -467,3 +467,51 @@ def test_distinct_tag_filters_are_still_taken(gw):
     assert answer.status_code == 200, answer.get_data(as_text=True)
     assert dict(gw.backends.calls[0][2].tags) == {"env": "a", "host": "b"}
 
+
+@pytest.mark.parametrize(("header", "test_only"), [("true", True), ("TRUE", True), (" 1 ", True),
+                                                   ("yes", True), ("false", False), ("0", False),
+                                                   ("no", False), ("", False)])
+def test_x_test_only_yes_or_no_decides_a_dry_run(gw, header, test_only):
+    answer = gw.client.post("/v1/ingest", json={"metric": "dry.m", "value": 1, "timestamp": NOW},
+                            headers=gw.headers(**{"X-Test-Only": header}))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert [dry for _, dry in gw.ingest.calls] == [test_only]
+
+
+@pytest.mark.parametrize("header", ["on", "y", "ture", "true,false", "dry-run"])
+def test_an_x_test_only_that_is_neither_yes_nor_no_is_400_and_stores_nothing(gw, header):
+    """Taken as false, a client that meant a dry run had its points stored for real."""
+    answer = gw.client.post("/v1/ingest", json={"metric": "dry.m", "value": 1, "timestamp": NOW},
+                            headers=gw.headers(**{"X-Test-Only": header}))
+    assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert error_of(answer)["details"]["field"] == "X-Test-Only"
+    metrics = [{"metric": "dry.m", "timestamp": NOW, "value": 1}]
+    flux = gw.client.post("/flux/metric_data_post", headers={"X-Test-Only": header},
+                          json={"key": gw.key, "metrics": metrics})
+    assert flux.status_code == 400 and set(flux.get_json()) == {"code", "message"}
+    assert "X-Test-Only" in flux.get_json()["message"]
+    assert gw.ingest.calls == []
+
+
+class FailingBatcher:
+    def __init__(self, error: Exception):
+        self.error = error
+
+    def ingest(self, key, points, test_only, all_or_nothing=False):
+        raise self.error
+
+
+@pytest.mark.parametrize(("failure", "status"), [("unavailable", 503), ("unexpected", 500)])
+def test_a_flux_post_the_pipeline_fails_is_answered_in_anomifys_shape(gw, failure, status):
+    from services.common.errors import ServiceError
+
+    error = (ServiceError("UNAVAILABLE", "ingest is unavailable; retry shortly") if failure == "unavailable"
+             else RuntimeError("boom at 10.0.0.1:50052"))
+    gw.client.application.extensions["aw"].ingest = FailingBatcher(error)
+    answer = gw.client.post("/flux/metric_data_post", json={
+        "key": gw.key, "metrics": [{"metric": "flux.m", "timestamp": NOW, "value": 1}]})
+    assert answer.status_code == status
+    body = answer.get_json()
+    assert set(body) == {"code", "message"} and body["code"] == status, body
+    assert "10.0.0.1" not in body["message"]
+
