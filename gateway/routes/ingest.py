@@ -85,9 +85,27 @@ def ingest():
         raise ServiceError("VALIDATION_ERROR", "body must be a point object or {\"points\": [...]}",
                            {"field": "body"})
     outcome = ingest_points([body], test_only)
-    if outcome.errors[0] is not None:
-        raise ServiceError("VALIDATION_ERROR", outcome.errors[0], {"index": 0, "reason": outcome.codes[0]})
+    error = outcome.errors[0]
+    if error is not None:
+        raise ServiceError("VALIDATION_ERROR", error,
+                           {"index": 0, "reason": outcome.codes[0], "field": field_of(error)})
     return jsonify(outcome.results[0])
+
+
+# A point's messages are the contract's fixed words (Anomify's), from the gateway's checks and from
+# catalog's (order, quota) alike; each names its field by how it begins.
+_FIELD_OF_MESSAGE = (("invalid metrics element", "body"), ("invalid metric", "metric"),
+                     ("over quota", "metric"), ("invalid value", "value"),
+                     ("no value parameter present", "value"), ("invalid timestamp", "timestamp"),
+                     ("invalid tag", "tags"), ("invalid source", "source"))
+_UNKNOWN_FIELD = "Invalid parameter received - "
+
+
+def field_of(message: str) -> str:
+    """The point's field a rejection names (`details.field` of an invalid single point)."""
+    if message.startswith(_UNKNOWN_FIELD):
+        return message.removeprefix(_UNKNOWN_FIELD)
+    return next((name for prefix, name in _FIELD_OF_MESSAGE if message.startswith(prefix)), "body")
 
 
 def _batch(body: dict[str, Any], test_only: bool):

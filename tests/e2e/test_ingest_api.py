@@ -53,7 +53,8 @@ def test_invalid_single_point_is_400_and_changes_nothing(system, api):
     assert answer.status_code == 400
     assert answer.json()["error"] == {"code": "VALIDATION_ERROR",
                                       "message": "invalid metric - bad name - invalid characters in name",
-                                      "details": {"index": 0, "reason": "VALIDATION_ERROR"}}
+                                      "details": {"index": 0, "reason": "VALIDATION_ERROR",
+                                                  "field": "metric"}}
     found = api.get(f"{system.base_url}/v1/metrics", params={"name": "bad name"}, timeout=10)
     assert found.json()["data"] == []
 

@@ -515,3 +515,17 @@ def test_a_flux_post_the_pipeline_fails_is_answered_in_anomifys_shape(gw, failur
     assert set(body) == {"code", "message"} and body["code"] == status, body
     assert "10.0.0.1" not in body["message"]
 
+
+@pytest.mark.parametrize(("point", "field"), [
+    ({"metric": "bad name", "value": 1, "timestamp": NOW}, "metric"),
+    ({"metric": "m", "value": "x", "timestamp": NOW}, "value"),
+    ({"metric": "m", "timestamp": NOW}, "value"),
+    ({"metric": "m", "value": 1, "timestamp": "soon"}, "timestamp"),
+    ({"metric": "m", "value": 1, "timestamp": NOW, "tags": {"a": 1}}, "tags"),
+    ({"metric": "m", "value": 1, "timestamp": NOW, "source": 5}, "source"),
+    ({"metric": "m", "value": 1, "timestamp": NOW, "colour": "red"}, "colour")])
+def test_an_invalid_single_point_names_its_field(gw, point, field):
+    answer = gw.post("/v1/ingest", point)
+    assert answer.status_code == 400
+    assert error_of(answer)["details"] == {"index": 0, "reason": "VALIDATION_ERROR", "field": field}
+    assert gw.ingest.calls == []
