@@ -2,6 +2,9 @@
 acknowledge/resolve, stats and summary."""
 from __future__ import annotations
 
+import itertools
+import random
+
 import pytest
 from sqlalchemy import event, select
 
@@ -329,3 +332,82 @@ def test_render_anomaly(db, world):
     assert (message.expected_range.lower, message.expected_range.upper) == (80.0, 120.0)
     assert [(e.action, e.by, e.note) for e in message.events] == [("acknowledge", "key_1", "hm")]
     assert not message.HasField("resolve_time") and message.rule_id == ""
+
+
+@pytest.fixture
+def mixed(seed):
+    """Thirty anomalies of a scope over four series, every status, severity and type, ties in
+    detected_at; and one anomaly in another account and one in the test environment that no
+    filter may show."""
+    rng = random.Random(7)
+    scope = seed.scope()
+    series = [(seed.series(scope, name, tags), name, tags) for name, tags in (
+        ("api.requests", {"host": "a", "region": "eu"}), ("api.requests", {"host": "b", "region": "eu"}),
+        ("orders.count", {"host": "a"}), ("orders.count", {}))]
+    rows = []
+    for i in range(30):
+        series_id, name, tags = rng.choice(series)
+        fields = {"detected_at": T0 + rng.randrange(8) * 10, "type": rng.choice(anomalies.TYPES),
+                  "severity": rng.choice(anomalies.SEVERITIES), "status": rng.choice(anomalies.STATUSES)}
+        anomaly_id = seed.anomaly(scope, series_id, name, started_at=T0 + i, **fields)
+        rows.append({"id": anomaly_id, "metric_id": series_id, "metric": name, "tags": tags, **fields})
+    for other in (seed.scope(), seed.scope("test", scope.account_id)):
+        seed.anomaly(other, seed.series(other, "api.requests", {"host": "a", "region": "eu"}),
+                     detected_at=T0 + 20, severity="critical", type="spike")
+    return scope, series[0][0], rows
+
+
+def expected_listing(rows, filters: AnomalyFilters):
+    """The page order and the meta counts of `filters`, computed the obvious way."""
+    status = anomalies.normalize_status(filters.status)
+
+    def matches(row) -> bool:
+        return ((not filters.severity or row["severity"] == filters.severity)
+                and (not filters.type or row["type"] == filters.type)
+                and (not filters.metric or row["metric"] == filters.metric)
+                and (not filters.metric_id or row["metric_id"] == filters.metric_id)
+                and (filters.start is None or row["detected_at"] >= filters.start)
+                and (filters.end is None or row["detected_at"] <= filters.end)
+                and all(row["tags"].get(k) == v for k, v in filters.tags.items()))
+
+    kept = [r for r in rows if matches(r)]
+    page = sorted((r for r in kept if not status or r["status"] == status),
+                  key=lambda r: (r["detected_at"], r["id"]), reverse=True)
+    return [r["id"] for r in page], {s: sum(r["status"] == s for r in kept) for s in anomalies.STATUSES}
+
+
+@pytest.mark.parametrize("few_to_sort", [anomalies.FEW_TO_SORT, 0], ids=["tags-sorted", "tags-walked"])
+def test_every_filter_shape_lists_pages_and_counts_as_the_obvious_reading(db, mixed, monkeypatch,
+                                                                          few_to_sort):
+    """Each combination of set filters is one shape with its own cached statements: each must
+    bind its values right, on both page strategies of a tag filter."""
+    scope, metric_id, rows = mixed
+    monkeypatch.setattr(anomalies, "FEW_TO_SORT", few_to_sort)
+    values = {"status": "acknowledged", "severity": "critical", "type": "spike", "metric": "api.requests",
+              "metric_id": metric_id, "start": T0 + 20, "end": T0 + 50}
+    tag_choices = ({}, {"host": "a"}, {"host": "a", "region": "eu"})
+    with db.read() as session:
+        for present in itertools.product((False, True), repeat=len(values)):
+            for tags in tag_choices:
+                chosen = {k: v for (k, v), on in zip(values.items(), present, strict=True) if on}
+                filters = AnomalyFilters(tags=tags, **chosen)
+                order, counts = expected_listing(rows, filters)
+                got, total, got_counts = anomalies.list_anomalies(session, scope, filters, 0, 1000)
+                assert (ids(got), total, got_counts) == (order, len(order), counts), filters
+                pages = [anomalies.list_anomalies(session, scope, filters, offset, 4)[0]
+                         for offset in range(0, len(order) + 1, 4)]
+                assert [r.id for page in pages for r in page] == order, filters
+
+
+def test_a_repeated_filter_shape_builds_no_statement(db, mixed):
+    """Other values of the same filters (both listing a page) reuse the statements built once."""
+    scope, _, _ = mixed
+    cached = (anomalies.status_counts_query, anomalies.page_rows_query)
+    with db.read() as session:
+        first, _, _ = anomalies.list_anomalies(
+            session, scope, AnomalyFilters(metric="api.requests", tags={"region": "eu"}), 0, 5)
+        built = [query.cache_info().misses for query in cached]
+        second, _, _ = anomalies.list_anomalies(
+            session, scope, AnomalyFilters(metric="orders.count", tags={"host": "a"}), 0, 5)
+    assert first and second
+    assert [query.cache_info().misses for query in cached] == built
