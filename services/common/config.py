@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -88,6 +89,22 @@ def _plans(env: Mapping[str, str]) -> dict[str, PlanLimits]:
     return {name: PlanLimits(**limits) for name, limits in raw.items()}
 
 
+def _seconds(env: Mapping[str, str], name: str, default: float, zero: bool = False) -> float:
+    """A duration in seconds from `name`: a finite number, above 0 (or 0 where `zero`). NaN passed
+    every comparison (a key cache of NaN seconds never expired) and inf or 0 made timers spin or
+    never fire, so the process refuses to start instead."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
+    if not (math.isfinite(value) and (value >= 0.0 if zero else value > 0.0)):
+        raise ValueError(f"{name}={raw!r} must be a finite number of seconds, {'0 or more' if zero else 'above 0'}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Reads the configuration; call once at process start and pass the result down."""
     env = os.environ if env is None else env
@@ -104,15 +121,14 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         detect_listen_addr=env.get("AW_DETECT_LISTEN_ADDR", ""),
         metrics_addr=env.get("AW_METRICS_ADDR") or None,
         retention_seconds=parse_duration(env.get("AW_RETENTION", "30d")),
-        shutdown_grace_seconds=float(env.get("AW_SHUTDOWN_GRACE", Settings.shutdown_grace_seconds)),
-        checkpoint_interval_seconds=float(
-            env.get("AW_CHECKPOINT_INTERVAL", Settings.checkpoint_interval_seconds)),
-        staleness_check_seconds=float(env.get("AW_STALENESS_CHECK", Settings.staleness_check_seconds)),
-        catch_up_check_seconds=float(env.get("AW_CATCH_UP_CHECK", Settings.catch_up_check_seconds)),
-        progress_flush_seconds=float(env.get("AW_PROGRESS_FLUSH", Settings.progress_flush_seconds)),
-        rpc_timeout_seconds=float(env.get("AW_RPC_TIMEOUT", Settings.rpc_timeout_seconds)),
+        shutdown_grace_seconds=_seconds(env, "AW_SHUTDOWN_GRACE", Settings.shutdown_grace_seconds, zero=True),
+        checkpoint_interval_seconds=_seconds(env, "AW_CHECKPOINT_INTERVAL", Settings.checkpoint_interval_seconds),
+        staleness_check_seconds=_seconds(env, "AW_STALENESS_CHECK", Settings.staleness_check_seconds),
+        catch_up_check_seconds=_seconds(env, "AW_CATCH_UP_CHECK", Settings.catch_up_check_seconds),
+        progress_flush_seconds=_seconds(env, "AW_PROGRESS_FLUSH", Settings.progress_flush_seconds),
+        rpc_timeout_seconds=_seconds(env, "AW_RPC_TIMEOUT", Settings.rpc_timeout_seconds),
         ingest_write_lanes=int(env.get("AW_INGEST_WRITE_LANES", Settings.ingest_write_lanes)),
-        key_cache_seconds=min(float(env.get("AW_KEY_CACHE_SECONDS", Settings.key_cache_seconds)), 0.5),
+        key_cache_seconds=min(_seconds(env, "AW_KEY_CACHE_SECONDS", Settings.key_cache_seconds, zero=True), 0.5),
         forecast_history_seconds=parse_duration(env.get("AW_FORECAST_HISTORY", "28d")),
         log_level=env.get("AW_LOG_LEVEL", Settings.log_level).upper(),
         otel_exporter=env.get("AW_OTEL_EXPORTER", Settings.otel_exporter).lower(),

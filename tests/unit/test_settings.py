@@ -1,0 +1,36 @@
+"""Durations in the environment are finite seconds: anything else stops the process at start with
+the variable named, instead of a timer that spins, never fires, or a cache that never expires."""
+from __future__ import annotations
+
+import pytest
+
+from services.common.config import Settings, load_settings
+
+DURATIONS = {"AW_SHUTDOWN_GRACE": "shutdown_grace_seconds", "AW_CHECKPOINT_INTERVAL": "checkpoint_interval_seconds",
+             "AW_STALENESS_CHECK": "staleness_check_seconds", "AW_CATCH_UP_CHECK": "catch_up_check_seconds",
+             "AW_PROGRESS_FLUSH": "progress_flush_seconds", "AW_RPC_TIMEOUT": "rpc_timeout_seconds",
+             "AW_KEY_CACHE_SECONDS": "key_cache_seconds"}
+MAY_BE_ZERO = {"AW_SHUTDOWN_GRACE", "AW_KEY_CACHE_SECONDS"}
+
+
+@pytest.mark.parametrize("name", sorted(DURATIONS))
+@pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-inf", "-1", "ten", "", "1e999"])
+def test_a_duration_that_is_not_finite_seconds_is_refused_naming_it(name, raw):
+    with pytest.raises(ValueError, match=name):
+        load_settings({name: raw})
+
+
+@pytest.mark.parametrize("name", sorted(DURATIONS))
+def test_zero_is_taken_only_where_it_means_something(name):
+    if name in MAY_BE_ZERO:
+        assert getattr(load_settings({name: "0"}), DURATIONS[name]) == 0.0
+    else:
+        with pytest.raises(ValueError, match=name):
+            load_settings({name: "0"})
+
+
+@pytest.mark.parametrize("name", sorted(DURATIONS))
+def test_a_finite_duration_is_taken_and_an_unset_one_is_the_default(name):
+    field = DURATIONS[name]
+    assert getattr(load_settings({name: "0.25"}), field) == 0.25
+    assert getattr(load_settings({}), field) == getattr(Settings, field)
