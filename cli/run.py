@@ -26,12 +26,12 @@ def dev_admin_key(settings: Settings) -> str:
     """The stored development key if it still works, else a new account and key."""
     import grpc
 
-    from anomalywatch.catalog.v1 import accounts_pb2, accounts_pb2_grpc
+    from anomalywatch.catalog.v1 import accounts_pb2
     from anomalywatch.common.v1 import common_pb2
-    from services.common.channels import dial
+    from cli.catalog_client import account_stub
 
     timeout = settings.rpc_timeout_seconds
-    stub = accounts_pb2_grpc.AccountServiceStub(dial(settings.catalog_addr, settings))
+    stub, _ = account_stub(settings)
     if DEV_KEY_FILE.exists():
         key = DEV_KEY_FILE.read_text().strip()
         try:

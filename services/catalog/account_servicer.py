@@ -8,6 +8,7 @@ from anomalywatch.catalog.v1 import accounts_pb2, accounts_pb2_grpc
 from services.catalog import accounts, convert
 from services.catalog.configs import Scope
 from services.catalog.db import Database
+from services.catalog.operator_auth import OperatorGate
 from services.common import paging
 from services.common.auth import Principal, PrincipalCache
 from services.common.errors import ServiceError
@@ -33,14 +34,19 @@ def _manageable(principal: Principal | None) -> tuple[str, ...]:
 
 class AccountServicer(accounts_pb2_grpc.AccountServiceServicer):
     def __init__(self, db: Database, principals: PrincipalCache, plans: set[str],
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, operators: OperatorGate | None = None):
         self.db, self.principals, self.plans, self.clock = db, principals, plans, clock
+        self.operators = operators or OperatorGate(None)
 
     def _admin(self, context, operator: bool) -> Principal | None:
-        # Operator calls (the command-line tool) come without a key; catalog is internal-only.
-        return None if operator else self.principals.from_context(context, "admin")
+        """The caller's admin key, or None for an operator call (the command-line tool, no key)."""
+        if operator:
+            self.operators.check(context)
+            return None
+        return self.principals.from_context(context, "admin")
 
     def CreateAccount(self, request, context):
+        self.operators.check(context)
         with self.db.transaction() as session:
             account = accounts.create_account(session, request.name, request.plan, self.plans, self.clock())
         return accounts_pb2.CreateAccountResponse(account=accounts_pb2.Account(

@@ -17,6 +17,7 @@ from services.catalog.account_servicer import AccountServicer, lookup_principal
 from services.catalog.anomaly_servicer import AnomalyServicer, RuleServicer
 from services.catalog.db import Database, migrate
 from services.catalog.metric_servicer import MetricServicer
+from services.catalog.operator_auth import OperatorGate
 from services.catalog.retention import RetentionTimer
 from services.catalog.storage_servicer import StorageServicer
 from services.catalog.transient import RetryTransientInterceptor
@@ -40,7 +41,8 @@ def build_spec(settings: Settings, db: Database) -> ServiceSpec:
 
     def register(server) -> None:
         accounts_pb2_grpc.add_AccountServiceServicer_to_server(
-            AccountServicer(db, principals, set(settings.plans)), server)
+            AccountServicer(db, principals, set(settings.plans),
+                            operators=OperatorGate(settings.operator_token)), server)
         metrics_pb2_grpc.add_MetricServiceServicer_to_server(
             MetricServicer(db, principals, settings.retention_seconds), server)
         storage_pb2_grpc.add_StorageServiceServicer_to_server(StorageServicer(db, settings.plan), server)

@@ -55,6 +55,7 @@ class Settings:
     tls_cert_file: str | None = None
     tls_key_file: str | None = None
     tls_ca_file: str | None = None
+    operator_token: str | None = None  # lets an operator call come from another host
     plans: Mapping[str, PlanLimits] = field(default_factory=dict)
 
     @property
@@ -101,7 +102,8 @@ def _seconds(env: Mapping[str, str], name: str, default: float, zero: bool = Fal
     except ValueError:
         raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
     if not (math.isfinite(value) and (value >= 0.0 if zero else value > 0.0)):
-        raise ValueError(f"{name}={raw!r} must be a finite number of seconds, {'0 or more' if zero else 'above 0'}")
+        least = "0 or more" if zero else "above 0"
+        raise ValueError(f"{name}={raw!r} must be a finite number of seconds, {least}")
     return value
 
 
@@ -122,19 +124,22 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         metrics_addr=env.get("AW_METRICS_ADDR") or None,
         retention_seconds=parse_duration(env.get("AW_RETENTION", "30d")),
         shutdown_grace_seconds=_seconds(env, "AW_SHUTDOWN_GRACE", Settings.shutdown_grace_seconds, zero=True),
-        checkpoint_interval_seconds=_seconds(env, "AW_CHECKPOINT_INTERVAL", Settings.checkpoint_interval_seconds),
+        checkpoint_interval_seconds=_seconds(env, "AW_CHECKPOINT_INTERVAL",
+                                             Settings.checkpoint_interval_seconds),
         staleness_check_seconds=_seconds(env, "AW_STALENESS_CHECK", Settings.staleness_check_seconds),
         catch_up_check_seconds=_seconds(env, "AW_CATCH_UP_CHECK", Settings.catch_up_check_seconds),
         progress_flush_seconds=_seconds(env, "AW_PROGRESS_FLUSH", Settings.progress_flush_seconds),
         rpc_timeout_seconds=_seconds(env, "AW_RPC_TIMEOUT", Settings.rpc_timeout_seconds),
         ingest_write_lanes=int(env.get("AW_INGEST_WRITE_LANES", Settings.ingest_write_lanes)),
-        key_cache_seconds=min(_seconds(env, "AW_KEY_CACHE_SECONDS", Settings.key_cache_seconds, zero=True), 0.5),
+        key_cache_seconds=min(_seconds(env, "AW_KEY_CACHE_SECONDS", Settings.key_cache_seconds, zero=True),
+                              0.5),
         forecast_history_seconds=parse_duration(env.get("AW_FORECAST_HISTORY", "28d")),
         log_level=env.get("AW_LOG_LEVEL", Settings.log_level).upper(),
         otel_exporter=env.get("AW_OTEL_EXPORTER", Settings.otel_exporter).lower(),
         tls_cert_file=env.get("AW_TLS_CERT_FILE") or None,
         tls_key_file=env.get("AW_TLS_KEY_FILE") or None,
         tls_ca_file=env.get("AW_TLS_CA_FILE") or None,
+        operator_token=env.get("AW_OPERATOR_TOKEN") or None,
         plans=_plans(env),
     )
     if not 0 <= settings.detect_shard < settings.detect_shards:

@@ -133,7 +133,8 @@ def create_server(
     """Builds the server and binds `address` (port 0 picks a free port); does not start it."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=spec.max_workers, thread_name_prefix=spec.name),
-        interceptors=[TraceContextServerInterceptor(), ErrorAndMetricsInterceptor(spec.name), *spec.interceptors],
+        interceptors=[TraceContextServerInterceptor(), ErrorAndMetricsInterceptor(spec.name),
+                      *spec.interceptors],
         options=_SERVER_OPTIONS,
     )
     spec.register(server)

@@ -56,7 +56,8 @@ def test_iso_rounds_microseconds_as_datetime_does(seconds):
     assert iso(seconds) == _iso_by_datetime(seconds)
 
 
-@pytest.mark.parametrize("seconds", [LATEST + 1, LATEST + 0.9999996, EARLIEST - 0.5, math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("seconds", [LATEST + 1, LATEST + 0.9999996, EARLIEST - 0.5,
+                                     math.nan, math.inf, -math.inf])
 def test_iso_of_a_time_no_string_shows_is_a_value_error(seconds):
     with pytest.raises(ValueError):
         iso(seconds)

@@ -372,6 +372,7 @@ def test_secret_references_go_only_where_needed(target):
     assert refs == {
         ("catalog", "AW_DATABASE_URL"): ("anomalywatch-secrets", "database-url"),
         ("gateway", "AW_REDIS_URL"): ("anomalywatch-secrets", "redis-url"),
+        ("catalog", "AW_OPERATOR_TOKEN"): ("anomalywatch-secrets", "operator-token"),
     }
 
 

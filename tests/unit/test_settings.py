@@ -6,7 +6,8 @@ import pytest
 
 from services.common.config import Settings, load_settings
 
-DURATIONS = {"AW_SHUTDOWN_GRACE": "shutdown_grace_seconds", "AW_CHECKPOINT_INTERVAL": "checkpoint_interval_seconds",
+DURATIONS = {"AW_SHUTDOWN_GRACE": "shutdown_grace_seconds",
+             "AW_CHECKPOINT_INTERVAL": "checkpoint_interval_seconds",
              "AW_STALENESS_CHECK": "staleness_check_seconds", "AW_CATCH_UP_CHECK": "catch_up_check_seconds",
              "AW_PROGRESS_FLUSH": "progress_flush_seconds", "AW_RPC_TIMEOUT": "rpc_timeout_seconds",
              "AW_KEY_CACHE_SECONDS": "key_cache_seconds"}
