@@ -493,7 +493,6 @@ def render_anomaly(row: Anomaly | AnomalyRecord, tags: Mapping[str, str],
         severity=SEVERITY_TO_PROTO.get(row.severity, common_pb2.SEVERITY_UNSPECIFIED),
         status=STATUS_TO_PROTO.get(row.status, anomalies_pb2.ANOMALY_STATUS_UNSPECIFIED),
         score=row.score or 0.0, current_value=row.current_value, peak_value=row.peak_value,
-        baseline_value=row.baseline_value if row.baseline_value is not None else 0.0,
         description=row.description or "", rule_id=row.rule_id or "",
         acknowledged_by=row.acknowledged_by or "", resolved_by=row.resolved_by or "",
         note=row.note or "", root_cause=row.root_cause or "", point_count=row.point_count or 0,
@@ -501,6 +500,8 @@ def render_anomaly(row: Anomaly | AnomalyRecord, tags: Mapping[str, str],
                                            note=e.note or "") for e in events])
     if row.expected_lower is not None and row.expected_upper is not None:
         message.expected_range.lower, message.expected_range.upper = row.expected_lower, row.expected_upper
+    if row.baseline_value is not None:
+        message.baseline_value = row.baseline_value
     if row.deviation_percent is not None:
         message.deviation_percent = row.deviation_percent
     for name, seconds in (("detected_time", row.detected_at), ("start_time", row.started_at),

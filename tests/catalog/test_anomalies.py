@@ -411,3 +411,20 @@ def test_a_repeated_filter_shape_builds_no_statement(db, mixed):
             session, scope, AnomalyFilters(metric="orders.count", tags={"host": "a"}), 0, 5)
     assert first and second
     assert [query.cache_info().misses for query in cached] == built
+
+
+def test_an_anomaly_without_a_baseline_shows_none_and_one_with_a_baseline_of_zero_shows_zero(db, seed):
+    """missing_data has no value to compare: its baseline is null in the API, not 0 (a real baseline
+    of 0 is shown as 0)."""
+    from gateway import render
+
+    scope = seed.scope()
+    series = seed.series(scope)
+    missing = seed.anomaly(scope, series, type="missing_data", baseline_value=None, deviation_percent=None,
+                           expected_lower=None, expected_upper=None)
+    zero = seed.anomaly(scope, series, baseline_value=0.0, deviation_percent=None, detected_at=T0 + 1)
+    with db.read() as session:
+        rows, _, _ = anomalies.list_anomalies(session, scope, AnomalyFilters(), 0, 50)
+        shown = {r.id: render.anomaly(anomalies.render_anomaly(r, {}, [])) for r in rows}
+    assert shown[missing]["baseline_value"] is None
+    assert shown[zero]["baseline_value"] == 0.0
