@@ -70,7 +70,8 @@ class Shard:
         self.lock = threading.Lock()
         self.info: dict[str, SeriesInfo] = {}
         self.dirty: set[str] = set()
-        self.missing_open: set[str] = set()
+        # Series in outage -> the time of their last point before it: a later point is data back.
+        self.missing_open: dict[str, float] = {}
         # series -> (time, value) of its latest scored point whose progress catalog has not been told
         self.progress: dict[str, tuple[float, float]] = {}
         self.points_scored = 0
@@ -112,15 +113,11 @@ class Shard:
         events = batch.episode_event
         chosen = np.flatnonzero(scored & ((events == codes.EVENT_OPEN) | (events == codes.EVENT_CONTINUE)
                                           | (events == codes.EVENT_CLOSE))).tolist()
-        # Data is back for a series in outage: end the outage at its first point here, first.
-        returning = [sid for sid in latest if sid in self.missing_open]
-        detections = []
-        if returning:  # rare: the first scored point of each series only then
-            first_seen: dict[str, int] = {}
-            for i in scored_at:
-                first_seen.setdefault(ids[i], i)
-            detections = [missing_data(sid, float(ts[first_seen[sid]]), float(values[first_seen[sid]]),
-                                       storage_pb2.EPISODE_EVENT_CLOSE) for sid in returning]
+        # Data is back for a series in outage: end the outage at its first point back, first.
+        back = self._first_points_back(ids, ts, scored_at, latest)
+        returning = list(back)
+        detections = [missing_data(sid, float(ts[i]), float(values[i]), storage_pb2.EPISODE_EVENT_CLOSE)
+                      for sid, i in back.items()]
         detections += [detection(ids[i], float(ts[i]), float(values[i]), batch, i) for i in chosen]
         anomaly_ids = [""] * len(ids)
         if detections:
@@ -144,7 +141,8 @@ class Shard:
                 self.progress.pop(sid, None)
             else:
                 self.progress[sid] = (ts_list[i], value_list[i])
-        self.missing_open.difference_update(returning)
+        for sid in returning:
+            del self.missing_open[sid]
         opened = np.flatnonzero(scored & (events == codes.EVENT_OPEN))
         if opened.size:
             names = batch.type_names()
@@ -158,6 +156,20 @@ class Shard:
         POINTS_SCORED.inc(count)
         SERIES_HELD.set(len(self.info))
         return anomaly_ids, batch
+
+    def _first_points_back(self, ids: list[str], ts: np.ndarray, scored_at: list[int],
+                           latest: dict[str, int]) -> dict[str, int]:
+        """Series in outage -> position of their first scored point after the outage's last point.
+        Points up to it are history (a series rebuilt from its stored points replays them all),
+        not data returning: closing there would end the outage before it started."""
+        in_outage = {sid: self.missing_open[sid] for sid in latest if sid in self.missing_open}
+        back: dict[str, int] = {}
+        if in_outage:  # rare: the scored points of the batch only then
+            for i in scored_at:
+                sid = ids[i]
+                if sid in in_outage and sid not in back and ts[i] > in_outage[sid]:
+                    back[sid] = i
+        return back
 
     def _track(self, sid: str, ts: float, value: float, config: metrics_pb2.AnomalyConfig,
                arrived: float) -> None:
@@ -279,7 +291,7 @@ class Shard:
                     info.step = info.step or row.step_seconds
                 # After the replay: replayed points are history, not data returning.
                 if row.missing_data_open:
-                    self.missing_open.add(sid)
+                    self.missing_open[sid] = last if row.HasField("last_time") else -np.inf
             self.ready = True
         try:
             self.flush_progress()
@@ -396,7 +408,7 @@ class Shard:
             for sid, error in refused.items():
                 self._drop_unusable(sid, error)
             stale = [(sid, info) for sid, info in stale if sid not in refused]
-            self.missing_open.update(sid for sid, _ in stale)
+            self.missing_open.update((sid, info.last_ts) for sid, info in stale)
         for _ in stale:
             ANOMALIES_OPENED.labels("missing_data").inc()
         return [sid for sid, _ in stale]

@@ -1,0 +1,36 @@
+"""Missing-data episodes across the shard's failures: an outage ends at the first point that came
+back after it, even when the series' state was lost and is rebuilt from its stored points."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from services.catalog.models import Anomaly
+from tests.detect_shard.conftest import T0, Clock, new_shard, score, to_score, write
+from tests.detect_shard.test_shard_failures import FailsOnce
+
+
+def outage(db) -> Anomaly:
+    with db.read() as session:
+        return session.scalars(select(Anomaly).where(Anomaly.type == "missing_data")).one()
+
+
+def test_an_outage_ends_at_the_first_point_back_when_the_series_is_rebuilt(catalog):
+    db, storage, account_id = catalog
+    ts = T0 + 60.0 * np.arange(30)
+    clock = Clock(ts[-1])
+    flaky = FailsOnce(storage)
+    shard = new_shard(flaky, clock)
+    score(shard, write(storage, account_id, ts, np.ones(30)), ts, np.ones(30))
+    clock.now += 600
+    assert len(shard.check_staleness()) == 1
+    back = [clock.now, clock.now + 60]
+    first = write(storage, account_id, back[:1], [1.0])
+    flaky.fail_next("ApplyDetections", RuntimeError("catalog hiccup"))  # its outage's end is lost
+    with pytest.raises(RuntimeError):
+        shard.score_points(to_score(first, back[:1], [1.0]))
+    clock.now += 60
+    score(shard, write(storage, account_id, back[1:], [1.0]), back[1:], [1.0])  # rebuilt from stored points
+    assert outage(db).ended_at == back[0]  # not the series' first point, 30 minutes before it began
+
