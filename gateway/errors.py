@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from gateway.body import MAX_BODY_BYTES, discard_body
+from gateway.routes import flux
 from services.common.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,12 @@ def _render_http(error: HTTPException):
     status = error.code or 500
     code = _HTTP_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "VALIDATION_ERROR")
     message = _HTTP_MESSAGES.get(status) or (error.description or code.lower())
-    response = envelope(code, message, {}, status)
+    if request.path == flux.PATH:
+        # A routing error (405) is raised before a route is matched, so the flux blueprint's own
+        # handlers never see it; a flux client reads Anomify's {"code", "message"}, not the envelope.
+        response = flux.flux_error(status, message)
+    else:
+        response = envelope(code, message, {}, status)
     allowed = getattr(error, "valid_methods", None)
     if status == 405 and allowed:
         response.headers["Allow"] = ", ".join(allowed)

@@ -36,7 +36,7 @@ seconds) and the burst window's `X-RateLimit-Burst-Limit`/`-Remaining`; over the
 `RATE_LIMITED` with `Retry-After`. The operations endpoints are not limited.
 
 **Everywhere.** An unknown route is 404 `NOT_FOUND`; a method a route does not have is 405
-`METHOD_NOT_ALLOWED` with `Allow`."""
+`METHOD_NOT_ALLOWED` with `Allow` (on `/flux/metric_data_post`, Anomify's `{"code": 405, "message"}`)."""
 
 TAGS = [
     {"name": "Ingest", "description": "Sending points, natively or in Anomify's format."},

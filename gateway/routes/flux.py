@@ -19,6 +19,7 @@ from services.ingest.validation import PointError, parse_json_point
 
 log = logging.getLogger(__name__)
 bp = Blueprint("flux", __name__)
+PATH = "/flux/metric_data_post"
 
 
 def flux_error(status: int, message: str):
@@ -46,7 +47,7 @@ def unexpected(_error: Exception):
     return flux_error(500, "internal error")
 
 
-@bp.post("/flux/metric_data_post")
+@bp.post(PATH)
 def metric_data_post():
     try:
         raw = body_bytes()
