@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import grpc
 
@@ -39,7 +43,9 @@ def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
 
     def warm_up() -> None:
         engine.warm_up()  # compile before the first real batch
-        shard.restore()
+        with stop_requests() as stopping:
+            if not shard.restore_when_catalog_answers(stopping):
+                return  # stopped while catalog was away: nothing to time
         for timer in timers:
             timer.start()
 
@@ -57,6 +63,28 @@ def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
     spec = ServiceSpec(name="detect", register=register, service_names=SERVICE_NAMES, warm_up=warm_up,
                        on_stop=on_stop, max_workers=16)
     return spec, shard
+
+
+@contextmanager
+def stop_requests() -> Iterator[threading.Event]:
+    """An event set by SIGTERM or SIGINT while inside, as well as the handlers already installed
+    (the runner's, which stops the process once warm-up returns): a restore that waits for
+    catalog must not keep the process from stopping. Main thread only, as signal handlers are."""
+    stopping = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def handler(sig, frame) -> None:
+        stopping.set()
+        if callable(previous[sig]):
+            previous[sig](sig, frame)
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield stopping
+    finally:
+        for sig, earlier in previous.items():
+            signal.signal(sig, earlier)
 
 
 def main() -> int:

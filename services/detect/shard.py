@@ -275,11 +275,28 @@ class Shard:
             if not page.has_more or reached_until or not points:
                 return total
 
+    def restore_when_catalog_answers(self, stopping: threading.Event, first_wait: float = 1.0) -> bool:
+        """Restores, trying again (waits doubling up to 30 s) while catalog is unavailable: it may
+        start after detect, or restart meanwhile. A retry resumes each series from where the
+        failed attempt left it. False, not ready, if `stopping` is set first."""
+        wait = first_wait
+        while True:
+            try:
+                self.restore()
+                return True
+            except ServiceError as error:
+                if error.code != "UNAVAILABLE":
+                    raise
+                log.warning("catalog unavailable during restore, trying again",
+                            extra={"error": str(error), "retry_in_seconds": wait})
+            if stopping.wait(wait):
+                return False
+            wait = min(2 * wait, 30.0)
+
     def restore(self) -> None:
         """Restores checkpoints and scores every point stored after them; then the shard is ready."""
         started = time.perf_counter()
-        rows = list(self.storage.ListShardSeries(storage_pb2.ListShardSeriesRequest(
-            shard_index=self.shard_index, shard_count=self.shard_count), timeout=max(self.timeout, 300)))
+        rows = self._shard_series()
         replayed = 0
         with self.lock:
             for row in rows:
@@ -299,6 +316,14 @@ class Shard:
             log.warning("progress not flushed after restore", extra={"error": repr(error)})
         log.info("shard restored", extra={"series": len(rows), "points_replayed": replayed,
                                           "seconds": round(time.perf_counter() - started, 3)})
+
+    def _shard_series(self) -> list[storage_pb2.ShardSeries]:
+        request = storage_pb2.ListShardSeriesRequest(shard_index=self.shard_index,
+                                                     shard_count=self.shard_count)
+        try:  # a stream fails as it is read, not when called
+            return list(self.storage.ListShardSeries(request, timeout=max(self.timeout, 300)))
+        except grpc.RpcError as error:
+            raise from_rpc_error(error) from None
 
     def _resume(self, row: storage_pb2.ShardSeries) -> int:
         """Scores the series' stored points the engine has not seen, from its state in memory or
@@ -449,7 +474,8 @@ class Timer:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():  # never started when the process stopped during its restore
+            self._thread.join(timeout=10)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every):

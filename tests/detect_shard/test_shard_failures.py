@@ -4,6 +4,8 @@ rebuilt, so no point is lost or scored twice; and one series whose state cannot 
 (or that catalog refuses) does not stop the others'."""
 from __future__ import annotations
 
+import threading
+
 import grpc
 import numpy as np
 import pytest
@@ -202,3 +204,39 @@ def test_a_series_catalog_refuses_does_not_hold_back_the_others_progress_or_outa
     with db.read() as session:
         outage = session.scalars(select(Anomaly).where(Anomaly.type == "missing_data")).one()
     assert outage.series_id == good
+
+
+class UnavailableFirst:
+    """The real catalog, except that its first `failures` calls of any method are UNAVAILABLE."""
+
+    def __init__(self, storage, failures: int):
+        self.storage, self.failures = storage, failures
+
+    def __getattr__(self, name):
+        method = getattr(self.storage, name)
+
+        def call(request, timeout=None):
+            if self.failures:
+                self.failures -= 1
+                raise GarbledStatus()  # how a catalog that is not up yet answers: UNAVAILABLE
+            return method(request, timeout=timeout)
+        return call
+
+
+def test_a_restore_tries_again_until_catalog_answers(catalog):
+    db, storage, account_id = catalog
+    ts, values = series(50, 7)
+    sid = write(storage, account_id, ts, values).series[0].metric_id  # stored while detect was down
+    shard = Shard(DetectionEngine(), UnavailableFirst(storage, 3), 0, 1, 30.0, Clock(ts[-1]))
+    assert shard.restore_when_catalog_answers(threading.Event(), first_wait=0.001)
+    assert shard.ready and shard.engine.point_count(sid) == 50
+    assert scored_until(db, sid) == ts[-1]
+
+
+def test_a_restore_waiting_for_catalog_gives_up_when_the_process_stops(catalog):
+    _, storage, _ = catalog
+    stopping = threading.Event()
+    stopping.set()
+    shard = Shard(DetectionEngine(), UnavailableFirst(storage, 1), 0, 1, 30.0, Clock(T0))
+    assert not shard.restore_when_catalog_answers(stopping)
+    assert not shard.ready
