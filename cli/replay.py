@@ -154,13 +154,19 @@ def replay_files(paths: list[str], out_dir: str | None, engine: DetectionEngine 
 
 
 def _check_out_names(paths: list[str], out_dir: str) -> None:
-    """Each output is DIR/<file name>: two inputs of one name would silently overwrite each other."""
+    """Each output is DIR/<file name>: two inputs of one name would silently overwrite each other,
+    and an input in DIR itself would be replaced by its scores."""
     seen: dict[str, str] = {}
+    inputs = {os.path.realpath(path) for path in paths}
     for path in paths:
         name = os.path.basename(path)
+        target = os.path.join(out_dir, name)
         if name in seen:
             raise ReplayError(f"{seen[name]} and {path} would both be written to "
-                              f"{os.path.join(out_dir, name)}; rename one or replay them separately")
+                              f"{target}; rename one or replay them separately")
+        if os.path.realpath(target) in inputs:
+            raise ReplayError(f"{target} is an input: writing the scores there would replace it; "
+                              "choose another --out")
         seen[name] = path
 
 
