@@ -36,7 +36,7 @@ class PointError(ValueError):
 
 def check_metric(name: Any) -> str:
     if not isinstance(name, str) or not name:
-        raise PointError("invalid metric" if name in (None, "") else f"invalid metric - {name}")
+        raise PointError("invalid metric" if name in (None, "") else f"invalid metric - {_shown(name)}")
     if len(name) > MAX_NAME:
         raise PointError(f"invalid metric - {name} - longer than {MAX_NAME} characters")
     if not METRIC_NAME.fullmatch(name):
@@ -45,17 +45,18 @@ def check_metric(name: Any) -> str:
 
 
 def _shown(value: Any) -> str:
-    # As the client wrote it in JSON: NaN and Infinity, not Python's nan and inf.
-    return json.dumps(value) if isinstance(value, float) else str(value)
+    """A value as the client wrote it in JSON (true, null, NaN, ["a"]; not Python's True, None, nan,
+    ['a']); a string as it is."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
 
 
 def check_value(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise PointError(f"invalid value - {value}")
+        raise PointError(f"invalid value - {_shown(value)}")
     try:
         number = float(value)
     except OverflowError as error:  # an integer too large for a double
-        raise PointError(f"invalid value - {value}") from error
+        raise PointError(f"invalid value - {_shown(value)}") from error
     if not math.isfinite(number):
         raise PointError(f"invalid value - {_shown(value)}")
     return number

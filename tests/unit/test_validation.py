@@ -40,6 +40,8 @@ def test_metric_rules():
     assert message({"value": 1, "timestamp": NOW}) == "invalid metric"
     assert message({"metric": "", "value": 1, "timestamp": NOW}) == "invalid metric"
     assert message({"metric": 12, "value": 1, "timestamp": NOW}) == "invalid metric - 12"
+    assert message({"metric": ["a"], "value": 1, "timestamp": NOW}) == 'invalid metric - ["a"]'
+    assert message({"metric": True, "value": 1, "timestamp": NOW}) == "invalid metric - true"
     assert message({"metric": "cpu usage", "value": 1, "timestamp": NOW}) == \
         "invalid metric - cpu usage - invalid characters in name"
     assert message({"metric": "cpü", "value": 1, "timestamp": NOW}) == \
@@ -51,7 +53,7 @@ def test_metric_rules():
 
 
 @pytest.mark.parametrize("value,shown", [(float("nan"), "NaN"), (float("inf"), "Infinity"), ("12", "12"),
-                                         (True, "True"), (None, "None"), ([1], "[1]"),
+                                         (True, "true"), (None, "null"), ([1], "[1]"), ({"a": "b"}, '{"a": "b"}'),
                                          (10**400, str(10**400))])
 def test_value_must_be_a_finite_number(value, shown):
     assert message({"metric": "m", "value": value, "timestamp": NOW}) == f"invalid value - {shown}"
