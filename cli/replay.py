@@ -7,12 +7,15 @@ import codecs
 import csv
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cli.csv_fields import parse_number, parse_timestamp, shown
 
 if TYPE_CHECKING:       # heavy imports stay inside the handler (see cli/main.py)
+    import numpy as np
+
     from services.detect.engine import DetectionEngine, ScoreBatch
 
 HEADER = ("timestamp", "value", "anomaly_score", "severity", "type", "baseline_mean", "baseline_std",
@@ -100,25 +103,32 @@ def score_series(engine: DetectionEngine, sf: SeriesFile, series_id: str) -> Sco
                         np.array(sf.values, dtype=np.float64), {series_id: DetectorConfig.default()})
 
 
-def _num(v: float) -> str:
-    return "" if v != v else repr(float(v))     # shortest round-trip text; NaN -> empty
+ROWS_PER_PIECE = 50_000
 
 
-def format_rows(sf: SeriesFile, batch: ScoreBatch, extra: dict[str, list[str]] | None = None) -> str:
-    """Result CSV text: HEADER (+ extra columns), one row per input row."""
-    sev = batch.severity_names()
-    typ = batch.type_names()
-    cols = list(zip(batch.score.tolist(), batch.mean.tolist(), batch.std.tolist(),
-                    batch.lower.tolist(), batch.upper.tolist(), batch.skipped.tolist(), strict=True))
+def _numbers(column: np.ndarray) -> list[str]:
+    """Each number's shortest round-trip text; NaN -> empty."""
+    return ["" if text == "nan" else text for text in map(repr, column.tolist())]
+
+
+def format_pieces(sf: SeriesFile, batch: ScoreBatch,
+                  extra: dict[str, list[str]] | None = None) -> Iterator[str]:
+    """Result CSV text, HEADER (+ extra columns) then one row per input row, in pieces of
+    ROWS_PER_PIECE rows: a file of millions of rows is never held whole as text, and each column
+    is formatted in one pass (a Python loop per row took 5 s per million rows)."""
+    import numpy as np
+
     extra = extra or {}
-    out = [",".join((*HEADER, *extra))]
-    extra_cols = list(extra.values())
-    for i, (score, mean, std, lo, hi, skipped) in enumerate(cols):
-        fields = [sf.raw_ts[i], sf.raw_values[i], "" if skipped else _num(score), sev[i] or "",
-                  typ[i] or "", _num(mean), _num(std), _num(lo), _num(hi)]
-        fields.extend(c[i] for c in extra_cols)
-        out.append(",".join(fields))
-    return "\n".join(out) + "\n"
+    yield ",".join((*HEADER, *extra)) + "\n"
+    severities, types = batch.severity_names(), batch.type_names()
+    for start in range(0, len(batch), ROWS_PER_PIECE):
+        part = slice(start, start + ROWS_PER_PIECE)
+        columns = [sf.raw_ts[part], sf.raw_values[part],
+                   _numbers(np.where(batch.skipped[part], np.nan, batch.score[part])),
+                   [name or "" for name in severities[part]], [name or "" for name in types[part]],
+                   *(_numbers(c[part]) for c in (batch.mean, batch.std, batch.lower, batch.upper)),
+                   *(values[part] for values in extra.values())]
+        yield "".join(f"{row}\n" for row in map(",".join, zip(*columns, strict=True)))
 
 
 def replay_files(paths: list[str], out_dir: str | None, engine: DetectionEngine | None = None,
@@ -139,16 +149,16 @@ def replay_files(paths: list[str], out_dir: str | None, engine: DetectionEngine 
     for i, sf in enumerate(series):
         batch = score_series(engine, sf, f"replay:{i}:{sf.path}")
         extra = {"anomaly_type": [t or "" for t in batch.type_names()]} if extra_type_column else None
-        text = format_rows(sf, batch, extra)
+        pieces = format_pieces(sf, batch, extra)
         if out_dir:
             target = os.path.join(out_dir, os.path.basename(sf.path))
             try:
                 with open(target, "w", encoding="utf-8") as fh:
-                    fh.write(text)
+                    fh.writelines(pieces)
             except OSError as e:
                 raise ReplayError(f"{target}: cannot write: {e.strerror or e}") from None
         else:
-            sys.stdout.write(text)
+            sys.stdout.writelines(pieces)
         results.append((sf, batch))
     return results
 

@@ -17,3 +17,23 @@ def test_an_output_that_would_replace_an_input_is_refused_before_anything_is_wri
     assert f"{data / 'a.csv'} is an input" in err and "Traceback" not in err
     assert first.read_text() == "timestamp,value\n" + ROWS
     assert not (data / "b.csv").exists()
+
+
+def test_rows_are_the_same_whatever_the_pieces_they_are_written_in(tmp_path, monkeypatch):
+    """Rows are formatted column by column in pieces; a row never straddles two or shifts, and a
+    point the engine skipped (a repeated or earlier time) keeps its place with no score."""
+    from cli import replay
+
+    path = tmp_path / "a.csv"
+    times = [1709596800 + 60 * i for i in range(40)]
+    times[10], times[20] = times[9], times[5]  # a repeat and an earlier time: skipped
+    path.write_text("timestamp,value\n" + "".join(f"{t},{10 + i % 3}\n" for i, t in enumerate(times)))
+    (sf, batch), = replay.replay_files([str(path)], str(tmp_path / "whole"))
+    monkeypatch.setattr(replay, "ROWS_PER_PIECE", 7)
+    replay.replay_files([str(path)], str(tmp_path / "pieces"))
+    whole = (tmp_path / "whole" / "a.csv").read_text()
+    assert (tmp_path / "pieces" / "a.csv").read_text() == whole
+    rows = [line.split(",") for line in whole.splitlines()[1:]]
+    assert [int(r[0]) for r in rows] == times
+    assert [i for i, r in enumerate(rows) if r[2] == ""] == [10, 20] == batch.skipped.nonzero()[0].tolist()
+    assert [float(r[2]) for r in rows if r[2]] == batch.score[~batch.skipped].tolist()
