@@ -3,6 +3,7 @@ answers per status with their error codes, and the scope each needs (`security`)
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from gateway.openapi.responses import (
@@ -16,6 +17,7 @@ from gateway.openapi.responses import (
     rate_headers,
 )
 from gateway.openapi.schemas import ANOMALY_TYPES, SEVERITIES, STATUSES, obj, page_of, ref, single
+from gateway.routes.ingest import TEST_ONLY_WORDS
 
 Operation = dict[str, Any]
 SECURITY_SCHEME = "bearerAuth"
@@ -113,15 +115,23 @@ METRIC_ID = _path("metric_id", "`met_...`")
 TAGS_TEXT = "Filter by tags with `tag.<key>=<value>` query parameters (any number; all must match)."
 
 
+def _any_case(word: str) -> str:
+    return "".join(f"[{c.upper()}{c}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+TEST_ONLY = {
+    "name": "X-Test-Only",
+    "in": "header",
+    "required": False,
+    # The words the gateway takes, in any case (empty is one of them: false).
+    "schema": {"type": "string", "pattern": f"^({'|'.join(map(_any_case, TEST_ONLY_WORDS))})$"},
+    "description": "`true`: validate and answer as usual (order, exact repeats and the series quota "
+    "included, against the stored data), but store and analyse nothing. `true`, `yes`, `1` or "
+    "`false`, `no`, `0` (or empty), in any case; anything else is 400 and stores nothing.",
+}
+
+
 def _ingest() -> dict[str, Any]:
-    test_only = {
-        "name": "X-Test-Only",
-        "in": "header",
-        "required": False,
-        "schema": {"type": "string", "enum": ["true", "false"]},
-        "description": "`true`: validate and answer as usual (order, exact repeats and the series quota "
-        "included, against the stored data), but store and analyse nothing.",
-    }
     post = operation(
         "ingest",
         "Ingest",
@@ -137,7 +147,7 @@ def _ingest() -> dict[str, Any]:
                 ref("BatchResult"),
             ),
         },
-        parameters=[test_only],
+        parameters=[TEST_ONLY],
         body={"oneOf": [ref("Point"), ref("PointBatch")]},
         description="Points are stored durably before the answer. Per series, a point at or before the "
         "series' last timestamp is rejected unless it is an exact repeat (accepted, changes "
@@ -162,6 +172,7 @@ def _ingest() -> dict[str, Any]:
         "message; only the series quota gives 207. Timestamps are unix integers.",
         "security": [],
         "x-required-scope": "ingest",
+        "parameters": [TEST_ONLY],
         "requestBody": {"required": True, "content": {JSON: {"schema": ref("FluxPost")}}},
         "responses": {
             "204": _ok("Every metric was accepted."),

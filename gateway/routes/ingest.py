@@ -22,14 +22,14 @@ from services.ingest.validation import PointError, parse_json_point
 bp = Blueprint("ingest", __name__)
 
 
-_TEST_ONLY = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
+TEST_ONLY_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False, "": False}
 
 
 def is_test_only() -> bool:
     """The X-Test-Only header; a value that is neither yes nor no is refused, since storing the
     points of a client that meant a dry run cannot be undone."""
     raw = request.headers.get("X-Test-Only", "")
-    test_only = _TEST_ONLY.get(raw.strip().lower())
+    test_only = TEST_ONLY_WORDS.get(raw.strip().lower())
     if test_only is None:
         raise ServiceError("VALIDATION_ERROR", f"X-Test-Only must be true or false, got {json.dumps(raw)}",
                            {"field": "X-Test-Only", "allowed": ["true", "false"]})

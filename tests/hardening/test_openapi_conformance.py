@@ -31,3 +31,24 @@ def test_a_wrong_method_elsewhere_stays_in_the_envelope(client):
     answer = client.get("/v1/ingest")
     assert answer.status_code == 405
     assert answer.get_json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+
+
+def _server_takes_test_only(app, value: str) -> bool:
+    from gateway.routes.ingest import is_test_only
+    from services.common.errors import ServiceError
+
+    with app.test_request_context("/v1/ingest", method="POST", headers={"X-Test-Only": value}):
+        try:
+            is_test_only()
+        except ServiceError:
+            return False
+        return True
+
+
+@pytest.mark.parametrize("path", ["/v1/ingest", FLUX])
+def test_the_documented_x_test_only_values_are_the_ones_the_server_takes(client, path):
+    header = next(p for p in document()["paths"][path]["post"]["parameters"] if p["name"] == "X-Test-Only")
+    validator = Contract().schema_validator(header["schema"])
+    for value in ("true", "TRUE", "Yes", "1", "false", "No", "0", "", "on", "ture", "truefalse", "2"):
+        assert validator.is_valid(value) == _server_takes_test_only(client.application, value), value
+
