@@ -16,8 +16,18 @@ from gateway.openapi.responses import (
     query_param,
     rate_headers,
 )
-from gateway.openapi.schemas import ANOMALY_TYPES, SEVERITIES, STATUSES, obj, page_of, ref, single
+from gateway.openapi.schemas import (
+    ANOMALY_TYPES,
+    SEVERITIES,
+    STATUSES,
+    TEXT,
+    obj,
+    page_of,
+    ref,
+    single,
+)
 from gateway.routes.ingest import TEST_ONLY_WORDS
+from services.ingest.validation import MAX_NAME, METRIC_NAME
 
 Operation = dict[str, Any]
 SECURITY_SCHEME = "bearerAuth"
@@ -31,7 +41,7 @@ def _path(name: str, description: str) -> dict[str, Any]:
         "in": "path",
         "required": True,
         "description": description,
-        "schema": {"type": "string", "minLength": 1, "pattern": "^[^/]+$"},
+        "schema": {"type": "string", "minLength": 1, "pattern": r"^[^/\x00]+$"},
     }
 
 
@@ -218,8 +228,8 @@ def _anomalies() -> dict[str, Any]:
         ),
         query_param("severity", {"type": "string", "enum": SEVERITIES}, "Severity."),
         query_param("type", {"type": "string", "enum": ANOMALY_TYPES}, "Type."),
-        query_param("metric", {"type": "string"}, "Exact metric name."),
-        query_param("metric_id", {"type": "string"}, "Series id, `met_...`."),
+        query_param("metric", TEXT, "Exact metric name."),
+        query_param("metric_id", TEXT, "Series id, `met_...`."),
         param_ref("from"),
         param_ref("to"),
         *PAGING,
@@ -236,7 +246,7 @@ def _anomalies() -> dict[str, Any]:
                 {200: _ok("A page of anomalies.", page_of(ref("Anomaly"), meta))},
                 errors=(400,),
                 parameters=filters,
-                description=f"`from`/`to` bound `detected_at`. {TAGS_TEXT}",
+                description=f"`from`/`to` bound `detected_at`; `from` after `to` is 400. {TAGS_TEXT}",
             )
         },
         "/v1/anomalies/stats": {
@@ -253,7 +263,8 @@ def _anomalies() -> dict[str, Any]:
                 },
                 errors=(400,),
                 parameters=[param_ref("from"), param_ref("to")],
-                description="Without `from`/`to` it covers all time. MTTA = `acknowledged_at - detected_at`.",
+                description="Without `from`/`to` it covers all time; `from` after `to` is 400. "
+                "MTTA = `acknowledged_at - detected_at`.",
             )
         },
         "/v1/anomalies/summary": {
@@ -391,7 +402,7 @@ def _metrics() -> dict[str, Any]:
             "A metric name (every series of that name, present and future; a `/` "
             "is sent as `%2F`) or a `met_` id (that series alone; it wins).",
         ),
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+        "schema": {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": METRIC_NAME.pattern},
     }
     config = single(ref("AnomalyConfig"))
     return {
@@ -403,7 +414,7 @@ def _metrics() -> dict[str, Any]:
                 "read",
                 {200: _ok("A page of series.", page_of(ref("Metric")))},
                 errors=(400,),
-                parameters=[query_param("name", {"type": "string"}, "Exact metric name."), *PAGING],
+                parameters=[query_param("name", TEXT, "Exact metric name."), *PAGING],
                 description=TAGS_TEXT,
             )
         },

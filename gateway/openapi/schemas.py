@@ -9,6 +9,8 @@ from gateway import fields
 from gateway.render import ANOMALY_STATUS, ANOMALY_TYPE, CONFIG_FIELDS, ENVIRONMENT, SEVERITY
 from gateway.request_io import MAX_OFFSET
 from services.catalog.rule_match import OPERATORS as RULE_OPERATORS
+from services.catalog.rules import MAX_SCOPE_TAGS, MAX_TAG_LENGTH
+from services.catalog.rules import METRIC_PATTERN as RULE_METRIC
 from services.common.auth import SCOPES
 from services.common.errors import ERROR_CODES
 from services.forecast.horizon import MAX_CONFIDENCE, MAX_HORIZON_STEPS, MIN_CONFIDENCE
@@ -26,7 +28,11 @@ SENSITIVITIES = ["low", "medium", "high"]
 SEASONALITIES = ["none", "daily", "weekly", "auto"]
 ENVIRONMENTS = list(ENVIRONMENT.values())
 DURATION_PATTERN = r"^\s*\d+(\.\d+)?\s*[smhdw]?\s*$"
-HORIZON_PATTERN = r"^\s*(\d+|\d+(\.\d+)?\s*[smhdwSMHDW])\s*$"  # steps are whole; a duration has a unit
+# Steps are whole and a duration has a unit; either must be above zero (a nonzero digit somewhere).
+_POSITIVE = r"(\d*[1-9]\d*|\d*[1-9]\d*\.\d+|\d+\.\d*[1-9]\d*)"
+HORIZON_PATTERN = rf"^\s*(\d*[1-9]\d*|{_POSITIVE}\s*[smhdwSMHDW])\s*$"
+# Text the stores can hold: the gateway refuses NUL in every string it takes (body, query, path).
+NO_NUL = r"^[^\x00]*$"
 MAX_NOTE = 2000
 
 # Error codes the gateway itself adds to the services' table (gateway/errors.py).
@@ -81,7 +87,13 @@ def codes_for_status(status: int) -> list[str]:
 
 TIME = {"type": "string", "format": "date-time", "description": "ISO 8601 UTC with `Z`."}
 TIME_OR_NULL = nullable(TIME)
-TAGS = {"type": "object", "additionalProperties": {"type": "string"}, "description": "Tag key to tag value."}
+TEXT = {"type": "string", "pattern": NO_NUL}
+TAGS = {
+    "type": "object",
+    "propertyNames": {"pattern": NO_NUL},
+    "additionalProperties": TEXT,
+    "description": "Tag key to tag value.",
+}
 INPUT_TIME = {
     "anyOf": [
         {
@@ -135,8 +147,8 @@ def _point() -> Schema:
             "tags": {
                 **TAGS,
                 "maxProperties": MAX_TAGS,
-                "propertyNames": {"minLength": 1, "maxLength": MAX_TAG_TEXT},
-                "additionalProperties": {"type": "string", "maxLength": MAX_TAG_TEXT},
+                "propertyNames": {"minLength": 1, "maxLength": MAX_TAG_TEXT, "pattern": NO_NUL},
+                "additionalProperties": {**TEXT, "maxLength": MAX_TAG_TEXT},
             },
             "source": {"type": "string", "maxLength": MAX_SOURCE},
         },
@@ -366,7 +378,8 @@ def _rule(for_input: bool, partial: bool = False) -> Schema:
             "type": "string",
             "minLength": 1,
             "maxLength": MAX_NAME,
-            "description": "Exact name or a glob such as `api.*`.",
+            "pattern": f"^{RULE_METRIC.pattern}$",
+            "description": "Exact name or a glob such as `api.*`: ASCII letters, digits, `._-:/` and `*?[]`.",
         },
         "operator": {"type": "string", "enum": OPERATORS},
         "threshold": {"type": "number"},
@@ -376,8 +389,14 @@ def _rule(for_input: bool, partial: bool = False) -> Schema:
     condition = obj(
         condition_fields, [] if partial else ["metric", "operator", "threshold"], closed=for_input
     )
+    scope_tags = {
+        **TAGS,
+        "maxProperties": MAX_SCOPE_TAGS,
+        "propertyNames": {"minLength": 1, "maxLength": MAX_TAG_LENGTH, "pattern": NO_NUL},
+        "additionalProperties": {**TEXT, "maxLength": MAX_TAG_LENGTH},
+    }
     scope = {
-        "oneOf": [{"const": "global"}, obj({"tags": TAGS}, ["tags"], closed=True)],
+        "oneOf": [{"const": "global"}, obj({"tags": scope_tags}, ["tags"], closed=True)],
         "description": '`global`, or `{"tags": {...}}`: series with every listed tag and value.',
     }
     severity = {
@@ -388,8 +407,8 @@ def _rule(for_input: bool, partial: bool = False) -> Schema:
         else "How serious the anomalies it opens are.",
     }
     properties: dict[str, Schema] = {
-        "name": {"type": "string", "minLength": 1, "maxLength": 255, "description": "Unique per account."},
-        "description": {"type": "string", "maxLength": MAX_NOTE},
+        "name": {**TEXT, "minLength": 1, "maxLength": 255, "description": "Unique per account."},
+        "description": {**TEXT, "maxLength": MAX_NOTE},
         "condition": condition,
         "severity": severity,
         "scope": scope,
@@ -434,7 +453,7 @@ def _rule(for_input: bool, partial: bool = False) -> Schema:
 def _forecast_request() -> Schema:
     fields = {
         "metric": {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "description": "Metric name."},
-        "metric_id": {"type": "string", "minLength": 1, "description": "`met_...`; wins over `metric`."},
+        "metric_id": {**TEXT, "minLength": 1, "description": "`met_...`; wins over `metric`."},
         "tags": {**TAGS, "description": "Chooses one series when a name has several."},
         "horizon": {
             "anyOf": [
@@ -445,7 +464,7 @@ def _forecast_request() -> Schema:
             "steps; at most 5,000 steps.",
         },
         "model": {
-            "type": "string",
+            **TEXT,
             "default": "auto",
             "description": "A name from `GET /v1/forecast/models`.",
         },
@@ -668,10 +687,10 @@ def components() -> dict[str, Schema]:
         "StatusCounts": obj(
             {k: {"type": "integer", "minimum": 0} for k in ("total", *STATUSES)}, ["total", *STATUSES]
         ),
-        "AcknowledgeRequest": obj({"note": nullable({"type": "string", "maxLength": MAX_NOTE})}, closed=True),
+        "AcknowledgeRequest": obj({"note": nullable({**TEXT, "maxLength": MAX_NOTE})}, closed=True),
         "ResolveRequest": obj(
             {
-                "note": nullable({"type": "string", "maxLength": MAX_NOTE}),
+                "note": nullable({**TEXT, "maxLength": MAX_NOTE}),
                 "root_cause": nullable({"type": "string", "enum": ROOT_CAUSES}),
             },
             closed=True,
@@ -721,7 +740,7 @@ def components() -> dict[str, Schema]:
         "ApiKeyCreated": _api_key(created=True),
         "ApiKeyCreate": obj(
             {
-                "name": nullable({"type": "string", "maxLength": 255}),
+                "name": nullable({**TEXT, "maxLength": 255}),
                 "scopes": {"type": "array", "items": {"type": "string", "enum": list(SCOPES)}, "minItems": 1},
                 "environment": nullable(
                     {
@@ -730,7 +749,9 @@ def components() -> dict[str, Schema]:
                         "description": "Defaults to the calling key's environment.",
                     }
                 ),
-                "expires_at": nullable({"type": "string", "description": "ISO 8601, in the future."}),
+                "expires_at": nullable(
+                    {"type": "string", "format": "date-time", "description": "ISO 8601, in the future."}
+                ),
             },
             ["scopes"],
             closed=True,
