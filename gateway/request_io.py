@@ -15,6 +15,8 @@ from services.ingest.validation import MAX_TAGS
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
 MAX_OFFSET = 2**31 - 1  # the protos' int32
+# The last page whose offset fits MAX_OFFSET at every limit: one bound, not one per limit.
+MAX_PAGE = MAX_OFFSET // MAX_LIMIT + 1
 
 
 class DuplicateKey(ValueError):
@@ -73,12 +75,9 @@ def page_request() -> common_pb2.PageRequest:
     limit = query_integer("limit", minimum=1)  # no maximum: a larger one is lowered
     limit = min(limit or DEFAULT_LIMIT, MAX_LIMIT)
     offset = query_integer("offset", maximum=MAX_OFFSET)
-    page = query_integer("page", minimum=1, maximum=MAX_OFFSET)
-    if page is not None:
-        if offset is None:
-            offset = (page - 1) * limit
-            if offset > MAX_OFFSET:
-                raise ServiceError("VALIDATION_ERROR", "page is too large", {"field": "page"})
+    page = query_integer("page", minimum=1, maximum=MAX_PAGE)
+    if page is not None and offset is None:
+        offset = (page - 1) * limit
     return common_pb2.PageRequest(page_size=limit, offset=offset or 0)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.openapi.schemas import codes_for_status, obj, ref
-from gateway.request_io import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from gateway.request_io import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, MAX_PAGE
 from gateway.routes.metrics import MAX_POINTS as MAX_POINTS_PER_READ
 
 JSON = "application/json"
@@ -126,7 +126,7 @@ def components_parameters() -> dict[str, Any]:
         ),
         "page": query_param(
             "page",
-            {"type": "integer", "minimum": 1},
+            {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
             "1-based page: `offset = (page-1)*limit` (an explicit `offset` wins).",
         ),
         "from": query_param("from", {"type": "string", "format": "date-time"}, f"Lower bound: {time_text}."),

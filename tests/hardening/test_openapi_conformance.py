@@ -99,3 +99,17 @@ def test_what_the_gateway_refuses_the_document_does_not_declare_valid(system, ap
     assert answer.status_code == 400, answer.text
     schema = _request_schema(operation, where, name)
     assert not Contract().schema_validator(schema).is_valid(value), (template, value, answer.text)
+
+
+@pytest.mark.e2e
+def test_page_has_one_documented_bound_whatever_the_limit(system, api):
+    from gateway.request_io import MAX_PAGE
+
+    schema = _request_schema(document()["paths"]["/v1/api-keys"]["get"], "query", "page")
+    validator = Contract().schema_validator(schema)
+    url = f"{system.base_url}/v1/api-keys"
+    for limit in ("1", "1000"):  # the last page is taken at the smallest limit and the largest
+        answer = api.get(url, params={"page": MAX_PAGE, "limit": limit}, timeout=10)
+        assert (answer.status_code, validator.is_valid(MAX_PAGE)) == (200, True), answer.text
+    answer = api.get(url, params={"page": MAX_PAGE + 1, "limit": "1"}, timeout=10)
+    assert (answer.status_code, validator.is_valid(MAX_PAGE + 1)) == (400, False), answer.text
