@@ -456,6 +456,7 @@ def _metrics() -> dict[str, Any]:
                 },
                 not_found="MetricNotFound",
                 errors=(400, 404),
+                description="`from`/`to` bound the points' times (inclusive); `from` after `to` is 400.",
                 parameters=[METRIC_ID, param_ref("from"), param_ref("to"), param_ref("pointsLimit")],
             )
         },

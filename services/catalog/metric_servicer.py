@@ -76,6 +76,8 @@ class MetricServicer(metrics_pb2_grpc.MetricServiceServicer):
         limit = min(request.limit or 1000, MAX_POINTS)
         start = from_timestamp(request.start_time) if request.HasField("start_time") else None
         end = from_timestamp(request.end_time) if request.HasField("end_time") else None
+        if start is not None and end is not None and start > end:  # as the anomaly list answers it
+            raise ServiceError("VALIDATION_ERROR", "`from` must not be after `to`", {"field": "from"})
         with self.db.read() as session:
             metric_reads.get_series(session, scope, request.metric_id)
             points, more = metric_reads.list_points(session, request.metric_id, start, end, limit)

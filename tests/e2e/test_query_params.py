@@ -38,3 +38,16 @@ def test_more_tag_filters_than_a_series_can_carry_are_400(system, api, path):
     assert api.get(f"{system.base_url}{path}", params=tags(32), timeout=10).status_code == 200
     refused = api.get(f"{system.base_url}{path}", params=tags(33), timeout=10)
     assert refused.status_code == 400 and refused.json()["error"]["details"]["field"] == "tag"
+
+
+@pytest.mark.parametrize("path", ["points", "anomalies"])
+def test_a_window_from_after_to_is_400_naming_from_on_points_as_on_anomalies(system, api, path):
+    answer = api.post(f"{system.base_url}/v1/ingest", json={"metric": "qp.window", "value": 1,
+                                                            "timestamp": time.time() - 1}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    url = (f"{system.base_url}/v1/metrics/{answer.json()['metric_id']}/points" if path == "points"
+           else f"{system.base_url}/v1/anomalies")
+    refused = api.get(url, params={"from": "2030-01-02", "to": "2030-01-01"}, timeout=10)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["error"]["details"]["field"] == "from"
+    assert api.get(url, params={"from": "2030-01-01", "to": "2030-01-01"}, timeout=10).status_code == 200
