@@ -6,7 +6,7 @@ offline replays score exactly as the live service does. No gRPC, SQL or Flask he
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -100,6 +100,16 @@ class ScoreBatch:
     def event_names(self) -> list[str]:
         table = np.array(codes.EVENT_NAMES, dtype=object)
         return table[self.episode_event].tolist()
+
+
+@dataclass
+class SavedStates:
+    """Copies of some series' states (DetectionEngine.saved_states)."""
+
+    asked: list[str]
+    slots: np.ndarray  # of each series asked, -1 for one that had no state
+    scalars: np.ndarray  # the rows of the slots >= 0, in order
+    profiles: np.ndarray
 
 
 class DetectionEngine:
@@ -215,6 +225,27 @@ class DetectionEngine:
     def point_count(self, series_id: str) -> int:
         slot = self._slots.get(series_id)
         return 0 if slot is None else int(self._state.scalars[slot, state_mod.I_COUNT])
+
+    def saved_states(self, series_ids: Iterable[str]) -> SavedStates:
+        """A copy of the series' current states, for `put_back` if what follows must be undone."""
+        asked = list(series_ids)
+        get = self._slots.get
+        slots = np.array([get(sid, -1) for sid in asked], dtype=np.int64)
+        held = slots[slots >= 0]
+        return SavedStates(asked, slots, self._state.scalars[held], self._state.profiles[held])
+
+    def put_back(self, saved: SavedStates) -> None:
+        """The saved series' states again, as if nothing had been scored since (a series that had
+        none then is forgotten); the other series are left as they are."""
+        row = 0
+        for sid, slot in zip(saved.asked, saved.slots.tolist(), strict=True):
+            if slot < 0:
+                self.forget(sid)
+                continue
+            if self._slots.get(sid) == slot:  # else forgotten meanwhile: the slot may be another's
+                self._state.scalars[slot] = saved.scalars[row]
+                self._state.profiles[slot] = saved.profiles[row]
+            row += 1
 
     def forget(self, series_id: str) -> None:
         slot = self._slots.pop(series_id, None)

@@ -4,7 +4,8 @@ never reached the shard, and missing-data detection.
 
 Invariant: the engine never holds state whose episode events catalog has not applied. Scoring
 and ApplyDetections of the events happen under one lock, and if ApplyDetections fails the touched
-series are dropped from memory and rebuilt from catalog on next contact. Catalog ignores
+series' states are put back as they were before the batch, whose stored points are scored again
+on next contact. Catalog ignores
 detections at or before a series' `scored_until`, and every applied event moves it, so replaying
 stored points after a checkpoint applies each event exactly once. Points without an event change
 nothing in catalog but `scored_until` (read by the periodic catch-up to find series left
@@ -103,6 +104,7 @@ class Shard:
         """Scores in order and applies the episode events in catalog; caller holds the lock.
         Every point with an event (open, continue, close) is sent now; the progress of the
         others waits in `progress` for flush_progress."""
+        before = self.engine.saved_states(configs)
         started = time.perf_counter()
         batch = self.engine.score(ids, ts, values, {sid: detector_config(c) for sid, c in configs.items()})
         KERNEL_SECONDS.observe(time.perf_counter() - started)
@@ -125,12 +127,10 @@ class Shard:
                 applied = self._call(self.storage.ApplyDetections, storage_pb2.ApplyDetectionsRequest(
                     detections=detections)).anomaly_ids
             except Exception:
-                # Catalog did not take them (or failed in a way nobody expected): forget the state
-                # it does not reflect; the series is rebuilt from stored points on next contact.
-                for sid in set(ids):
-                    self.engine.forget(sid)
-                    self.info.pop(sid, None)
-                    self.progress.pop(sid, None)
+                # Catalog did not take them (or failed in a way nobody expected): the states go
+                # back to what catalog reflects, and the next contact scores these points again
+                # from there. Nothing else was changed yet.
+                self.engine.put_back(before)
                 raise
             for i, anomaly_id in zip(chosen, applied[len(returning):], strict=True):
                 anomaly_ids[i] = anomaly_id

@@ -106,13 +106,52 @@ def test_events_catalog_did_not_take_are_applied_exactly_once_later(catalog, err
     with pytest.raises(raised):
         shard.score_points(to_score(answers[1], ts[parts[1]], values[parts[1]]))
     sid = answers[0].series[0].metric_id
-    assert shard.engine.point_count(sid) == 0  # forgotten: rebuilt from stored points next
+    assert shard.engine.point_count(sid) == 200  # as before the batch: its points are scored next
     score(shard, answers[2], ts[parts[2]], values[parts[2]])
     reference = DetectionEngine().score(["x"] * 300, ts, values, {})
     expected = [ts[i] for i in np.flatnonzero(reference.episode_event == 1)]
     assert expected == [ts[210]]
     assert stat_starts(db, sid) == expected
     assert (shard.engine.point_count(sid), scored_until(db, sid)) == (300, ts[-1])
+
+
+class CountsPointsRead:
+    """The real catalog, counting the points ReadPoints answers."""
+
+    def __init__(self, storage):
+        self.storage, self.points_read = storage, 0
+
+    def __getattr__(self, name):
+        return getattr(self.storage, name)
+
+    def ReadPoints(self, request, timeout=None):  # noqa: N802 - the stub's method
+        page = self.storage.ReadPoints(request, timeout=timeout)
+        self.points_read += len(page.points)
+        return page
+
+
+def test_after_a_failed_batch_only_its_points_are_scored_again(catalog):
+    """Not the series' whole stored history, which one catalog hiccup made every series of the
+    batch replay (weeks of points each) inside the next ScorePoints calls, holding up the shard."""
+    db, storage, account_id = catalog
+    ts, values = series(3000, 8, spikes=[2920])
+    counting = CountsPointsRead(storage)
+    flaky = FailsOnce(counting)
+    shard = new_shard(flaky, Clock(ts[-1]))
+    parts = [slice(0, 2900), slice(2900, 2950), slice(2950, 3000)]
+    answers = [write(storage, account_id, ts[p], values[p]) for p in parts]
+    score(shard, answers[0], ts[parts[0]], values[parts[0]])
+    flaky.fail_next("ApplyDetections", RuntimeError("catalog hiccup"))  # the spike's events
+    with pytest.raises(RuntimeError):
+        shard.score_points(to_score(answers[1], ts[parts[1]], values[parts[1]]))
+    counting.points_read = 0
+    verdicts = score(shard, answers[2], ts[parts[2]], values[parts[2]])
+    assert counting.points_read == 100  # stored after the last point scored: not all 3000
+    reference = DetectionEngine().score(["x"] * 3000, ts, values, {})
+    np.testing.assert_allclose([v.anomaly_score for v in verdicts], reference.score[2950:], atol=1e-9)
+    sid = answers[0].series[0].metric_id
+    assert stat_starts(db, sid) == [ts[i] for i in np.flatnonzero(reference.episode_event == 1)]
+    assert scored_until(db, sid) == ts[-1]
 
 
 @pytest.mark.parametrize("error,raised", FAILURES, ids=["service_error", "bug", "garbled"])

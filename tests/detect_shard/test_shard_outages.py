@@ -3,12 +3,11 @@ back after it, even when the series' state was lost and is rebuilt from its stor
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from sqlalchemy import select
 
 from services.catalog.models import Anomaly
-from tests.detect_shard.conftest import T0, Clock, new_shard, score, to_score, write
-from tests.detect_shard.test_shard_failures import FailsOnce
+from tests.detect_shard.conftest import T0, Clock, new_shard, score, write
+from tests.detect_shard.test_shard_failures import SomeStatesBroken
 
 
 def outage(db) -> Anomaly:
@@ -20,17 +19,12 @@ def test_an_outage_ends_at_the_first_point_back_when_the_series_is_rebuilt(catal
     db, storage, account_id = catalog
     ts = T0 + 60.0 * np.arange(30)
     clock = Clock(ts[-1])
-    flaky = FailsOnce(storage)
-    shard = new_shard(flaky, clock)
+    engine = SomeStatesBroken()
+    shard = new_shard(storage, clock, engine)
     score(shard, write(storage, account_id, ts, np.ones(30)), ts, np.ones(30))
     clock.now += 600
-    assert len(shard.check_staleness()) == 1
-    back = [clock.now, clock.now + 60]
-    first = write(storage, account_id, back[:1], [1.0])
-    flaky.fail_next("ApplyDetections", RuntimeError("catalog hiccup"))  # its outage's end is lost
-    with pytest.raises(RuntimeError):
-        shard.score_points(to_score(first, back[:1], [1.0]))
-    clock.now += 60
-    score(shard, write(storage, account_id, back[1:], [1.0]), back[1:], [1.0])  # rebuilt from stored points
-    assert outage(db).ended_at == back[0]  # not the series' first point, 30 minutes before it began
-
+    engine.broken = set(shard.check_staleness())
+    assert shard.checkpoint() == 0  # its state cannot be saved: forgotten, rebuilt on next contact
+    back = clock.now
+    score(shard, write(storage, account_id, [back], [1.0]), [back], [1.0])
+    assert outage(db).ended_at == back  # not the series' first point, 30 minutes before it began
