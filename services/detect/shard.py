@@ -54,7 +54,6 @@ class SeriesInfo:
     last_ts: float
     last_value: float
     step: float
-    config: metrics_pb2.AnomalyConfig
     arrived: float  # when its latest point arrived (the clock of this shard)
 
 
@@ -150,7 +149,7 @@ class Shard:
                 ANOMALIES_OPENED.labels(names[i] or "unknown").inc()
         arrived = self.clock()
         for i in scored_at:
-            self._track(ids[i], ts_list[i], value_list[i], configs[ids[i]], arrived)
+            self._track(ids[i], ts_list[i], value_list[i], arrived)
         count = len(scored_at)
         self.points_scored += count
         POINTS_SCORED.inc(count)
@@ -171,14 +170,15 @@ class Shard:
                     back[sid] = i
         return back
 
-    def _track(self, sid: str, ts: float, value: float, config: metrics_pb2.AnomalyConfig,
-               arrived: float) -> None:
+    def _track(self, sid: str, ts: float, value: float, arrived: float) -> None:
+        """Plain numbers only: a part of a request kept here would keep the whole request (its
+        thousands of points) in memory for as long as the series lives."""
         info = self.info.get(sid)
         if info is None:
-            self.info[sid] = SeriesInfo(ts, value, 0.0, config, arrived)
+            self.info[sid] = SeriesInfo(ts, value, 0.0, arrived)
         else:
             info.step = update_step(info.step, ts - info.last_ts)
-            info.last_ts, info.last_value, info.config, info.arrived = ts, value, config, arrived
+            info.last_ts, info.last_value, info.arrived = ts, value, arrived
         self.dirty.add(sid)
 
     def flush_progress(self) -> int:
@@ -304,7 +304,7 @@ class Shard:
                 replayed += self._resume(row)
                 if row.HasField("last_time"):
                     last = from_timestamp(row.last_time)  # when it arrived is not stored: its time
-                    info = self.info.setdefault(sid, SeriesInfo(last, 0.0, 0.0, row.config, last))
+                    info = self.info.setdefault(sid, SeriesInfo(last, 0.0, 0.0, last))
                     info.step = info.step or row.step_seconds
                 # After the replay: replayed points are history, not data returning.
                 if row.missing_data_open:
