@@ -93,7 +93,8 @@ def anomaly(a: Any) -> dict[str, Any]:
         "id": a.id, "metric": a.metric, "metric_id": a.metric_id, "tags": dict(a.tags),
         "type": ANOMALY_TYPE.get(a.type), "severity": SEVERITY.get(a.severity),
         "status": ANOMALY_STATUS.get(a.status), "score": round(a.score, 6),
-        "current_value": a.current_value, "peak_value": a.peak_value, "baseline_value": optional(a, "baseline_value"),
+        "current_value": a.current_value, "peak_value": a.peak_value,
+        "baseline_value": optional(a, "baseline_value"),
         "expected_range": ([a.expected_range.lower, a.expected_range.upper] if a.HasField("expected_range")
                            else None),
         "deviation_percent": optional(a, "deviation_percent"), "description": a.description,

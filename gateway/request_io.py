@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import request
@@ -86,12 +87,17 @@ def pagination(page: common_pb2.PageInfo) -> dict[str, Any]:
             "has_more": page.offset + page.page_size < page.total_size}
 
 
+# A time whose offset's `+` came unencoded, as a shell user types it (`?from=...T00:00:00+05:00`):
+# the query string decodes it to a space, where nothing else can stand after a time of day.
+_DECODED_PLUS = re.compile(r"([T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d:?\d\d)$", re.ASCII)
+
+
 def time_param(name: str, into) -> None:
     """Copies an ISO 8601 query parameter (a date alone is midnight UTC) into a Timestamp field."""
     raw = request.args.get(name)
     if raw:
         try:
-            into.CopyFrom(to_timestamp(parse_iso(raw)))
+            into.CopyFrom(to_timestamp(parse_iso(_DECODED_PLUS.sub(r"\1+\2", raw))))
         except (ValueError, OverflowError):
             raise ServiceError("VALIDATION_ERROR", f"{name} must be an ISO 8601 date or time",
                                {"field": name, "suggestion": "e.g. 2026-03-27T12:00:00Z"}) from None

@@ -529,3 +529,27 @@ def test_an_invalid_single_point_names_its_field(gw, point, field):
     assert answer.status_code == 400
     assert error_of(answer)["details"] == {"index": 0, "reason": "VALIDATION_ERROR", "field": field}
     assert gw.ingest.calls == []
+
+
+# --- Times whose offset came with an unencoded `+` ------------------------------------------------
+
+@pytest.mark.parametrize(("raw", "seconds"), [
+    ("2026-01-01T05:00:00 05:00", 1767225600), ("2026-01-01T05:00:00+05:00", 1767225600),
+    ("2026-01-01T05:30 0530", 1767225600), ("2026-01-01 05:00:00.5 05:00", 1767225600.5),
+    ("2026-01-01T00:00:00Z", 1767225600), ("2026-01-01T00:00:00", 1767225600)])
+def test_a_time_whose_plus_was_decoded_to_a_space_is_read_with_its_offset(gw, raw, seconds):
+    """`?from=...+05:00` typed into a shell reaches the server as `... 05:00`: nothing but an offset's
+    `+` can stand there, so it is read as one, not refused."""
+    listing(gw)
+    answer = gw.client.get("/v1/anomalies", query_string={"from": raw}, headers=gw.headers())
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    sent = gw.backends.calls[-1][2].start_time
+    assert sent.seconds + sent.nanos / 1e9 == seconds
+
+
+@pytest.mark.parametrize("raw", ["2026-01-01T05:00:00 5:00", "2026-01-01T05:00:00 05:00 x",
+                                 "2026-01-01T05:00:00  05:00"])
+def test_a_space_that_is_no_decoded_plus_is_still_400(gw, raw):
+    listing(gw)
+    answer = gw.client.get("/v1/anomalies", query_string={"from": raw}, headers=gw.headers())
+    assert answer.status_code == 400 and error_of(answer)["details"]["field"] == "from"

@@ -53,7 +53,8 @@ def test_metric_rules():
 
 
 @pytest.mark.parametrize("value,shown", [(float("nan"), "NaN"), (float("inf"), "Infinity"), ("12", "12"),
-                                         (True, "true"), (None, "null"), ([1], "[1]"), ({"a": "b"}, '{"a": "b"}'),
+                                         (True, "true"), (None, "null"), ([1], "[1]"),
+                                         ({"a": "b"}, '{"a": "b"}'),
                                          (10**400, str(10**400))])
 def test_value_must_be_a_finite_number(value, shown):
     assert message({"metric": "m", "value": value, "timestamp": NOW}) == f"invalid value - {shown}"
