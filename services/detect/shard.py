@@ -297,14 +297,16 @@ class Shard:
         """Restores checkpoints and scores every point stored after them; then the shard is ready."""
         started = time.perf_counter()
         rows = self._shard_series()
-        replayed = 0
+        replayed, restored_at = 0, self.clock()
         with self.lock:
             for row in rows:
                 sid = row.metric_id
                 replayed += self._resume(row)
                 if row.HasField("last_time"):
-                    last = from_timestamp(row.last_time)  # when it arrived is not stored: its time
-                    info = self.info.setdefault(sid, SeriesInfo(last, 0.0, 0.0, last))
+                    # When it arrived is not stored: as if now (its time may be weeks old, a
+                    # backfill), so a series gets 3 steps from the restart before it is stale.
+                    last = from_timestamp(row.last_time)
+                    info = self.info.setdefault(sid, SeriesInfo(last, 0.0, 0.0, restored_at))
                     info.step = info.step or row.step_seconds
                 # After the replay: replayed points are history, not data returning.
                 if row.missing_data_open:

@@ -28,3 +28,18 @@ def test_an_outage_ends_at_the_first_point_back_when_the_series_is_rebuilt(catal
     back = clock.now
     score(shard, write(storage, account_id, [back], [1.0]), [back], [1.0])
     assert outage(db).ended_at == back  # not the series' first point, 30 minutes before it began
+
+
+def test_a_backfill_of_old_points_is_not_an_outage_after_a_restart_either(catalog):
+    """Catalog does not store when a point arrived: a restored series gets its 3 steps from the
+    restart, as if its latest point had just arrived, not from that point's (old) time."""
+    db, storage, account_id = catalog
+    ts = T0 + 60.0 * np.arange(20)
+    clock = Clock(ts[-1] + 20 * 86400)  # weeks old, arriving now
+    shard = new_shard(storage, clock)
+    score(shard, write(storage, account_id, ts, np.ones(20)), ts, np.ones(20))
+    shard.checkpoint()
+    restarted = new_shard(storage, clock)
+    assert restarted.check_staleness() == []
+    clock.now += 181  # then nothing more arrives for over 3 steps: now it is one
+    assert len(restarted.check_staleness()) == 1
