@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import codecs
 import csv
+import itertools
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +37,11 @@ class SeriesFile:
     values: list[float]
 
 
+# CSV's line breaks; str.splitlines also breaks at form feeds, U+2028 and other separators,
+# which split a row in two (both maybe read as rows) and put every later line number off
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
 def _fields(line: str) -> list[str]:
     """A line's CSV fields: spreadsheets quote them ("2024-03-05 00:00:00","12.5"). ValueError for
     a quoted field the csv module will not read (over its 128 KiB field limit)."""
@@ -55,19 +62,19 @@ def read_series(path: str) -> SeriesFile:
         raise ReplayError(f"{path}: cannot read: {e.strerror or e}") from None
     data = data.removeprefix(codecs.BOM_UTF8)  # spreadsheet exports start with one; not the header's
     try:
-        lines = data.decode("utf-8").splitlines()
+        lines = _LINE_BREAK.split(data.decode("utf-8"))
     except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
+        line = len(_LINE_BREAK.findall(data[:e.start].decode("utf-8"))) + 1
         raise ReplayError(f"{path}:{line}: not UTF-8 (byte 0x{data[e.start]:02x}); "
                           "save the file as UTF-8") from None
     try:
-        header = [h.strip().lower() for h in _fields(lines[0])] if lines else []
+        header = [h.strip().lower() for h in _fields(lines[0])]
     except ValueError:
         header = []
     if header[:2] != ["timestamp", "value"]:
         raise ReplayError(f"{path}:1: expected the header 'timestamp,value'")
     sf = SeriesFile(path, [], [], [], [])
-    for lineno, line in enumerate(lines[1:], start=2):
+    for lineno, line in enumerate(itertools.islice(lines, 1, None), start=2):
         if not line.strip():
             continue
         try:

@@ -37,3 +37,16 @@ def test_rows_are_the_same_whatever_the_pieces_they_are_written_in(tmp_path, mon
     assert [int(r[0]) for r in rows] == times
     assert [i for i, r in enumerate(rows) if r[2] == ""] == [10, 20] == batch.skipped.nonzero()[0].tolist()
     assert [float(r[2]) for r in rows if r[2]] == batch.score[~batch.skipped].tolist()
+
+
+def test_lines_break_where_csv_breaks_them_and_errors_name_that_line(tmp_path, capsys):
+    """Only CR, LF and CRLF end a line: a form feed or U+2028 inside a row is part of its field."""
+    path = tmp_path / "odd.csv"
+    rows = ROWS.splitlines()
+    path.write_text("timestamp,value\r\n" + "\r".join(rows[:3]) + "\r\n" + rows[3] + "\u20281709600400,5\n"
+                    + "\n".join(rows[4:]) + "\n", encoding="utf-8", newline="")
+    assert main(["replay", str(path)]) == 2
+    assert f"{path}:5: expected 2 fields" in capsys.readouterr().err  # not read as two rows
+    path.write_bytes(b"timestamp,value\r" + "\r".join(rows).encode() + b"\r2024-03-05T01:00:00Z,caf\xe9\r")
+    assert main(["replay", str(path)]) == 2
+    assert f"{path}:32: not UTF-8" in capsys.readouterr().err
