@@ -367,21 +367,32 @@ class Shard:
             scored = from_timestamp(row.scored_until) if row.HasField("scored_until") else None
             seen = self.behind_since.get(sid)
             if seen is None or (scored is not None and scored >= seen[1]):
-                seen_now[sid] = (now, last)  # newly behind, or what was seen then got scored
+                seen = (now, last)  # newly behind, or what was seen then got scored
             elif now - seen[0] >= self.catch_up_grace:
-                due.append(row)
-            else:
-                seen_now[sid] = seen
+                due.append(row)  # and still seen: if its catch-up fails, it is due again next time
+            seen_now[sid] = seen
         self.behind_since = seen_now
         total = 0
         with self.lock:
             for row in due:
-                total += self._resume(row)
+                total += self._resume_alone(row)
         self.flush_progress()
         if total:
             POINTS_CAUGHT_UP.inc(total)
             log.info("caught up on stored points", extra={"series": len(due), "points": total})
         return total
+
+    def _resume_alone(self, row: storage_pb2.ShardSeries) -> int:
+        """_resume, where a series that fails is left for the next catch-up rather than stopping
+        the others' (every check would fail at it again first); but catalog being unavailable
+        stops the round, since every other series would wait out the same failure."""
+        try:
+            return self._resume(row)
+        except Exception as error:  # noqa: BLE001 - that series alone is left behind
+            if isinstance(error, ServiceError) and error.code == "UNAVAILABLE":
+                raise
+            log.error("series not caught up", extra={"metric_id": row.metric_id, "error": repr(error)})
+            return 0
 
     def _behind_series(self) -> list[storage_pb2.ShardSeries]:
         rows, after = [], ""

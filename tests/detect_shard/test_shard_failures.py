@@ -279,3 +279,51 @@ def test_a_restore_waiting_for_catalog_gives_up_when_the_process_stops(catalog):
     shard = Shard(DetectionEngine(), UnavailableFirst(storage, 1), 0, 1, 30.0, Clock(T0))
     assert not shard.restore_when_catalog_answers(stopping)
     assert not shard.ready
+
+
+class ReadFailsFor:
+    """The real catalog, except that reading the points of the series in `failing` fails."""
+
+    def __init__(self, storage, error: Exception):
+        self.storage, self.error, self.failing = storage, error, set()
+
+    def __getattr__(self, name):
+        return getattr(self.storage, name)
+
+    def ReadPoints(self, request, timeout=None):  # noqa: N802 - the stub's method
+        if request.metric_id in self.failing:
+            raise self.error
+        return self.storage.ReadPoints(request, timeout=timeout)
+
+
+def test_a_series_whose_catch_up_fails_does_not_hold_back_the_others(catalog):
+    db, storage, account_id = catalog
+    ts, values = series(50, 9)
+    clock = Clock(ts[-1])
+    failing = ReadFailsFor(storage, ServiceError("INTERNAL_ERROR", "a row catalog cannot read"))
+    shard = new_shard(failing, clock)
+    ids = [write(storage, account_id, ts, values, metric=m).series[0].metric_id for m in ("a", "b", "c")]
+    failing.failing = {min(ids)}  # the first the catch-up comes to
+    assert shard.catch_up() == 0  # all three seen behind
+    clock.now += shard.catch_up_grace
+    assert shard.catch_up() == 100
+    assert [scored_until(db, sid) for sid in sorted(ids)] == [None, ts[-1], ts[-1]]
+    failing.failing = set()
+    assert shard.catch_up() == 50  # due still: caught up at the next check, not a grace later
+    assert scored_until(db, min(ids)) == ts[-1]
+
+
+def test_a_catch_up_stops_its_round_while_catalog_is_unavailable(catalog):
+    db, storage, account_id = catalog
+    ts, values = series(50, 10)
+    clock = Clock(ts[-1])
+    failing = ReadFailsFor(storage, ServiceError("UNAVAILABLE", "catalog is down"))
+    shard = new_shard(failing, clock)
+    ids = [write(storage, account_id, ts, values, metric=m).series[0].metric_id for m in ("a", "b")]
+    failing.failing = set(ids)
+    shard.catch_up()
+    clock.now += shard.catch_up_grace
+    with pytest.raises(ServiceError):
+        shard.catch_up()
+    failing.failing = set()
+    assert shard.catch_up() == 100
