@@ -301,7 +301,7 @@ class Shard:
         with self.lock:
             for row in rows:
                 sid = row.metric_id
-                replayed += self._resume(row)
+                replayed += self._resume_alone(row)
                 if row.HasField("last_time"):
                     # When it arrived is not stored: as if now (its time may be weeks old, a
                     # backfill), so a series gets 3 steps from the restart before it is stale.
@@ -384,8 +384,8 @@ class Shard:
 
     def _resume_alone(self, row: storage_pb2.ShardSeries) -> int:
         """_resume, where a series that fails is left for the next catch-up rather than stopping
-        the others' (every check would fail at it again first); but catalog being unavailable
-        stops the round, since every other series would wait out the same failure."""
+        the others' (every restore or check would fail at it again first); but catalog being
+        unavailable stops the round, since every other series would wait out the same failure."""
         try:
             return self._resume(row)
         except Exception as error:  # noqa: BLE001 - that series alone is left behind

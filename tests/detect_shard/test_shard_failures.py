@@ -327,3 +327,18 @@ def test_a_catch_up_stops_its_round_while_catalog_is_unavailable(catalog):
         shard.catch_up()
     failing.failing = set()
     assert shard.catch_up() == 100
+
+
+def test_a_series_whose_restore_fails_does_not_keep_the_shard_from_starting(catalog):
+    db, storage, account_id = catalog
+    ts, values = series(50, 11)
+    clock = Clock(ts[-1])
+    ids = [write(storage, account_id, ts, values, metric=m).series[0].metric_id for m in ("a", "b")]
+    failing = ReadFailsFor(storage, ServiceError("INTERNAL_ERROR", "a row catalog cannot read"))
+    failing.failing = {min(ids)}
+    shard = new_shard(failing, clock)
+    assert shard.ready and scored_until(db, max(ids)) == ts[-1]
+    failing.failing = set()
+    shard.catch_up()
+    clock.now += shard.catch_up_grace
+    assert shard.catch_up() == 50  # left behind, then caught up
