@@ -116,7 +116,7 @@ def _advance(s: SeriesState, ts: float, value: float) -> None:
     if s.first_ts is None:
         s.first_ts = ts
     else:
-        s.step_seconds = update_step(s.step_seconds, ts - s.last_ts)
+        s.step_seconds = update_step(s.step_seconds, ts - s.last_ts, (s.point_count or 1) - 1)
     s.last_ts, s.last_value = ts, value
     s.point_count = (s.point_count or 0) + 1
 

@@ -25,7 +25,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from anomalywatch.catalog.v1 import metrics_pb2, storage_pb2, storage_pb2_grpc
 from anomalywatch.detect.v1 import detect_pb2
 from services.common.errors import ServiceError, from_rpc_error
-from services.common.steps import stale_after, update_step
+from services.common.steps import GAPS_BEFORE_STALE, WARM_GAPS, stale_after, update_step
 from services.common.timeutil import from_timestamp, to_timestamp
 from services.detect import codes
 from services.detect.conversions import SEVERITY, TYPE, detection, detector_config, missing_data
@@ -55,6 +55,7 @@ class SeriesInfo:
     last_value: float
     step: float
     arrived: float  # when its latest point arrived (the clock of this shard)
+    gaps: int = 0  # gaps that made `step` (a restored series: as many as make it settled)
 
 
 class Shard:
@@ -177,7 +178,9 @@ class Shard:
         if info is None:
             self.info[sid] = SeriesInfo(ts, value, 0.0, arrived)
         else:
-            info.step = update_step(info.step, ts - info.last_ts)
+            if ts > info.last_ts:
+                info.step = update_step(info.step, ts - info.last_ts, info.gaps)
+                info.gaps += 1
             info.last_ts, info.last_value, info.arrived = ts, value, arrived
         self.dirty.add(sid)
 
@@ -307,7 +310,8 @@ class Shard:
                     # backfill), so a series gets 3 steps from the restart before it is stale.
                     last = from_timestamp(row.last_time)
                     info = self.info.setdefault(sid, SeriesInfo(last, 0.0, 0.0, restored_at))
-                    info.step = info.step or row.step_seconds
+                    if not info.step and row.step_seconds > 0:  # catalog's, made by the stored gaps
+                        info.step, info.gaps = row.step_seconds, WARM_GAPS
                 # After the replay: replayed points are history, not data returning.
                 if row.missing_data_open:
                     self.missing_open[sid] = last if row.HasField("last_time") else -np.inf
@@ -436,7 +440,7 @@ class Shard:
         now = self.clock()
         with self.lock:
             stale = [(sid, info) for sid, info in self.info.items()
-                     if info.step > 0 and sid not in self.missing_open
+                     if info.gaps >= GAPS_BEFORE_STALE and sid not in self.missing_open
                      and now - info.arrived > stale_after(info.step)]
             if not stale:
                 return []

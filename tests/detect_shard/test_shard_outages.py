@@ -43,3 +43,19 @@ def test_a_backfill_of_old_points_is_not_an_outage_after_a_restart_either(catalo
     assert restarted.check_staleness() == []
     clock.now += 181  # then nothing more arrives for over 3 steps: now it is one
     assert len(restarted.check_staleness()) == 1
+
+
+def test_a_series_whose_first_points_came_a_second_apart_is_not_stale_at_its_own_pace(catalog):
+    """Two points a second apart at the start, then one every 5 minutes: the step took a dozen
+    points to grow from 1 s, and every 5-minute gap of them opened a missing_data anomaly."""
+    db, storage, account_id = catalog
+    ts = [T0, T0 + 1.0] + [T0 + 1.0 + 300.0 * k for k in range(1, 15)]
+    clock = Clock(ts[0])
+    shard = new_shard(storage, clock)
+    for t in ts:
+        clock.now = t - 1.0  # just before the point arrives
+        assert shard.check_staleness() == []
+        clock.now = t
+        score(shard, write(storage, account_id, [t], [1.0]), [t], [1.0])
+    clock.now += 3 * 300.0 + 1  # then silent for more than 3 of its steps: now it is an outage
+    assert len(shard.check_staleness()) == 1
