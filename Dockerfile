@@ -43,6 +43,11 @@ RUN groupadd --system --gid 10001 anomalywatch \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /tmp \
       --shell /usr/sbin/nologin anomalywatch
 COPY --from=builder /opt/venv /opt/venv
+# LLVM CPU the numba kernels are compiled for. numba keys its cache by CPU name and features, so a
+# cache built for the build machine's own CPU would miss on every other node and each detect pod
+# would compile again at start; `generic` makes the cache built below load on any node of the
+# architecture. A homogeneous node pool may pass its CPU (--build-arg NUMBA_CPU_NAME=skylake-avx512).
+ARG NUMBA_CPU_NAME=generic
 # The root filesystem is read-only in Kubernetes: every write goes to /tmp (an emptyDir there).
 # NUMBA_CACHE_DIR keeps numba's compiled kernels across container restarts within a pod;
 # bytecode was compiled at install time, so Python writes none.
@@ -51,9 +56,17 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     HOME=/tmp \
     XDG_CACHE_HOME=/tmp/.cache \
+    NUMBA_CPU_NAME=${NUMBA_CPU_NAME} \
     NUMBA_CACHE_DIR=/tmp/numba-cache
 # Fail the build, not the rollout, if the entry point or a sub-command's module cannot load.
 RUN anomalywatch --help > /dev/null
+# Compile detect's kernels now (20-30 s of CPU), into /opt/numba-cache: numba only uses a cache
+# directory it can write, so the detect pod's init container copies this into NUMBA_CACHE_DIR on
+# its /tmp emptyDir, and the shard loads the kernels at start instead of compiling them. Done here,
+# in the runtime stage, because the cache records the source files' path and modification time.
+RUN NUMBA_CACHE_DIR=/opt/numba-cache python -c \
+      "from services.detect.engine import DetectionEngine; DetectionEngine().warm_up()" \
+ && chmod -R a+rX /opt/numba-cache
 WORKDIR /app
 USER 10001:10001
 # gateway HTTP; catalog, ingest, detect, forecast gRPC; Prometheus metrics of the gRPC services

@@ -543,3 +543,39 @@ def test_dockerignore_admits_exactly_what_the_image_installs():
     # ./anomalywatch is generated inside the image, never copied from the working tree
     assert packages - {"anomalywatch"} <= copied
     assert "anomalywatch" not in admitted
+
+
+def _env_value(final: list[tuple[str, str]], name: str) -> str | None:
+    found = None
+    for ins, args in final:
+        if ins == "ENV":
+            match = re.search(rf"(?:^|\s){name}=(\S+)", args)
+            found = match.group(1) if match else found
+    return found
+
+
+@needs_kubectl
+@pytest.mark.parametrize("target", BUILDS)
+def test_detect_starts_from_the_numba_cache_built_into_the_image(target):
+    """A cold compile of detect's kernels takes half a minute of CPU at every pod start (more at a
+    500m request); the image compiles them once. numba only uses a cache directory it can write, and
+    keys its cache by CPU, so the image builds for a named CPU and the pod copies the cache onto /tmp."""
+    final = _final_stage()
+    cpu = _env_value(final, "NUMBA_CPU_NAME")
+    assert cpu, "NUMBA_CPU_NAME set in the image, or the cache is keyed by the build machine's CPU"
+    if cpu.startswith("${"):
+        args = dict(a.split("=", 1) for ins, a in final if ins == "ARG" and "=" in a)
+        assert args.get(cpu.strip("${}")), "the NUMBA_CPU_NAME build argument has a default"
+    built = [a for ins, a in final if ins == "RUN" and "DetectionEngine().warm_up()" in a]
+    assert built, "the runtime stage compiles detect's kernels"
+    baked = re.search(r"NUMBA_CACHE_DIR=(\S+)", built[0]).group(1)
+    assert not baked.startswith("/tmp"), "the pod's /tmp emptyDir would hide a cache built there"
+    runtime_dir = _env_value(final, "NUMBA_CACHE_DIR")
+    sts = objects(target, "StatefulSet")["detect"]
+    spec = sts["spec"]["template"]["spec"]
+    tmp = {m["name"] for m in container(sts)["volumeMounts"] if m["mountPath"] == "/tmp"}
+    copies = [c for c in spec.get("initContainers", [])
+              if c["image"] == container(sts)["image"] and baked in " ".join(c.get("command", []))
+              and runtime_dir in " ".join(c.get("command", []))
+              and {m["name"] for m in c.get("volumeMounts", []) if m["mountPath"] == "/tmp"} == tmp]
+    assert copies, f"an init container copies {baked} into {runtime_dir} on the shared /tmp volume"
