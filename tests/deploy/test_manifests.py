@@ -457,7 +457,7 @@ def test_network_policies_allow_dns_datastores_and_scraping(target):
         if name in ("catalog", "gateway") or name.startswith("dev-"):
             continue
         ports = {p.get("port") for r in pol["spec"].get("egress", []) for p in r.get("ports", [])}
-        assert not ports & {5432, 6379}, name
+        assert not ports & {5432, 6379, 6380}, name
 
 
 # ---------------------------------------------------------------- optional ServiceMonitor
@@ -579,3 +579,24 @@ def test_detect_starts_from_the_numba_cache_built_into_the_image(target):
               and runtime_dir in " ".join(c.get("command", []))
               and {m["name"] for m in c.get("volumeMounts", []) if m["mountPath"] == "/tmp"} == tmp]
     assert copies, f"an init container copies {baked} into {runtime_dir} on the shared /tmp volume"
+
+
+def _egress_ports(policy: dict) -> set[int]:
+    return {p["port"] for r in policy["spec"].get("egress", []) for p in r.get("ports", [])}
+
+
+@needs_kubectl
+@pytest.mark.parametrize("target", ["base", "overlays/prod"])
+def test_the_datastore_urls_of_the_deploy_guide_are_reachable(target):
+    """The Secret docs/deploy.md tells a platform team to create must work with the policies as
+    shipped: the port of each URL is one its component may connect to."""
+    from urllib.parse import urlsplit
+    guide = (ROOT / "docs/deploy.md").read_text()
+    urls = dict(re.findall(r"--from-literal=(database-url|redis-url)='([^']+)'", guide))
+    assert set(urls) == {"database-url", "redis-url"}
+    pols = objects(target, "NetworkPolicy")
+    defaults = {"postgresql": 5432, "redis": 6379, "rediss": 6379}
+    for key, component in (("database-url", "catalog"), ("redis-url", "gateway")):
+        url = urlsplit(urls[key])
+        port = url.port or defaults[url.scheme.split("+")[0]]
+        assert port in _egress_ports(pols[component]), f"{component} may not reach {key} port {port}"
