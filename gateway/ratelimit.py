@@ -29,6 +29,7 @@ import math
 import threading
 import time
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g, jsonify, request
@@ -72,6 +73,50 @@ HEADER_RESET = "X-RateLimit-Reset"
 HEADER_BURST_LIMIT, HEADER_BURST_REMAINING = "X-RateLimit-Burst-Limit", "X-RateLimit-Burst-Remaining"
 
 
+# Counts one hit in every window when all have room, in none otherwise: a request refused by one
+# window spends nothing of the others. KEYS: the windows' lists (newest hit first, as `limits`
+# keeps them); ARGV: now, then limit and expiry of each window. Answers 1/0 per window: room.
+ACQUIRE_ALL = """
+local now = tonumber(ARGV[1])
+local room, all = {}, true
+for i, key in ipairs(KEYS) do
+    local limit, expiry = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+    local ok = limit >= 1
+    if ok then
+        local entry = redis.call('lindex', key, limit - 1)
+        ok = not (entry and tonumber(entry) >= now - expiry)
+    end
+    room[i] = ok and 1 or 0
+    all = all and ok
+end
+if all then
+    for i, key in ipairs(KEYS) do
+        redis.call('lpush', key, now)
+        redis.call('ltrim', key, 0, tonumber(ARGV[2 * i]) - 1)
+        redis.call('expire', key, tonumber(ARGV[2 * i + 1]))
+    end
+end
+return room
+"""
+
+
+class RedisWindows(RedisStorage):
+    """`limits`' Redis storage, plus one hit counted in several windows at once."""
+
+    def initialize_storage(self, uri: str) -> None:
+        super().initialize_storage(uri)
+        self.lua_acquire_all = self.get_connection().register_script(ACQUIRE_ALL)
+
+    def acquire_entries(self, windows: Sequence[tuple[str, int, int]]) -> tuple[bool, ...]:
+        args: list[float] = [time.time()]
+        for _, limit, expiry in windows:
+            args += [limit, expiry]
+        room = self.lua_acquire_all([self.prefixed_key(key) for key, _, _ in windows], args)
+        if not isinstance(room, list) or len(room) != len(windows) or any(r not in (0, 1) for r in room):
+            raise TypeError(f"unexpected answer from Redis: {room!r:.80}")
+        return tuple(r == 1 for r in room)
+
+
 class FailoverRedisStorage(Storage, MovingWindowSupport):
     """Redis storage for the moving-window strategy that falls back to in-process windows while
     Redis fails. Registered with `limits` under the `aw-failover+redis[s]` schemes."""
@@ -86,7 +131,7 @@ class FailoverRedisStorage(Storage, MovingWindowSupport):
         options.setdefault("socket_connect_timeout", REDIS_TIMEOUT_SECONDS)
         options.setdefault("socket_timeout", REDIS_TIMEOUT_SECONDS)
         options.setdefault("retry", Retry(NoBackoff(), 0))  # one attempt: the fallback is the retry
-        self.primary = RedisStorage(redis_uri, key_prefix="aw-ratelimit", **options)
+        self.primary = RedisWindows(redis_uri, key_prefix="aw-ratelimit", **options)
         self.fallback = ProcessWindows()
         self._lock = threading.Lock()
         self._down_until = 0.0  # monotonic; 0 while Redis answers
@@ -126,6 +171,9 @@ class FailoverRedisStorage(Storage, MovingWindowSupport):
 
     def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         return self._call("acquire_entry", key, limit, expiry, amount=amount)
+
+    def acquire_entries(self, windows: Sequence[tuple[str, int, int]]) -> tuple[bool, ...]:
+        return self._call("acquire_entries", windows)
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         return self._call("get_moving_window", key, limit, expiry)
@@ -239,17 +287,18 @@ def _window(limiter: RateLimiter, item: RateLimitItem, name: str) -> tuple[float
 
 
 def _check(limiter: RateLimiter):
-    """Spends one request of the bucket's per-second window, then of its per-minute window (the
-    order Flask-Limiter used: a request refused by the burst costs no minute budget); 429 on the
-    first window that is full."""
+    """Spends one request of the bucket's per-second and per-minute windows at once, or, when
+    either is full, of neither (a request refused by the burst costs no minute budget, and one
+    refused by the minute no burst); 429 then."""
     if _exempt():
         return None
     b = bucket()
-    minute, second = b.items
-    for item in (second, minute):
-        if not limiter.limiter.hit(item, b.name, SCOPE):
-            return _too_many(limiter, b, item)
-    return None
+    items = b.items
+    room = limiter.storage.acquire_entries([(item.key_for(b.name, SCOPE), item.amount, item.get_expiry())
+                                            for item in items])
+    if all(room):
+        return None
+    return _too_many(limiter, b, [item for item, ok in zip(items, room, strict=True) if not ok])
 
 
 def _add_headers(limiter: RateLimiter, response):
@@ -267,9 +316,12 @@ def _add_headers(limiter: RateLimiter, response):
     return response
 
 
-def _too_many(limiter: RateLimiter, b: Bucket, item: RateLimitItem):
-    reset, _ = limiter.limiter.get_window_stats(item, b.name, SCOPE)
-    retry_after = max(1, math.ceil(reset - time.time()))
+def _too_many(limiter: RateLimiter, b: Bucket, full: list[RateLimitItem]):
+    """429 for the full windows; Retry-After is when all of them have room again."""
+    now = time.time()
+    wait, item = max(((limiter.limiter.get_window_stats(item, b.name, SCOPE).reset_time - now, item)
+                      for item in full), key=lambda pair: pair[0])
+    retry_after = max(1, math.ceil(wait))
     window = "second" if item.get_expiry() <= 1 else "minute"
     REJECTED.labels(b.plan, window).inc()
     who = "this API key" if b.keyed else "requests without a valid API key from this address"
@@ -295,7 +347,7 @@ def install(app: Flask) -> RateLimiter:
     app.after_request(lambda response: _add_headers(limiter, response))
     app.extensions["aw_limiter"] = limiter
     if settings.redis_url:  # exported at 0 from the start, so a rate() over them is defined
-        for operation in ("acquire_entry", "get_moving_window"):
+        for operation in ("acquire_entries", "get_moving_window"):
             STORAGE_ERRORS.labels(operation)
             FALLBACK_DECISIONS.labels(operation)
     return limiter

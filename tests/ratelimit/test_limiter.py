@@ -205,16 +205,16 @@ def test_unreachable_redis_fails_open_counts_it_and_still_limits_in_process():
     app, keys = make_app(redis_url="redis://127.0.0.1:1/0")  # nothing listens on port 1
     key, _ = keys.add(plan="tiny")
     client = app.test_client()
-    before = _counter("aw_ratelimit_storage_errors_total", {"operation": "acquire_entry"})
+    before = _counter("aw_ratelimit_storage_errors_total", {"operation": "acquire_entries"})
     first = client.get("/v1/_probe", headers=auth(key))
     assert first.status_code == 200
     assert_rate_headers(first, PLANS["tiny"].per_minute)
-    assert _counter("aw_ratelimit_storage_errors_total", {"operation": "acquire_entry"}) == before + 1
-    assert _counter("aw_ratelimit_fallback_total", {"operation": "acquire_entry"}) >= 1
+    assert _counter("aw_ratelimit_storage_errors_total", {"operation": "acquire_entries"}) == before + 1
+    assert _counter("aw_ratelimit_fallback_total", {"operation": "acquire_entries"}) >= 1
     statuses = [client.get("/v1/_probe", headers=auth(key)).status_code for _ in range(3)]
     assert statuses == [200, 200, 429]  # the burst still holds, per process
     metrics = client.get("/metrics").get_data(as_text=True)
-    assert 'aw_ratelimit_storage_errors_total{operation="acquire_entry"}' in metrics
+    assert 'aw_ratelimit_storage_errors_total{operation="acquire_entries"}' in metrics
 
 
 @pytest.mark.redis

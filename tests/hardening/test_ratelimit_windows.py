@@ -1,0 +1,124 @@
+"""Rate-limit audit: the two windows of a bucket are spent together or not at all, Retry-After
+waits for every full window, and the in-process windows survive the wall clock being set back.
+Clocks are injected (no sleeping): one stands in for `time` in gateway.windows and
+gateway.ratelimit; the Redis cases run on the real Redis of tests/ratelimit/conftest.py."""
+from __future__ import annotations
+
+import pytest
+
+from gateway import ratelimit, windows
+from gateway.windows import ProcessWindows
+from services.common.config import PlanLimits
+from tests.ratelimit.conftest import PLANS, make_app, redis_url_or_skip
+
+T0 = 1_000_000.0
+PLANS_HERE = {**PLANS, "four": PlanLimits(per_minute=4, burst_per_second=3, max_series=10),
+              "three": PlanLimits(per_minute=3, burst_per_second=3, max_series=10)}
+
+
+SHARED = pytest.mark.parametrize("shared", [False, pytest.param(True, marks=pytest.mark.redis)],
+                                 ids=["process", "redis"])
+
+
+class Clock:
+    """time.time (wall) and time.monotonic, moved by hand; the wall clock can jump alone."""
+
+    def __init__(self, now: float = T0):
+        self.wall = self.mono = now
+
+    def time(self) -> float:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    c = Clock()
+    monkeypatch.setattr(windows, "time", c)
+    monkeypatch.setattr(ratelimit, "time", c)
+    return c
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _apps(request_redis: bool):
+    return make_app(redis_url=redis_url_or_skip() if request_redis else None, plans=PLANS_HERE)
+
+
+@SHARED
+def test_requests_refused_by_the_minute_do_not_spend_the_burst(clock, shared, monkeypatch):
+    if shared:  # limits' Redis storage reads its own clock
+        monkeypatch.setattr("limits.storage.redis.time", clock)
+    app, keys = _apps(shared)
+    key, _ = keys.add(plan="four")  # 4/min, burst 3/s
+    client = app.test_client()
+    assert [client.get("/v1/_probe", headers=auth(key)).status_code for _ in range(3)] == [200] * 3
+    clock.advance(1.5)
+    assert client.get("/v1/_probe", headers=auth(key)).status_code == 200  # the minute is full now
+    clock.wall = clock.mono = T0 + 60.0  # the first three are still (just) in the minute
+    refused = [client.get("/v1/_probe", headers=auth(key)) for _ in range(3)]
+    assert [r.status_code for r in refused] == [429] * 3
+    assert {r.json["error"]["details"]["window"] for r in refused} == {"minute"}
+    assert refused[-1].headers["X-RateLimit-Burst-Remaining"] == "3"  # refusals spent no burst
+    clock.advance(0.01)  # the first three left the minute: three requests fit again
+    assert [client.get("/v1/_probe", headers=auth(key)).status_code for _ in range(3)] == [200] * 3
+
+
+@SHARED
+def test_retry_after_waits_for_every_full_window(clock, shared, monkeypatch):
+    if shared:
+        monkeypatch.setattr("limits.storage.redis.time", clock)
+    app, keys = _apps(shared)
+    key, _ = keys.add(plan="three")  # 3/min, burst 3/s: both full after three requests
+    client = app.test_client()
+    assert [client.get("/v1/_probe", headers=auth(key)).status_code for _ in range(3)] == [200] * 3
+    refused = client.get("/v1/_probe", headers=auth(key))
+    assert refused.status_code == 429
+    # The burst frees a slot in 1 s, but the minute not before 60 s: retrying after 1 s is refused.
+    assert refused.headers["Retry-After"] == "60"
+    assert refused.json["error"]["details"]["window"] == "minute"
+    assert refused.json["error"]["details"]["retry_after"] == 60
+    clock.advance(59.5)
+    assert client.get("/v1/_probe", headers=auth(key)).headers["Retry-After"] == "1"
+
+
+def test_a_wall_clock_set_back_does_not_keep_hits_in_the_window(clock):
+    storage = ProcessWindows()
+    for _ in range(3):
+        assert storage.acquire_entry("k", 3, 1)
+    assert not storage.acquire_entry("k", 3, 1)
+    clock.wall -= 3600.0  # NTP steps the clock back an hour
+    clock.mono += 1.01  # ...while a second goes by
+    assert storage.acquire_entry("k", 3, 1)
+    start, count = storage.get_moving_window("k", 3, 1)
+    assert count == 1 and start == clock.wall  # unix seconds on the new wall clock
+
+
+def test_a_wall_clock_set_forward_does_not_empty_the_window(clock):
+    storage = ProcessWindows()
+    for _ in range(3):
+        assert storage.acquire_entry("k", 3, 60)
+    clock.wall += 3600.0
+    clock.mono += 1.0
+    assert not storage.acquire_entry("k", 3, 60)
+    assert storage.get_moving_window("k", 3, 60) == (clock.wall - 1.0, 3)
+
+
+def test_several_windows_are_acquired_together_or_not_at_all(clock):
+    storage = ProcessWindows()
+    assert storage.acquire_entries([("s", 2, 1), ("m", 3, 60)]) == (True, True)
+    assert storage.acquire_entries([("s", 2, 1), ("m", 3, 60)]) == (True, True)
+    assert storage.acquire_entries([("s", 2, 1), ("m", 3, 60)]) == (False, True)
+    assert storage.get_moving_window("m", 3, 60)[1] == 2  # the refused hit did not count here
+    clock.advance(1.01)
+    assert storage.acquire_entries([("s", 2, 1), ("m", 3, 60)]) == (True, True)
+    assert storage.acquire_entries([("s", 2, 1), ("m", 3, 60)]) == (True, False)
+    assert storage.get_moving_window("s", 2, 1)[1] == 1
