@@ -1,5 +1,8 @@
-"""Deletes points older than the retention window, in bounded batches, on a timer (which also folds
-anomaly_counts' slots). Anomalies, rules and configs are kept."""
+"""Deletes what ages out, in bounded transactions, on a timer that runs a round at start and then
+every `every_seconds`: points older than the retention window, and test posts past their 24 h
+(trial_posts). The round also folds anomaly_counts' slots. Anomalies, rules and configs are kept;
+so are the series and their counters (`point_count` counts every point a series received: it
+decides when the series stops learning, whatever has been purged since)."""
 from __future__ import annotations
 
 import logging
@@ -7,33 +10,52 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 
-from services.catalog import anomaly_counts
+from services.catalog import anomaly_counts, trial_posts
 from services.catalog.db import Database, one_of
-from services.catalog.models import PointRow, Series
+from services.catalog.models import PointRow, Series, TestPost
 
 log = logging.getLogger(__name__)
 
 
-def purge_once(db: Database, retention_seconds: float, now: float, series_per_transaction: int = 500) -> int:
+def purge_once(db: Database, retention_seconds: float, now: float, series_per_transaction: int = 500,
+               points_per_transaction: int = 50_000) -> int:
     """Deletes the points before now - retention, series by series (each a key range of the points
-    table's primary key), one statement for a bounded number of series a transaction; returns how
-    many."""
+    table's primary key), a bounded number of series and at most `points_per_transaction` points a
+    transaction, so a large backlog (a shortened window, a long pause) never holds SQLite's one
+    write lock, or PostgreSQL's row locks, for long; returns how many."""
     cutoff = now - retention_seconds
     removed, after = 0, None
     while True:
-        with db.transaction() as session:
+        with db.read() as session:
             query = select(Series.number)
             if after is not None:
                 query = query.where(Series.number > after)
             numbers = session.scalars(query.order_by(Series.number).limit(series_per_transaction)).all()
-            if not numbers:
-                return removed
-            result = session.execute(delete(PointRow).where(one_of(session, PointRow.series_number, numbers),
-                                                            PointRow.ts < cutoff))
-            removed += result.rowcount or 0
+        if not numbers:
+            return removed
+        while True:
+            with db.transaction() as session:
+                expired = (select(PointRow.series_number, PointRow.ts)
+                           .where(one_of(session, PointRow.series_number, numbers), PointRow.ts < cutoff)
+                           .limit(points_per_transaction))
+                result = session.execute(delete(PointRow).where(
+                    tuple_(PointRow.series_number, PointRow.ts).in_(expired)))
+            deleted = result.rowcount or 0
+            removed += deleted
+            if deleted < points_per_transaction:
+                break
         after = numbers[-1]
+
+
+def purge_test_posts(db: Database, now: float) -> int:
+    """Deletes the test posts no longer listed (last posted over trial_posts.KEEP_SECONDS ago);
+    returns how many. Recording a post deletes them too, but only while someone keeps posting."""
+    with db.transaction() as session:
+        expired = TestPost.last_post_at < now - trial_posts.KEEP_SECONDS
+        result = session.execute(delete(TestPost).where(expired))
+    return result.rowcount or 0
 
 
 class RetentionTimer:
@@ -50,12 +72,24 @@ class RetentionTimer:
         self._stop.set()
         self._thread.join(timeout=5)
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.every):
+    def run_round(self) -> None:
+        """One round of upkeep; a step that fails is logged and retried on the next round, and the
+        others still run."""
+        now = self.clock()
+        steps = (("purge points past retention", lambda: purge_once(self.db, self.retention, now), "points"),
+                 ("purge expired test posts", lambda: purge_test_posts(self.db, now), "test_posts"),
+                 ("fold anomaly_counts slots", lambda: anomaly_counts.fold_slots(self.db), "rows"))
+        for what, step, unit in steps:
             try:
-                removed = purge_once(self.db, self.retention, self.clock())
-                if removed:
-                    log.info("purged points past retention", extra={"points": removed})
-                anomaly_counts.fold_slots(self.db)
-            except Exception:  # noqa: BLE001 - a failed purge is retried on the next tick
-                log.exception("retention purge failed")
+                done = step()
+            except Exception:  # noqa: BLE001 - retried on the next round
+                log.exception("%s failed", what)
+                continue
+            if done:
+                log.info(what, extra={unit: done})
+
+    def _loop(self) -> None:
+        # A round at start: a catalog restarted more often than `every` would otherwise never purge.
+        while not self._stop.is_set():
+            self.run_round()
+            self._stop.wait(self.every)
