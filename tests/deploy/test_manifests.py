@@ -600,3 +600,17 @@ def test_the_datastore_urls_of_the_deploy_guide_are_reachable(target):
         url = urlsplit(urls[key])
         port = url.port or defaults[url.scheme.split("+")[0]]
         assert port in _egress_ports(pols[component]), f"{component} may not reach {key} port {port}"
+
+
+@needs_kubectl
+@pytest.mark.parametrize("target", BUILDS)
+def test_an_operator_pod_reaches_catalog_and_nothing_else(target):
+    """The operator token (docs/deploy.md) is for running the tool outside the catalog pod; the
+    policies must let such a pod, labelled anomalywatch.io/operator=true, reach catalog, or the
+    token cannot be used anywhere in the cluster."""
+    policies = list(objects(target, "NetworkPolicy").values())
+    labels = {c: w["spec"]["template"]["metadata"]["labels"] for c, w in workloads(target).items()}
+    operator = {"anomalywatch.io/operator": "true"}
+    for dst in COMPONENTS:
+        assert _allowed(policies, operator, labels[dst], PORT_OF[dst]) == (dst == "catalog"), dst
+    assert not _allowed(policies, {"app": "other"}, labels["catalog"], PORT_OF["catalog"])
