@@ -5,8 +5,13 @@ Used instead of `limits`' MemoryStorage, which re-arms a `threading.Timer` (a ne
 interval under load, and two request threads re-arming at once raised "threads can only be started
 once" (a 500; alisaifee/limits#26, fixed by #352, which no release has yet: 5.8.0 is the newest).
 Its moving window is also a list that every hit inserts at the front of. Here each key is a deque
-of hit times, oldest first, trimmed when touched, under one lock; keys nobody touches any more are
-swept every `SWEEP_SECONDS` by whichever call comes next.
+of hit times, oldest first, trimmed when touched, under one lock. A window is forgotten as soon as
+its newest hit has left it: windows are kept least recently hit first (one order per window
+length), and each hit drops those at the front that went idle, so memory holds only the windows hit
+within their length, and no call walks them all. (A periodic sweep of every window, as before, let
+a client cycling through addresses keep two minutes of one-request windows, ~1.8 kB each, and held
+the lock for the whole walk: 0.4 s per 100,000 addresses.) The fixed-window counters, which the
+moving-window strategy never uses, are swept every `SWEEP_SECONDS`.
 
 Hit times are read from the monotonic clock, so a wall clock set back (NTP, a VM resumed) neither
 keeps hits in a window for the size of the jump (a key refused for an hour after a one-hour step
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from itertools import repeat
 
@@ -50,6 +55,8 @@ class ProcessWindows(Storage, MovingWindowSupport):
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         self._lock = threading.Lock()
         self._windows: dict[str, _Window] = {}
+        # window length -> the windows of that length, least recently hit first
+        self._by_last_hit: dict[float, OrderedDict[str, _Window]] = {}
         self._counters: dict[str, tuple[int, float]] = {}  # key -> (count, monotonic expiry)
         self._next_sweep = time.monotonic() + SWEEP_SECONDS
 
@@ -58,11 +65,7 @@ class ProcessWindows(Storage, MovingWindowSupport):
         return ()
 
     def _sweep(self, now: float) -> None:
-        """Drops the windows and counters that emptied (called with the lock held)."""
-        for key, window in list(self._windows.items()):
-            window.trim(now)
-            if not window:
-                del self._windows[key]
+        """Drops the counters that expired (called with the lock held)."""
         for key in [k for k, (_, expires) in self._counters.items() if expires <= now]:
             del self._counters[key]
 
@@ -71,13 +74,30 @@ class ProcessWindows(Storage, MovingWindowSupport):
             self._next_sweep = now + SWEEP_SECONDS
             self._sweep(now)
 
-    def _trimmed(self, key: str, expiry: float, now: float) -> _Window:
-        window = self._windows.get(key)
+    def _forget_idle(self, now: float) -> None:
+        """Drops the windows whose newest hit has left them, from the least recently hit on
+        (called with the lock held)."""
+        for expiry, order in self._by_last_hit.items():
+            cutoff = now - expiry
+            while order:
+                key, window = next(iter(order.items()))
+                if window and window[-1] >= cutoff:
+                    break
+                order.popitem(last=False)
+                del self._windows[key]
+
+    def _hit(self, key: str, window: _Window | None, expiry: int, now: float, amount: int) -> None:
         if window is None:
             window = self._windows[key] = _Window(expiry)
+        if amount == 1:
+            window.append(now)
         else:
-            window.trim(now)
-        return window
+            window.extend(repeat(now, amount))
+        order = self._by_last_hit.get(expiry)
+        if order is None:
+            order = self._by_last_hit[expiry] = OrderedDict()
+        order[key] = window
+        order.move_to_end(key)
 
     def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         return self.acquire_entries([(key, limit, expiry)], amount) == (True,)
@@ -88,15 +108,16 @@ class ProcessWindows(Storage, MovingWindowSupport):
         with self._lock:
             now = time.monotonic()  # read under the lock, so every window stays in time order
             self._maybe_sweep(now)
-            trimmed = [self._trimmed(key, expiry, now) for key, _, expiry in windows]
-            room = tuple(len(window) + amount <= limit
-                         for window, (_, limit, _) in zip(trimmed, windows, strict=True))
+            self._forget_idle(now)
+            found = [self._windows.get(key) for key, _, _ in windows]
+            for window in found:
+                if window is not None:
+                    window.trim(now)
+            room = tuple((0 if window is None else len(window)) + amount <= limit
+                         for window, (_, limit, _) in zip(found, windows, strict=True))
             if all(room):
-                for window in trimmed:
-                    if amount == 1:
-                        window.append(now)
-                    else:
-                        window.extend(repeat(now, amount))
+                for window, (key, _, expiry) in zip(found, windows, strict=True):
+                    self._hit(key, window, expiry, now, amount)
             return room
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
@@ -138,10 +159,13 @@ class ProcessWindows(Storage, MovingWindowSupport):
         with self._lock:
             count = max(len(self._windows), len(self._counters))
             self._windows.clear()
+            self._by_last_hit.clear()
             self._counters.clear()
             return count
 
     def clear(self, key: str) -> None:
         with self._lock:
-            self._windows.pop(key, None)
+            window = self._windows.pop(key, None)
+            if window is not None:
+                self._by_last_hit[window.expiry].pop(key, None)
             self._counters.pop(key, None)

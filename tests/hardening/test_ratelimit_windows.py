@@ -122,3 +122,36 @@ def test_several_windows_are_acquired_together_or_not_at_all(clock):
     assert storage.acquire_entries([("s", 2, 1), ("m", 3, 60)]) == (True, True)
     assert storage.acquire_entries([("s", 2, 1), ("m", 3, 60)]) == (True, False)
     assert storage.get_moving_window("s", 2, 1)[1] == 1
+
+
+def test_windows_of_many_addresses_are_forgotten_once_their_hits_left_them(clock):
+    storage = ProcessWindows()
+    second, minute = ("LIMITER/api/addr:{}/20/1/second", 20, 1), ("LIMITER/api/addr:{}/600/1/minute", 600, 60)
+    for i in range(10_000):  # a client cycling through addresses, one request each
+        address = f"2001:db8::{i:x}"
+        assert storage.acquire_entries([(second[0].format(address), *second[1:]),
+                                        (minute[0].format(address), *minute[1:])]) == (True, True)
+    assert len(storage._windows) == 20_000
+    clock.advance(1.01)
+    storage.acquire_entries([(second[0].format("new"), *second[1:]), (minute[0].format("new"), *minute[1:])])
+    assert len(storage._windows) == 10_000 + 2  # the idle per-second windows are gone at once
+    clock.advance(59.0)
+    storage.acquire_entry("other", 5, 60)
+    assert set(storage._windows) == {minute[0].format("new"), "other"}  # the new second went too
+    assert storage.get_moving_window(minute[0].format("2001:db8::1"), 600, 60) == (clock.wall, 0)
+
+
+def test_a_window_hit_again_is_kept_while_older_idle_ones_go(clock):
+    storage = ProcessWindows()
+    for key in ("a", "b", "c"):
+        assert storage.acquire_entry(key, 5, 10)
+        clock.advance(1.0)
+    assert storage.acquire_entry("a", 5, 10)  # "a" is the most recently hit now
+    clock.advance(9.5)  # b's and c's hits (at +1 s, +2 s) left; a's second (at +3 s) did not
+    storage.acquire_entry("d", 5, 10)
+    assert set(storage._windows) == {"a", "d"}
+    assert storage.get_moving_window("a", 5, 10)[1] == 1
+    storage.clear("a")
+    clock.advance(100.0)
+    storage.acquire_entry("e", 5, 10)
+    assert set(storage._windows) == {"e"}
