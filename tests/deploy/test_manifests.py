@@ -614,3 +614,18 @@ def test_an_operator_pod_reaches_catalog_and_nothing_else(target):
     for dst in COMPONENTS:
         assert _allowed(policies, operator, labels[dst], PORT_OF[dst]) == (dst == "catalog"), dst
     assert not _allowed(policies, {"app": "other"}, labels["catalog"], PORT_OF["catalog"])
+
+
+@needs_kubectl
+@pytest.mark.parametrize("target", BUILDS)
+def test_pods_spread_across_nodes_and_zones(target):
+    """Own topologySpreadConstraints replace the scheduler's default ones (which include zones),
+    so a workload that names only nodes may put every replica, or every shard, in one zone."""
+    for component, w in workloads(target).items():
+        labels = w["spec"]["template"]["metadata"]["labels"]
+        keys = set()
+        for c in w["spec"]["template"]["spec"].get("topologySpreadConstraints", []):
+            assert _selects(c["labelSelector"], labels), component
+            assert c["whenUnsatisfiable"] == "ScheduleAnyway", f"{component}: a small cluster still schedules"
+            keys.add(c["topologyKey"])
+        assert {"kubernetes.io/hostname", "topology.kubernetes.io/zone"} <= keys, component
