@@ -629,3 +629,12 @@ def test_pods_spread_across_nodes_and_zones(target):
             assert c["whenUnsatisfiable"] == "ScheduleAnyway", f"{component}: a small cluster still schedules"
             keys.add(c["topologyKey"])
         assert {"kubernetes.io/hostname", "topology.kubernetes.io/zone"} <= keys, component
+
+
+@needs_kubectl
+@pytest.mark.parametrize("target", BUILDS)
+def test_detect_memory_is_guaranteed(target):
+    """A shard's memory is its series' state: one using more than it requests is the first the
+    kubelet evicts under node memory pressure, and every eviction is a full restore and catch-up."""
+    res = container(objects(target, "StatefulSet")["detect"])["resources"]
+    assert res["requests"]["memory"] == res["limits"]["memory"]
