@@ -21,6 +21,7 @@ from services.common.telemetry import tracing_enabled
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_POOL_SIZE = 32  # catalog serves with 32 threads (services/catalog/server.py)
+WAL_SIZE_LIMIT = 32 * 1024 * 1024  # bytes of SQLite WAL file kept once checkpointed
 log = logging.getLogger(__name__)
 
 
@@ -98,11 +99,12 @@ def insert_rows(session: Session, table: str, columns: Sequence[str], rows: list
 
 def make_engine(url: str, immediate: bool = False, checkpoints: bool = True,
                 foreign_keys: bool = True) -> Engine:
-    """An engine for `url`. SQLite gets WAL, a busy timeout and enforced foreign keys; with
-    `immediate`, transactions take the write lock at BEGIN (SQLite has one writer, and a deferred
-    transaction that later writes can fail instead of waiting); without `checkpoints`, its commits
-    never copy the WAL into the database (someone else checkpoints); without `foreign_keys`, they
-    are not enforced (migrations: rebuilding a parent table would cascade its DROP to the children)."""
+    """An engine for `url`. SQLite gets WAL (its file cut back to WAL_SIZE_LIMIT when it restarts),
+    a busy timeout and enforced foreign keys; with `immediate`, transactions take the write lock at
+    BEGIN (SQLite has one writer, and a deferred transaction that later writes can fail instead of
+    waiting); without `checkpoints`, its commits never copy the WAL into the database (someone else
+    checkpoints); without `foreign_keys`, they are not enforced (migrations: rebuilding a parent
+    table would cascade its DROP to the children)."""
     if not is_sqlite(url):
         return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
     database = make_url(url).database
@@ -122,6 +124,8 @@ def make_engine(url: str, immediate: bool = False, checkpoints: bool = True,
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         if not checkpoints:
             cursor.execute("PRAGMA wal_autocheckpoint=0")
+        # A reset WAL is cut back to this: else it keeps the size of its largest burst for good.
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
