@@ -638,3 +638,41 @@ def test_detect_memory_is_guaranteed(target):
     kubelet evicts under node memory pressure, and every eviction is a full restore and catch-up."""
     res = container(objects(target, "StatefulSet")["detect"])["resources"]
     assert res["requests"]["memory"] == res["limits"]["memory"]
+
+
+def _pod_env(target: str, w: dict, pod_name: str, pod_index: int | None = None) -> dict[str, str]:
+    """The environment a container of `w` starts with: the ConfigMap (envFrom), then its own env
+    (which wins), with the downward API resolved for a pod named `pod_name`."""
+    c = container(w)
+    env = {"HOSTNAME": pod_name, "KUBERNETES_SERVICE_HOST": "10.96.0.1", **config(target)}
+    for e in c.get("env", []):
+        if "value" in e:
+            env[e["name"]] = e["value"]
+            continue
+        source = e["valueFrom"]
+        if "fieldRef" in source and "pod-index" in source["fieldRef"]["fieldPath"]:
+            env[e["name"]] = str(pod_index)
+        elif "fieldRef" in source:
+            env[e["name"]] = pod_name
+        elif "resourceFieldRef" in source:
+            env[e["name"]] = "1"
+    return env
+
+
+@needs_kubectl
+@pytest.mark.parametrize("target", BUILDS)
+def test_every_pod_loads_its_settings_whatever_its_name(target):
+    """Settings take a StatefulSet ordinal from a `-<digits>` HOSTNAME suffix when AW_DETECT_SHARD is
+    unset; a Deployment pod's random suffix is all digits now and then (`gateway-5d8f7c9b6d-48295`),
+    and that pod would refuse to start for good (shard 48295 of 2)."""
+    from services.common.config import load_settings
+    shards = int(config(target)["AW_DETECT_SHARDS"])
+    for component, w in workloads(target).items():
+        if w["kind"] == "StatefulSet":
+            for i in range(shards):
+                settings = load_settings(_pod_env(target, w, f"{component}-{i}", i))
+                assert settings.detect_shard == i, component
+                assert settings.detect_listen_addr == "0.0.0.0:50053"
+        else:
+            for suffix in ("x2k9z", "48295"):
+                load_settings(_pod_env(target, w, f"{component}-5d8f7c9b6d-{suffix}"))
