@@ -1,14 +1,15 @@
-"""Calls the database aborted to break a deadlock run again; what cannot be retried is not."""
+"""Calls the database aborted to break a deadlock run again; what cannot be retried is not; a
+database that cannot be reached, or stays locked, answers UNAVAILABLE without a second run."""
 from __future__ import annotations
 
 import threading
 
 import psycopg.errors
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import create_engine, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from services.catalog.db import Database
+from services.catalog.db import Database, migrate
 from services.catalog.models import Series
 from services.catalog.transient import ATTEMPTS, run_retrying
 from services.common.errors import ServiceError
@@ -63,7 +64,6 @@ def test_two_writers_that_deadlock_on_postgresql_both_land_once():
     lands, and each series counts both writers' increments exactly once."""
     url = make_postgres_database()
     try:
-        from services.catalog.db import migrate
         migrate(url)
         db = Database(url)
         seed = Seeder(db)
@@ -102,4 +102,78 @@ def test_two_writers_that_deadlock_on_postgresql_both_land_once():
         assert counts == {a: 2, b: 2}
         db.dispose()
     finally:
+        drop_postgres_database(url)
+
+
+def _run_once_unavailable(behaviour) -> None:
+    calls = []
+
+    def counted(request, context):
+        calls.append(1)
+        return behaviour()
+
+    with pytest.raises(ServiceError) as raised:
+        run_retrying(counted, "req", None, "M", sleep=lambda s: None)
+    assert raised.value.code == "UNAVAILABLE" and calls == [1]
+
+
+def test_a_sqlite_file_still_locked_after_the_busy_timeout_is_unavailable(tmp_path):
+    url = f"sqlite:///{tmp_path}/catalog.db"
+    migrate(url)
+    holder = create_engine(url)
+    impatient = create_engine(url, connect_args={"timeout": 0})  # the busy timeout, already over
+    try:
+        with holder.connect() as held:
+            held.exec_driver_sql("BEGIN IMMEDIATE")
+
+            def write():
+                with impatient.connect() as connection:
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+            _run_once_unavailable(write)
+            held.exec_driver_sql("ROLLBACK")
+    finally:
+        holder.dispose()
+        impatient.dispose()
+
+
+def test_a_postgresql_server_that_does_not_answer_is_unavailable():
+    db = Database("postgresql+psycopg://postgres@127.0.0.1:1/none?connect_timeout=5")  # nothing on port 1
+    try:
+        def read():
+            with db.read() as session:
+                session.execute(text("SELECT 1"))
+
+        _run_once_unavailable(read)
+    finally:
+        db.dispose()
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_mid_transaction_is_unavailable_and_not_run_again():
+    """Whether a transaction whose connection died landed is unknown: the call is not run again
+    (only the client may retry), and the next call gets a working connection."""
+    url = make_postgres_database()
+    admin = create_engine(url)
+    try:
+        migrate(url)
+        db = Database(url)
+        seed = Seeder(db)
+        series = seed.series(seed.scope(), "a")
+
+        def write():
+            with db.transaction() as session:
+                session.execute(update(Series).where(Series.id == series)
+                                .values(point_count=Series.point_count + 1))
+                pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
+                with admin.begin() as connection:
+                    connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                session.execute(text("SELECT 1"))
+
+        _run_once_unavailable(write)
+        with db.read() as session:
+            assert session.scalar(select(Series.point_count).where(Series.id == series)) == 0
+        db.dispose()
+    finally:
+        admin.dispose()
         drop_postgres_database(url)
