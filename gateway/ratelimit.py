@@ -74,48 +74,92 @@ HEADER_RESET = "X-RateLimit-Reset"
 HEADER_BURST_LIMIT, HEADER_BURST_REMAINING = "X-RateLimit-Burst-Limit", "X-RateLimit-Burst-Remaining"
 
 
+# The scripts read the time from Redis, one clock for every gateway process: with each process's
+# own (as `limits` does) a replica whose clock ran ahead saw everyone's hits as old and admitted
+# past the limit, one set back saw them as new and refused for the size of the step. A window is
+# a list of hit times, newest first, at most `limit` long (as `limits` keeps it).
+REDIS_NOW = """
+if redis.replicate_commands then redis.replicate_commands() end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+"""
+
 # Counts one hit in every window when all have room, in none otherwise: a request refused by one
-# window spends nothing of the others. KEYS: the windows' lists (newest hit first, as `limits`
-# keeps them); ARGV: now, then limit and expiry of each window. Answers 1/0 per window: room.
-ACQUIRE_ALL = """
-local now = tonumber(ARGV[1])
+# window spends nothing of the others. KEYS: the windows; ARGV: limit and expiry of each. Answers
+# 1/0 per window: whether it had room. A hit time that is not a number counts as no hit.
+ACQUIRE_ALL = REDIS_NOW + """
 local room, all = {}, true
 for i, key in ipairs(KEYS) do
-    local limit, expiry = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
-    local ok = limit >= 1
-    if ok then
-        local entry = redis.call('lindex', key, limit - 1)
-        ok = not (entry and tonumber(entry) >= now - expiry)
-    end
-    room[i] = ok and 1 or 0
-    all = all and ok
+    local limit, expiry = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
+    local entry = redis.call('lindex', key, limit - 1)
+    local hit = entry and tonumber(entry)
+    room[i] = (hit and hit >= now - expiry) and 0 or 1
+    all = all and room[i] == 1
 end
 if all then
     for i, key in ipairs(KEYS) do
-        redis.call('lpush', key, now)
-        redis.call('ltrim', key, 0, tonumber(ARGV[2 * i]) - 1)
-        redis.call('expire', key, tonumber(ARGV[2 * i + 1]))
+        redis.call('lpush', key, string.format('%.6f', now))
+        redis.call('ltrim', key, 0, tonumber(ARGV[2 * i - 1]) - 1)
+        redis.call('expire', key, tonumber(ARGV[2 * i]))
     end
 end
 return room
 """
 
+# KEYS[1]: a window; ARGV: its expiry and limit. Answers {oldest hit in the window, hits in the
+# window, now}, or {now} when it holds none.
+MOVING_WINDOW = REDIS_NOW + """
+local cutoff = now - tonumber(ARGV[1])
+local low, high, last = 0, tonumber(ARGV[2]) - 1, nil
+while low <= high do
+    local mid = math.floor((low + high) / 2)
+    local hit = tonumber(redis.call('lindex', KEYS[1], mid))
+    if hit and hit >= cutoff then
+        last, low = mid, mid + 1
+    else
+        high = mid - 1
+    end
+end
+if last then
+    return {redis.call('lindex', KEYS[1], last), last + 1, string.format('%.6f', now)}
+end
+return {string.format('%.6f', now)}
+"""
+
 
 class RedisWindows(RedisStorage):
-    """`limits`' Redis storage, plus one hit counted in several windows at once."""
+    """`limits`' Redis storage with the moving windows timed by Redis' clock, and one hit counted
+    in several windows at once. Times given out are moved onto this process's clock."""
 
     def initialize_storage(self, uri: str) -> None:
         super().initialize_storage(uri)
         self.lua_acquire_all = self.get_connection().register_script(ACQUIRE_ALL)
+        self.lua_window = self.get_connection().register_script(MOVING_WINDOW)
 
     def acquire_entries(self, windows: Sequence[tuple[str, int, int]]) -> tuple[bool, ...]:
-        args: list[float] = [time.time()]
-        for _, limit, expiry in windows:
-            args += [limit, expiry]
+        args = [number for _, limit, expiry in windows for number in (limit, expiry)]
         room = self.lua_acquire_all([self.prefixed_key(key) for key, _, _ in windows], args)
         if not isinstance(room, list) or len(room) != len(windows) or any(r not in (0, 1) for r in room):
             raise TypeError(f"unexpected answer from Redis: {room!r:.80}")
         return tuple(r == 1 for r in room)
+
+    def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
+        if amount != 1:
+            raise ValueError("one hit at a time")
+        return self.acquire_entries([(key, limit, expiry)]) == (True,)
+
+    def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
+        answer = self.lua_window([self.prefixed_key(key)], [expiry, limit])
+        wall = time.time()
+        if not isinstance(answer, list) or len(answer) not in (1, 3):
+            raise TypeError(f"unexpected answer from Redis: {answer!r:.80}")
+        now = float(answer[-1])
+        if len(answer) == 1:
+            return wall, 0
+        oldest, count = float(answer[0]), answer[1]
+        if not isinstance(count, int) or not 1 <= count <= limit:
+            raise TypeError(f"unexpected count from Redis: {count!r:.80}")
+        return wall - (now - oldest), count
 
 
 class FailoverRedisStorage(Storage, MovingWindowSupport):

@@ -4,6 +4,8 @@ Clocks are injected (no sleeping): one stands in for `time` in gateway.windows a
 gateway.ratelimit; the Redis cases run on the real Redis of tests/ratelimit/conftest.py."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from gateway import ratelimit, windows
@@ -14,10 +16,6 @@ from tests.ratelimit.conftest import PLANS, make_app, redis_url_or_skip
 T0 = 1_000_000.0
 PLANS_HERE = {**PLANS, "four": PlanLimits(per_minute=4, burst_per_second=3, max_series=10),
               "three": PlanLimits(per_minute=3, burst_per_second=3, max_series=10)}
-
-
-SHARED = pytest.mark.parametrize("shared", [False, pytest.param(True, marks=pytest.mark.redis)],
-                                 ids=["process", "redis"])
 
 
 class Clock:
@@ -49,15 +47,8 @@ def auth(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def _apps(request_redis: bool):
-    return make_app(redis_url=redis_url_or_skip() if request_redis else None, plans=PLANS_HERE)
-
-
-@SHARED
-def test_requests_refused_by_the_minute_do_not_spend_the_burst(clock, shared, monkeypatch):
-    if shared:  # limits' Redis storage reads its own clock
-        monkeypatch.setattr("limits.storage.redis.time", clock)
-    app, keys = _apps(shared)
+def test_requests_refused_by_the_minute_do_not_spend_the_burst(clock):
+    app, keys = make_app(plans=PLANS_HERE)
     key, _ = keys.add(plan="four")  # 4/min, burst 3/s
     client = app.test_client()
     assert [client.get("/v1/_probe", headers=auth(key)).status_code for _ in range(3)] == [200] * 3
@@ -72,11 +63,8 @@ def test_requests_refused_by_the_minute_do_not_spend_the_burst(clock, shared, mo
     assert [client.get("/v1/_probe", headers=auth(key)).status_code for _ in range(3)] == [200] * 3
 
 
-@SHARED
-def test_retry_after_waits_for_every_full_window(clock, shared, monkeypatch):
-    if shared:
-        monkeypatch.setattr("limits.storage.redis.time", clock)
-    app, keys = _apps(shared)
+def test_retry_after_waits_for_every_full_window(clock):
+    app, keys = make_app(plans=PLANS_HERE)
     key, _ = keys.add(plan="three")  # 3/min, burst 3/s: both full after three requests
     client = app.test_client()
     assert [client.get("/v1/_probe", headers=auth(key)).status_code for _ in range(3)] == [200] * 3
@@ -88,6 +76,40 @@ def test_retry_after_waits_for_every_full_window(clock, shared, monkeypatch):
     assert refused.json["error"]["details"]["retry_after"] == 60
     clock.advance(59.5)
     assert client.get("/v1/_probe", headers=auth(key)).headers["Retry-After"] == "1"
+
+
+@pytest.mark.redis
+def test_with_redis_a_refused_request_spends_no_window_and_retry_after_waits_for_all():
+    app, keys = make_app(redis_url=redis_url_or_skip(), plans=PLANS_HERE)
+    client = app.test_client()
+    key, _ = keys.add(plan="three")  # 3/min, burst 3/s
+    assert [client.get("/v1/_probe", headers=auth(key)).status_code for _ in range(3)] == [200] * 3
+    refused = client.get("/v1/_probe", headers=auth(key))
+    assert refused.status_code == 429 and refused.json["error"]["details"]["window"] == "minute"
+    assert refused.headers["Retry-After"] == "60"
+    other, _ = keys.add(plan="four")  # 4/min, burst 3/s
+    assert [client.get("/v1/_probe", headers=auth(other)).status_code for _ in range(3)] == [200] * 3
+    refused = [client.get("/v1/_probe", headers=auth(other)) for _ in range(2)]  # by the burst
+    assert [r.status_code for r in refused] == [429, 429]
+    assert refused[-1].headers["X-RateLimit-Remaining"] == "1"  # the burst's refusals spent no minute
+
+
+@pytest.mark.redis
+@pytest.mark.parametrize("step", [3600.0, -3600.0], ids=["ahead", "behind"])
+def test_with_redis_a_gateway_clock_off_by_an_hour_neither_admits_past_the_limit_nor_lies(
+        step, monkeypatch):
+    app, keys = make_app(redis_url=redis_url_or_skip(), plans=PLANS_HERE)
+    client = app.test_client()
+    key, _ = keys.add(plan="four")  # 4/min, burst 3/s
+    assert [client.get("/v1/_probe", headers=auth(key)).status_code for _ in range(3)] == [200] * 3
+    off = Clock(time.time() + step)  # this gateway's clock alone is off (another replica's, NTP)
+    monkeypatch.setattr(ratelimit, "time", off)
+    refused = client.get("/v1/_probe", headers=auth(key))
+    assert refused.status_code == 429  # the burst is full whatever this process's clock says
+    assert refused.headers["Retry-After"] == "1"
+    # Reset is on this process's clock: the first hit's time on it, plus the minute.
+    assert off.wall + 58 <= int(refused.headers["X-RateLimit-Reset"]) <= off.wall + 61
+    assert refused.headers["X-RateLimit-Remaining"] == "1"
 
 
 def test_a_wall_clock_set_back_does_not_keep_hits_in_the_window(clock):
@@ -155,3 +177,24 @@ def test_a_window_hit_again_is_kept_while_older_idle_ones_go(clock):
     clock.advance(100.0)
     storage.acquire_entry("e", 5, 10)
     assert set(storage._windows) == {"e"}
+
+
+@pytest.mark.redis
+def test_with_redis_hit_times_that_are_not_numbers_count_as_no_hits():
+    import redis
+
+    url = redis_url_or_skip()
+    app, keys = make_app(redis_url=url, plans=PLANS_HERE)
+    storage = app.extensions["aw_limiter"].storage
+    key, principal = keys.add(plan="three")
+    minute, second = ratelimit._items(3, 3)
+    junk = redis.Redis.from_url(url)
+    for item in (minute, second):
+        name = storage.primary.prefixed_key(item.key_for(f"key:{principal.key_id}", ratelimit.SCOPE))
+        junk.rpush(name, "garbage", "nan-ish", "")
+        junk.expire(name, 60)
+    client = app.test_client()
+    answers = [client.get("/v1/_probe", headers=auth(key)) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    assert not storage.degraded  # answered by Redis, not by the in-process fallback
