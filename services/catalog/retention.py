@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, select, text, tuple_
 
 from services.catalog import anomaly_counts, trial_posts
 from services.catalog.db import Database, one_of
@@ -18,13 +18,18 @@ from services.catalog.models import PointRow, Series, TestPost
 
 log = logging.getLogger(__name__)
 
+# Any fixed number: the advisory lock that lets one purge delete at a time across catalog replicas
+# (PostgreSQL), so replicas started together neither wait on each other's rows nor deadlock.
+PURGE_LOCK = 7_316_004_223
+
 
 def purge_once(db: Database, retention_seconds: float, now: float, series_per_transaction: int = 500,
                points_per_transaction: int = 50_000) -> int:
     """Deletes the points before now - retention, series by series (each a key range of the points
     table's primary key), a bounded number of series and at most `points_per_transaction` points a
     transaction, so a large backlog (a shortened window, a long pause) never holds SQLite's one
-    write lock, or PostgreSQL's row locks, for long; returns how many."""
+    write lock, or PostgreSQL's row locks, for long; returns how many. On PostgreSQL a transaction
+    takes PURGE_LOCK first, and the purge stops when another replica's holds it (that one goes on)."""
     cutoff = now - retention_seconds
     removed, after = 0, None
     while True:
@@ -37,6 +42,9 @@ def purge_once(db: Database, retention_seconds: float, now: float, series_per_tr
             return removed
         while True:
             with db.transaction() as session:
+                if session.get_bind().dialect.name == "postgresql" and not session.execute(
+                        text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": PURGE_LOCK}).scalar():
+                    return removed
                 expired = (select(PointRow.series_number, PointRow.ts)
                            .where(one_of(session, PointRow.series_number, numbers), PointRow.ts < cutoff)
                            .limit(points_per_transaction))

@@ -6,13 +6,14 @@ import threading
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import create_engine, func, select, text, update
 
-from services.catalog.db import Database
+from services.catalog.db import Database, migrate
 from services.catalog.models import AnomalyCount, PointRow, Series, TestPost
-from services.catalog.retention import RetentionTimer, purge_once, purge_test_posts
+from services.catalog.retention import PURGE_LOCK, RetentionTimer, purge_once, purge_test_posts
 from services.catalog.trial_posts import KEEP_SECONDS
 from tests.catalog.conftest import T0, Seeder
+from tests.conftest import drop_postgres_database, make_postgres_database
 
 DAY = 86400.0
 
@@ -144,3 +145,29 @@ def test_the_timer_runs_a_round_at_start_not_only_after_a_whole_period(db):
     with db.read() as session:
         assert session.scalars(select(PointRow.ts).join(Series, Series.number == PointRow.series_number)
                                .where(Series.id == sid)).all() == [T0]
+
+
+@pytest.mark.postgres
+def test_a_purge_leaves_the_work_to_another_replica_purging_at_the_same_time():
+    """Replicas started together all purge at once: one deletes, the others stop instead of waiting
+    for its rows (or deadlocking with it)."""
+    url = make_postgres_database()
+    migrate(url)
+    db = Database(url)
+    other_replica = create_engine(url)
+    try:
+        seed = Seeder(db)
+        sid = seed.series(seed.scope(), "cpu")
+        seed.points(sid, [(T0 - 40 * DAY, 1.0), (T0, 2.0)])
+        with other_replica.begin() as connection:
+            assert connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"),
+                                      {"key": PURGE_LOCK}).scalar()
+            assert purge_once(db, 30 * DAY, T0) == 0
+        assert purge_once(db, 30 * DAY, T0) == 1
+        with db.read() as session:
+            assert session.scalars(select(PointRow.ts).join(Series, Series.number == PointRow.series_number)
+                                   .where(Series.id == sid)).all() == [T0]
+    finally:
+        other_replica.dispose()
+        db.dispose()
+        drop_postgres_database(url)
