@@ -84,23 +84,32 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 """
 
-# Counts one hit in every window when all have room, in none otherwise: a request refused by one
-# window spends nothing of the others. KEYS: the windows; ARGV: limit and expiry of each. Answers
-# 1/0 per window: whether it had room. A hit time that is not a number counts as no hit.
+# Counts `amount` hits in every window when all have room, in none otherwise: a request refused by
+# one window spends nothing of the others. KEYS: the windows; ARGV: amount, then limit and expiry
+# of each. Answers 1/0 per window: whether it had room. A hit time that is not a number counts as
+# no hit.
 ACQUIRE_ALL = REDIS_NOW + """
+local amount = tonumber(ARGV[1])
 local room, all = {}, true
 for i, key in ipairs(KEYS) do
-    local limit, expiry = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
-    local entry = redis.call('lindex', key, limit - 1)
-    local hit = entry and tonumber(entry)
-    room[i] = (hit and hit >= now - expiry) and 0 or 1
-    all = all and room[i] == 1
+    local limit, expiry = tonumber(ARGV[2 * i]), tonumber(ARGV[2 * i + 1])
+    local ok = amount <= limit
+    if ok then
+        local entry = redis.call('lindex', key, limit - amount)
+        local hit = entry and tonumber(entry)
+        ok = not (hit and hit >= now - expiry)
+    end
+    room[i] = ok and 1 or 0
+    all = all and ok
 end
 if all then
+    local stamp = string.format('%.6f', now)
     for i, key in ipairs(KEYS) do
-        redis.call('lpush', key, string.format('%.6f', now))
-        redis.call('ltrim', key, 0, tonumber(ARGV[2 * i - 1]) - 1)
-        redis.call('expire', key, tonumber(ARGV[2 * i]))
+        for _ = 1, amount do
+            redis.call('lpush', key, stamp)
+        end
+        redis.call('ltrim', key, 0, tonumber(ARGV[2 * i]) - 1)
+        redis.call('expire', key, tonumber(ARGV[2 * i + 1]))
     end
 end
 return room
@@ -136,17 +145,15 @@ class RedisWindows(RedisStorage):
         self.lua_acquire_all = self.get_connection().register_script(ACQUIRE_ALL)
         self.lua_window = self.get_connection().register_script(MOVING_WINDOW)
 
-    def acquire_entries(self, windows: Sequence[tuple[str, int, int]]) -> tuple[bool, ...]:
-        args = [number for _, limit, expiry in windows for number in (limit, expiry)]
+    def acquire_entries(self, windows: Sequence[tuple[str, int, int]], amount: int = 1) -> tuple[bool, ...]:
+        args = [amount, *(number for _, limit, expiry in windows for number in (limit, expiry))]
         room = self.lua_acquire_all([self.prefixed_key(key) for key, _, _ in windows], args)
         if not isinstance(room, list) or len(room) != len(windows) or any(r not in (0, 1) for r in room):
             raise TypeError(f"unexpected answer from Redis: {room!r:.80}")
         return tuple(r == 1 for r in room)
 
     def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
-        if amount != 1:
-            raise ValueError("one hit at a time")
-        return self.acquire_entries([(key, limit, expiry)]) == (True,)
+        return self.acquire_entries([(key, limit, expiry)], amount) == (True,)
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         answer = self.lua_window([self.prefixed_key(key)], [expiry, limit])
@@ -217,8 +224,8 @@ class FailoverRedisStorage(Storage, MovingWindowSupport):
     def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         return self._call("acquire_entry", key, limit, expiry, amount=amount)
 
-    def acquire_entries(self, windows: Sequence[tuple[str, int, int]]) -> tuple[bool, ...]:
-        return self._call("acquire_entries", windows)
+    def acquire_entries(self, windows: Sequence[tuple[str, int, int]], amount: int = 1) -> tuple[bool, ...]:
+        return self._call("acquire_entries", windows, amount)
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         return self._call("get_moving_window", key, limit, expiry)

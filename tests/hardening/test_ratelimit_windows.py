@@ -198,3 +198,22 @@ def test_with_redis_hit_times_that_are_not_numbers_count_as_no_hits():
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
     assert not storage.degraded  # answered by Redis, not by the in-process fallback
+
+
+@pytest.mark.redis
+def test_redis_windows_answer_like_the_in_process_ones():
+    import uuid
+
+    redis_windows = ratelimit.RedisWindows(redis_url_or_skip(), key_prefix="aw-ratelimit-test")
+    for storage in (ProcessWindows(), redis_windows):
+        key = uuid.uuid4().hex
+        assert not storage.acquire_entry(key, 3, 60, amount=4)
+        assert storage.acquire_entry(key, 3, 60, amount=2)
+        assert not storage.acquire_entry(key, 3, 60, amount=2)
+        assert storage.acquire_entries([(key, 3, 60), (key + "s", 1, 1)]) == (True, True)
+        assert storage.acquire_entries([(key, 3, 60), (key + "s", 1, 1)]) == (False, False)
+        start, count = storage.get_moving_window(key, 3, 60)
+        assert count == 3 and time.time() - 5 < start <= time.time()
+        assert storage.get_moving_window(key + "-none", 3, 60)[1] == 0
+        storage.clear(key)
+        storage.clear(key + "s")
