@@ -5,8 +5,9 @@ resolution, which cost a third of a single-point ingest's gateway time).
 Every request that is not an operations endpoint is counted against two moving windows of one
 bucket: the plan's per-minute limit and its per-second burst (`settings.plans`). The bucket is the
 API key (its id, never the secret) when the request carries a valid key, otherwise the client
-address, limited by the `anonymous` entry of `AW_PLANS` (default below). `/flux/metric_data_post`
-carries its key in the body: the body's key (when valid) chooses the bucket there.
+address (an IPv6 address's /64), limited by the `anonymous` entry of `AW_PLANS` (default below).
+`/flux/metric_data_post` carries its key in the body: the body's key (when valid) chooses the
+bucket there.
 
 Storage: with `AW_REDIS_URL` every gateway process and replica shares one budget in Redis; without
 it the windows are kept in process (gateway.windows). When Redis fails the limiter does not: the
@@ -23,6 +24,7 @@ limit: 429 `RATE_LIMITED` in the envelope (Anomify's `{"code", "message"}` on /f
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import logging
 import math
@@ -59,6 +61,7 @@ ANONYMOUS_PLAN = "anonymous"
 ANONYMOUS_DEFAULT = PlanLimits(per_minute=600, burst_per_second=20, max_series=0)
 RETRY_STORAGE_SECONDS = 1.0  # while Redis is failing, try it again at most this often
 REDIS_TIMEOUT_SECONDS = 0.25
+IPV6_PREFIX = 64  # requests without a valid key from one IPv6 /64 share a budget
 MAX_LIMIT = 1_000_000_000  # requests per window; Redis scripts count in doubles, exact to 2**53
 
 STORAGE_ERRORS = Counter("aw_ratelimit_storage_errors_total",
@@ -274,9 +277,25 @@ def _settings() -> Settings:
     return current_app.extensions["aw"].settings
 
 
+@functools.lru_cache(maxsize=4096)
+def client_network(address: str | None) -> str:
+    """Whose budget a request without a valid key spends: an IPv4 address (an IPv4-mapped IPv6
+    one as its IPv4 address), or an IPv6 address's /64. One host holds a whole /64 and picks
+    addresses in it freely (privacy addresses): per address, each of its 2**64 had a budget."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip.version == 4:
+        return str(ip)
+    return str(ipaddress.IPv6Network((ip, IPV6_PREFIX), strict=False))
+
+
 def _anonymous() -> Bucket:
     limits = _settings().plans.get(ANONYMOUS_PLAN) or ANONYMOUS_DEFAULT
-    return Bucket(f"addr:{request.remote_addr or 'unknown'}", ANONYMOUS_PLAN, limits, keyed=False)
+    return Bucket(f"addr:{client_network(request.remote_addr)}", ANONYMOUS_PLAN, limits, keyed=False)
 
 
 def _flux_key() -> str | None:
