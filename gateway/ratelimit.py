@@ -3,14 +3,16 @@ them, checked by one lean before-request hook instead of Flask-Limiter's per-req
 resolution, which cost a third of a single-point ingest's gateway time).
 
 Every request that is not an operations endpoint is counted against two moving windows of one
-bucket: the plan's per-minute limit and its per-second burst (`settings.plans`). The bucket is the
+bucket, in both at once or, when either is full, in neither: the plan's per-minute limit and its
+per-second burst (`settings.plans`, checked at start: whole numbers from 1). The bucket is the
 API key (its id, never the secret) when the request carries a valid key, otherwise the client
 address (an IPv6 address's /64), limited by the `anonymous` entry of `AW_PLANS` (default below).
 `/flux/metric_data_post` carries its key in the body: the body's key (when valid) chooses the
 bucket there.
 
-Storage: with `AW_REDIS_URL` every gateway process and replica shares one budget in Redis; without
-it the windows are kept in process (gateway.windows). When Redis fails the limiter does not: the
+Storage: with `AW_REDIS_URL` every gateway process and replica shares one budget in Redis, timed
+by Redis' clock; without it the windows are kept in process (gateway.windows), so each gateway
+worker process has its own. When Redis fails the limiter does not: the
 failure is logged (once per outage), counted in `aw_ratelimit_storage_errors_total`, and the limits
 are kept in process until Redis answers again (checked at most once a second), so requests keep
 being served.
@@ -19,7 +21,7 @@ Headers on every limited response: `X-RateLimit-Limit` (the per-minute limit), `
 in the per-minute window), `-Reset` (unix seconds at which the oldest counted request leaves that
 window), plus `X-RateLimit-Burst-Limit` / `-Burst-Remaining` for the per-second window. Over either
 limit: 429 `RATE_LIMITED` in the envelope (Anomify's `{"code", "message"}` on /flux) with
-`Retry-After` in whole seconds (at least 1).
+`Retry-After` in whole seconds (at least 1) until every full window has room.
 """
 from __future__ import annotations
 
