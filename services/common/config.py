@@ -84,10 +84,26 @@ def _detect_shard(env: Mapping[str, str]) -> int:
 
 
 def _plans(env: Mapping[str, str]) -> dict[str, PlanLimits]:
+    """The plans, AW_PLANS' entries replacing the defaults'. Each entry gives exactly the three
+    limits, and max_series is a whole number of 0 or more, or null for none: a quota of "100" or
+    1.5 failed every write of the plan's accounts with a 500 (the gateway checks the request limits
+    against what its windows can count: gateway.ratelimit.check_plans)."""
     raw = dict(DEFAULT_PLANS)
     if env.get("AW_PLANS"):
-        raw.update(json.loads(env["AW_PLANS"]))
-    return {name: PlanLimits(**limits) for name, limits in raw.items()}
+        try:
+            raw.update(json.loads(env["AW_PLANS"]))
+        except (ValueError, TypeError):
+            raise ValueError("AW_PLANS must be a JSON object of plans") from None
+    plans = {}
+    for name, limits in raw.items():
+        if not isinstance(limits, dict) or set(limits) != {"per_minute", "burst_per_second", "max_series"}:
+            raise ValueError(f"AW_PLANS: {name} must give per_minute, burst_per_second and max_series")
+        quota = limits["max_series"]
+        if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int) or quota < 0):
+            raise ValueError(f"AW_PLANS: {name}.max_series must be a whole number of 0 or more, or null, "
+                             f"not {quota!r:.40}")
+        plans[name] = PlanLimits(**limits)
+    return plans
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float, zero: bool = False) -> float:

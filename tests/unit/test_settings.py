@@ -35,3 +35,23 @@ def test_a_finite_duration_is_taken_and_an_unset_one_is_the_default(name):
     field = DURATIONS[name]
     assert getattr(load_settings({name: "0.25"}), field) == 0.25
     assert getattr(load_settings({}), field) == getattr(Settings, field)
+
+
+@pytest.mark.parametrize("plans", [
+    '{"free": {"per_minute": 10, "burst_per_second": 2, "max_series": "100"}}',
+    '{"free": {"per_minute": 10, "burst_per_second": 2, "max_series": 1.5}}',
+    '{"free": {"per_minute": 10, "burst_per_second": 2, "max_series": -1}}',
+    '{"free": {"per_minute": 10, "burst_per_second": 2, "max_series": true}}',
+    '{"free": {"per_minute": 10, "burst_per_second": 2}}',
+    '{"free": {"per_minute": 10, "burst_per_second": 2, "max_series": 5, "extra": 1}}',
+    '{"free": [10, 2, 5]}', '[1, 2]', '{"free": ', '"free"'])
+def test_a_plan_that_is_not_three_limits_with_a_whole_quota_is_refused_at_start(plans):
+    with pytest.raises(ValueError, match="AW_PLANS"):
+        load_settings({"AW_PLANS": plans})
+
+
+@pytest.mark.parametrize("quota", [0, 7, None])
+def test_a_plan_quota_of_a_whole_number_or_none_is_taken(quota):
+    import json
+    plans = json.dumps({"free": {"per_minute": 10, "burst_per_second": 2, "max_series": quota}})
+    assert load_settings({"AW_PLANS": plans}).plans["free"].max_series == quota
