@@ -37,19 +37,23 @@ def drop_postgres_database(url: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request, tmp_path):
-    """A migrated, empty database: SQLite in a temp dir, and PostgreSQL (skipped with a reason when
-    no server answers)."""
-    from services.catalog.db import migrate
-
+def blank_url(request, tmp_path):
+    """An empty database without any schema: SQLite in a temp dir, and PostgreSQL (skipped with a
+    reason when no server answers)."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path}/catalog.db"
-        migrate(url)
-        yield url
+        yield f"sqlite:///{tmp_path}/catalog.db"
         return
     url = make_postgres_database()
     try:
-        migrate(url)
         yield url
     finally:
         drop_postgres_database(url)
+
+
+@pytest.fixture
+def database_url(blank_url):
+    """A migrated, empty database (each of blank_url's)."""
+    from services.catalog.db import migrate
+
+    migrate(blank_url)
+    return blank_url

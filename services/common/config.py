@@ -18,11 +18,36 @@ DEFAULT_PLANS: dict[str, dict[str, int | None]] = {
 }
 
 
+MAX_LIMIT = 1_000_000_000  # requests per window; the gateway's Redis scripts count in doubles
+
+
 @dataclass(frozen=True)
 class PlanLimits:
     per_minute: int
     burst_per_second: int
     max_series: int | None
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_plans(plans: Mapping[str, PlanLimits]) -> None:
+    """Refuses (ValueError) a plan whose request limits are not whole numbers from 1 to MAX_LIMIT
+    or whose max_series is not a whole number of 0 or more (or None). Unchecked, 0 or a negative
+    limit refused every request forever, 1.5 or true counted as 1, a limit past what Redis' scripts
+    count failed every call of that plan (the whole limiter fell back to in-process windows again
+    and again), and a quota of "100" failed every write of the plan's accounts with a 500."""
+    for name, limits in plans.items():
+        for field_name in ("per_minute", "burst_per_second"):
+            value = getattr(limits, field_name)
+            if not (_whole(value) and 1 <= value <= MAX_LIMIT):
+                raise ValueError(f"AW_PLANS: {name}.{field_name} must be a whole number from 1 to "
+                                 f"{MAX_LIMIT}, not {value!r:.40}")
+        quota = limits.max_series
+        if quota is not None and not (_whole(quota) and quota >= 0):
+            raise ValueError(f"AW_PLANS: {name}.max_series must be a whole number of 0 or more, or null, "
+                             f"not {quota!r:.40}")
 
 
 @dataclass(frozen=True)
@@ -58,6 +83,9 @@ class Settings:
     operator_token: str | None = None  # lets an operator call come from another host
     plans: Mapping[str, PlanLimits] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        check_plans(self.plans)  # from AW_PLANS or built in code alike
+
     @property
     def detect_shards(self) -> int:
         return len(self.detect_addrs)
@@ -84,10 +112,8 @@ def _detect_shard(env: Mapping[str, str]) -> int:
 
 
 def _plans(env: Mapping[str, str]) -> dict[str, PlanLimits]:
-    """The plans, AW_PLANS' entries replacing the defaults'. Each entry gives exactly the three
-    limits, and max_series is a whole number of 0 or more, or null for none: a quota of "100" or
-    1.5 failed every write of the plan's accounts with a 500 (the gateway checks the request limits
-    against what its windows can count: gateway.ratelimit.check_plans)."""
+    """The plans, AW_PLANS' entries replacing the defaults'; each entry gives exactly the three
+    limits (their values are checked with every Settings: check_plans)."""
     raw = dict(DEFAULT_PLANS)
     if env.get("AW_PLANS"):
         try:
@@ -98,10 +124,6 @@ def _plans(env: Mapping[str, str]) -> dict[str, PlanLimits]:
     for name, limits in raw.items():
         if not isinstance(limits, dict) or set(limits) != {"per_minute", "burst_per_second", "max_series"}:
             raise ValueError(f"AW_PLANS: {name} must give per_minute, burst_per_second and max_series")
-        quota = limits["max_series"]
-        if quota is not None and (isinstance(quota, bool) or not isinstance(quota, int) or quota < 0):
-            raise ValueError(f"AW_PLANS: {name}.max_series must be a whole number of 0 or more, or null, "
-                             f"not {quota!r:.40}")
         plans[name] = PlanLimits(**limits)
     return plans
 

@@ -8,22 +8,9 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError
 
 from services.catalog.db import alembic_config, migrate
-from tests.conftest import drop_postgres_database, make_postgres_database
 
 SERIES = [("met_a", "acct_1", "cpu"), ("met_b", "acct_1", "mem"), ("met_c", "acct_1", "disk")]
 POINTS = [("met_a", 1.0, 10.0), ("met_a", 2.0, 11.5), ("met_b", 1.0, -3.0), ("met_c", 7.5, 1e300)]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def blank_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/catalog.db"
-        return
-    url = make_postgres_database()
-    try:
-        yield url
-    finally:
-        drop_postgres_database(url)
 
 
 def _write_as_previous_release(connection, points=POINTS) -> None:

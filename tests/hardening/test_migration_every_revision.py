@@ -6,7 +6,6 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from services.catalog.db import migrate
-from tests.conftest import drop_postgres_database, make_postgres_database
 
 EARLIER = ["0001", "0002", "0003", "0004", "0005", "0006"]
 
@@ -45,18 +44,6 @@ ROWS = {
     "test_posts": [{"account_id": "acct_1", "environment": "live", "metric": "try.me", "count": 2,
                     "last_post_at": 5.0}],
 }
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def blank_url(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/catalog.db"
-        return
-    url = make_postgres_database()
-    try:
-        yield url
-    finally:
-        drop_postgres_database(url)
 
 
 def _contents(connection) -> dict[str, set[tuple]]:
