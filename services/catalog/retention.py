@@ -14,7 +14,7 @@ from sqlalchemy import delete, select, text, tuple_
 
 from services.catalog import anomaly_counts, trial_posts
 from services.catalog.db import Database, one_of
-from services.catalog.models import PointRow, Series, TestPost
+from services.catalog.models import PointRow, Series
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,7 @@ def purge_test_posts(db: Database, now: float) -> int:
     """Deletes the test posts no longer listed (last posted over trial_posts.KEEP_SECONDS ago);
     returns how many. Recording a post deletes them too, but only while someone keeps posting."""
     with db.transaction() as session:
-        expired = TestPost.last_post_at < now - trial_posts.KEEP_SECONDS
-        result = session.execute(delete(TestPost).where(expired))
-    return result.rowcount or 0
+        return trial_posts.delete_expired(session, now)
 
 
 class RetentionTimer:

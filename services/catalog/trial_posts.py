@@ -15,8 +15,13 @@ KEEP_SECONDS = 86400.0
 KEEP_NEWEST = 1000
 
 
+def delete_expired(session: Session, now: float) -> int:
+    """Deletes the names no longer listed (last posted over KEEP_SECONDS ago); returns how many."""
+    return session.execute(delete(TestPost).where(TestPost.last_post_at < now - KEEP_SECONDS)).rowcount or 0
+
+
 def record(session: Session, scope: Scope, metrics: Sequence[str], now: float) -> None:
-    session.execute(delete(TestPost).where(TestPost.last_post_at < now - KEEP_SECONDS))
+    delete_expired(session, now)
     counts = Counter(metrics)
     existing = {p.metric: p for p in session.scalars(select(TestPost).where(
         *_scoped(scope), TestPost.metric.in_(list(counts))))}
