@@ -13,11 +13,17 @@ HTTP_LATENCY = Histogram("aw_http_request_seconds", "REST request handling time"
 
 _SERIES_CACHED = 4096  # label sets remembered (routes x methods x statuses); past that, looked up each time
 _series: dict[tuple[str, str, int], tuple] = {}
+# The method label takes these values and OTHER: the method is the client's to choose (any token
+# gunicorn accepts), and a label a client can vary is a new time series per value.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
 
 
 def count_request(endpoint: str, method: str, status: int, seconds: float | None) -> None:
     """Counts one answered request (and its handling time when known). The labelled children are
     remembered per label set: `labels()` validates and locks on every call, 20 us of a request."""
+    if method not in METHODS:
+        method = OTHER_METHOD
     key = (endpoint, method, status)
     children = _series.get(key)
     if children is None:
