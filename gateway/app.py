@@ -15,6 +15,7 @@ from gateway.body import MAX_BODY_BYTES
 from gateway.clients import Clients
 from gateway.ingest_batcher import IngestBatcher
 from gateway.json_provider import OrjsonProvider
+from gateway.proxies import trust_proxies
 from gateway.routes import anomalies, docs, flux, forecast, ingest, keys, metrics, ops, rules
 from gateway.telemetry import count_request
 from services.common.auth import PrincipalCache
@@ -82,6 +83,8 @@ def create_app(settings: Settings | None = None, clients: Clients | None = None)
     app.before_request(_refuse_large_bodies)
     app.before_request(_start_timer)
     app.after_request(_count)
+    # Outermost, so the spans, the limiter and every handler see the client's address and scheme.
+    app.wsgi_app = trust_proxies(app.wsgi_app, settings.trusted_proxy_hops)
     return app
 
 

@@ -54,6 +54,9 @@ def serve_wsgi(load_app: Callable[[], object], settings: Settings, name: str) ->
             self.cfg.set("timeout", 60)
             self.cfg.set("keepalive", 5)
             self.cfg.set("accesslog", None)
+            # Forwarding headers are read by the app, from AW_TRUSTED_PROXY_HOPS proxies alone
+            # (gateway.proxies); gunicorn's default took X-Forwarded-Proto from any loopback peer.
+            self.cfg.set("forwarded_allow_ips", "")
             self.cfg.set("control_socket_disable", True)  # nothing to control; root fs may be read-only
             self.cfg.set("post_fork", _post_fork)
             self.cfg.set("child_exit", _child_exit)

@@ -19,6 +19,7 @@ DEFAULT_PLANS: dict[str, dict[str, int | None]] = {
 
 
 MAX_LIMIT = 1_000_000_000  # requests per window; the gateway's Redis scripts count in doubles
+MAX_PROXY_HOPS = 10  # AW_TRUSTED_PROXY_HOPS: more proxies than this in front of a gateway is a mistake
 
 
 @dataclass(frozen=True)
@@ -81,10 +82,17 @@ class Settings:
     tls_key_file: str | None = None
     tls_ca_file: str | None = None
     operator_token: str | None = None  # lets an operator call come from another host
+    # Proxies in front of the gateway that each append the address they saw to X-Forwarded-For (and
+    # may set X-Forwarded-Proto); 0 trusts no forwarding header. gateway.proxies.
+    trusted_proxy_hops: int = 0
     plans: Mapping[str, PlanLimits] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         check_plans(self.plans)  # from AW_PLANS or built in code alike
+        hops = self.trusted_proxy_hops
+        if not (_whole(hops) and 0 <= hops <= MAX_PROXY_HOPS):
+            raise ValueError(f"AW_TRUSTED_PROXY_HOPS must be a whole number from 0 to {MAX_PROXY_HOPS}, "
+                             f"not {hops!r:.40}")
 
     @property
     def detect_shards(self) -> int:
@@ -145,6 +153,19 @@ def _seconds(env: Mapping[str, str], name: str, default: float, zero: bool = Fal
     return value
 
 
+def _proxy_hops(env: Mapping[str, str]) -> int:
+    """AW_TRUSTED_PROXY_HOPS in plain decimal digits (int() also takes "1_0", "+1" and other
+    scripts' digits); its range is checked with every Settings."""
+    raw = env.get("AW_TRUSTED_PROXY_HOPS")
+    if raw is None:
+        return Settings.trusted_proxy_hops
+    if not re.fullmatch(r"[0-9]{1,6}", raw.strip()):
+        raise ValueError(f"AW_TRUSTED_PROXY_HOPS={raw!r:.40} must be a whole number from 0 to "
+                         f"{MAX_PROXY_HOPS}: the proxies in front of the gateway that append to "
+                         "X-Forwarded-For (0: none)")
+    return int(raw.strip())
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Reads the configuration; call once at process start and pass the result down."""
     env = os.environ if env is None else env
@@ -178,6 +199,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         tls_key_file=env.get("AW_TLS_KEY_FILE") or None,
         tls_ca_file=env.get("AW_TLS_CA_FILE") or None,
         operator_token=env.get("AW_OPERATOR_TOKEN") or None,
+        trusted_proxy_hops=_proxy_hops(env),
         plans=_plans(env),
     )
     if not 0 <= settings.detect_shard < settings.detect_shards:

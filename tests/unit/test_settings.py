@@ -55,3 +55,22 @@ def test_a_plan_quota_of_a_whole_number_or_none_is_taken(quota):
     import json
     plans = json.dumps({"free": {"per_minute": 10, "burst_per_second": 2, "max_series": quota}})
     assert load_settings({"AW_PLANS": plans}).plans["free"].max_series == quota
+
+
+@pytest.mark.parametrize("raw", ["-1", "1.5", "one", "", " ", "11", "1e1", "+1", "1_0", "\u0661", "0x1",
+                                 "9" * 5000])
+def test_trusted_proxy_hops_that_are_not_a_whole_number_from_0_to_10_are_refused_naming_it(raw):
+    with pytest.raises(ValueError, match="AW_TRUSTED_PROXY_HOPS"):
+        load_settings({"AW_TRUSTED_PROXY_HOPS": raw})
+
+
+@pytest.mark.parametrize(("raw", "hops"), [("0", 0), ("1", 1), (" 2 ", 2), ("10", 10)])
+def test_trusted_proxy_hops_are_taken_and_unset_is_zero(raw, hops):
+    assert load_settings({"AW_TRUSTED_PROXY_HOPS": raw}).trusted_proxy_hops == hops
+    assert load_settings({}).trusted_proxy_hops == 0
+
+
+@pytest.mark.parametrize("hops", [-1, 11, 1.0, True, "1", None])
+def test_trusted_proxy_hops_built_in_code_are_checked_too(hops):
+    with pytest.raises(ValueError, match="AW_TRUSTED_PROXY_HOPS"):
+        Settings(trusted_proxy_hops=hops)
