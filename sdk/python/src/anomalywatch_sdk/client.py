@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import builtins
 import datetime as _dt
+import json as _json
+import math
 import random
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -128,6 +130,41 @@ def _checked_key(api_key: Any) -> str:
     return api_key
 
 
+def _non_finite(value: Any, where: str = "") -> tuple[str, float] | None:
+    """Where in a request body a NaN or infinity is (`points[3].value`), and which, or None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return where or "the body", value
+    if isinstance(value, Mapping):
+        items = ((f"{where}.{key}" if where else str(key), item) for key, item in value.items())
+    elif isinstance(value, (builtins.list, tuple)):
+        items = ((f"{where}[{index}]", item) for index, item in enumerate(value))
+    else:
+        return None
+    for place, item in items:
+        found = _non_finite(item, place)
+        if found:
+            return found
+    return None
+
+
+def _encode_body(body: Any, method: str, path: str) -> bytes:
+    """The JSON of a request body, checked before anything is sent: JSON has no NaN or infinity
+    (requests refused them only inside the send, which the retry loop took for a lost connection:
+    the call slept through every retry and raised TransportError), and an object JSON cannot
+    carry (a numpy integer, a Decimal) is a TypeError naming it."""
+    try:
+        return _json.dumps(body, allow_nan=False).encode("utf-8")
+    except ValueError as error:
+        found = _non_finite(body)
+        if found is None:
+            raise ValueError(f"{method} {path}: the request body is not JSON: {error}") from None
+        where, value = found
+        raise ValueError(f"{method} {path}: {where} is {value!r}, which JSON cannot carry: "
+                         "send a finite number") from None
+    except TypeError as error:
+        raise TypeError(f"{method} {path}: the request body is not JSON: {error}") from None
+
+
 def _segment(value: str) -> str:
     return quote(str(value), safe="")
 
@@ -193,10 +230,14 @@ class Client:
         method = method.upper()
         url = self.base_url + path
         retry_transport = method in IDEMPOTENT_METHODS or (method == "POST" and path in IDEMPOTENT_POSTS)
+        data = None
+        if json is not None:
+            data = _encode_body(json, method, path)
+            headers = {**(headers or {}), "Content-Type": "application/json"}
         attempt = 0
         while True:
             try:
-                response = self._session.request(method, url, params=params, json=json, headers=headers,
+                response = self._session.request(method, url, params=params, data=data, headers=headers,
                                                  timeout=self.timeout)
             except requests.Timeout as error:
                 if retry_transport and attempt < self.max_retries:
