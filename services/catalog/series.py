@@ -95,7 +95,14 @@ def resolve(session: Session, scope: Scope, wanted: Sequence[SeriesRequest], max
     missing = [w for w in first_of_key.values() if w.key not in found]
     if not missing:
         return found
-    if max_series is not None:
+    if max_series is not None and is_postgresql(session):
+        # The creators of a scope's series take turns from here to their commit, so each counts the
+        # series the others created (two creating the last allowed series at once, each counting
+        # without the other's, made one series too many); what another created meanwhile is known.
+        _take_quota_turn(session, scope)
+        found.update(_load(session, scope, [w.key for w in missing]))
+        missing = [w for w in missing if w.key not in found]
+    if max_series is not None and missing:
         count = session.scalar(select(func.count()).select_from(Series).where(
             Series.account_id == scope.account_id, Series.environment == scope.environment)) or 0
         missing = missing[:max(0, max_series - count)]
@@ -120,6 +127,19 @@ def resolve(session: Session, scope: Scope, wanted: Sequence[SeriesRequest], max
             session.execute(insert(SeriesTag).on_conflict_do_nothing(), tag_rows)
         found.update(created)
     return found
+
+
+# Any fixed number: the class of the PostgreSQL advisory locks (one per account and environment,
+# keyed by hashtext of the scope) that creators of series under a quota take in turn. A collision
+# of two scopes' hashes only makes their creators take turns too.
+QUOTA_LOCK_CLASS = 7316
+
+
+def _take_quota_turn(session: Session, scope: Scope) -> None:
+    """Waits for the scope's other series creators to commit or roll back (PostgreSQL; SQLite's
+    writers already take turns), holding the turn until this transaction ends."""
+    session.execute(text("SELECT pg_advisory_xact_lock(:class, hashtext(:scope))"),
+                    {"class": QUOTA_LOCK_CLASS, "scope": f"{scope.account_id}/{scope.environment}"})
 
 
 def next_numbers(session: Session, count: int) -> list[int]:

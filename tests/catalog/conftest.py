@@ -3,11 +3,13 @@ session, each test in its own fresh accounts), and a seeder that writes rows wit
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from services.catalog.configs import Scope
 from services.catalog.db import Database, migrate
@@ -133,3 +135,66 @@ class KeyContext:
 @pytest.fixture
 def keys() -> Keys:
     return Keys()
+
+
+# Concurrency on PostgreSQL (tests/catalog/test_concurrency_*.py): real transactions, each in its own
+# thread with its own connection, made to overlap at a chosen point.
+RACE_TIMEOUT = 30.0  # seconds any one side of a race may take; a test never waits longer
+
+
+@pytest.fixture
+def pg(postgres_url) -> Database:
+    """A Database on the session's PostgreSQL database (skipped with a reason when no server answers)."""
+    database = Database(postgres_url)
+    yield database
+    database.dispose()
+
+
+class Concurrent(threading.Thread):
+    """`work` in its own thread; join() waits at most RACE_TIMEOUT and re-raises what it raised."""
+
+    def __init__(self, work: Callable[[], object]):
+        super().__init__(daemon=True)
+        self.work, self.error, self.result = work, None, None
+
+    def run(self) -> None:
+        try:
+            self.result = self.work()
+        except BaseException as error:  # noqa: BLE001 - handed to the test by join()
+            self.error = error
+
+    def join(self, timeout: float | None = RACE_TIMEOUT):
+        super().join(timeout)
+        if self.is_alive():
+            raise AssertionError(f"still running after {timeout} s (deadlocked or waiting for good?)")
+        if self.error is not None:
+            raise self.error
+        return self.result
+
+
+def waiting_on_locks(db: Database) -> int:
+    """How many backends of the database wait on a lock (a row, a transaction, an advisory lock)."""
+    with db.engine.connect() as connection:
+        return connection.execute(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'")).scalar()
+
+
+def start_until_done_or_blocked(db: Database, work: Callable[[], object]) -> Concurrent:
+    """Starts `work` in a thread and returns once it has finished or waits on a lock."""
+    thread = Concurrent(work)
+    thread.start()
+    deadline = time.monotonic() + RACE_TIMEOUT
+    while thread.is_alive() and not waiting_on_locks(db):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"neither finished nor waiting on a lock after {RACE_TIMEOUT} s")
+        threading.Event().wait(0.01)
+    return thread
+
+
+def in_transaction(db: Database, work: Callable) -> Callable[[], object]:
+    """`work(session)` in a transaction of its own, committed when it returns."""
+    def run():
+        with db.transaction() as session:
+            return work(session)
+    return run
