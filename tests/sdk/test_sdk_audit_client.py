@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import decimal
 import json
+import socket
+import threading
 
 import anomalywatch_sdk as sdk
 import pytest
@@ -50,3 +52,98 @@ def test_a_finite_body_is_sent_as_json(server):  # noqa: F811
     _, _, headers, body = script.requests[0]
     assert headers["Content-Type"] == "application/json"
     assert json.loads(body) == {"metric": "métrique", "value": 1.5, "timestamp": 7, "tags": {"host": "wéb"}}
+
+
+@pytest.fixture
+def trickler():
+    """A loopback server that answers one byte every 50 ms: the status line and then headers
+    without end ("headers"), or headers and then a body of 100,000 bytes ("body"). Each socket read
+    gets a byte well within any timeout, so only a deadline on the whole answer ends the call."""
+    stop = threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    mode = {"value": "body"}
+
+    def answer(connection):
+        with connection:
+            try:
+                connection.recv(65536)
+                if mode["value"] == "body":
+                    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                       b"Content-Length: 100000\r\n\r\n")
+                    chunk = b" "
+                else:
+                    connection.sendall(b"HTTP/1.1 200 OK\r\n")
+                    chunk = b"X-Slow: 1\r\n"
+                while not stop.wait(0.05):
+                    connection.sendall(chunk)
+            except OSError:
+                pass  # the client gave up and hung up
+
+    def serve():
+        while not stop.is_set():
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=answer, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}", mode
+    stop.set()
+    listener.close()
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_a_server_that_trickles_its_answer_cannot_hold_a_call_past_its_timeout(trickler, part):
+    """`timeout` was handed to requests, which bounds each socket read alone: a byte every 50 ms
+    held the call for as long as the server went on (here: until the test's bounded wait gave up)."""
+    url, mode = trickler
+    mode["value"] = part
+    client = sdk.Client("aw_live_" + "k" * 32, base_url=url, timeout=0.5, max_retries=1, sleep=lambda s: None)
+    outcome: list[BaseException] = []
+
+    def call():
+        try:
+            client.metrics.get("met_1")
+        except BaseException as error:  # noqa: B036 - handed to the test thread
+            outcome.append(error)
+
+    worker = threading.Thread(target=call, daemon=True)
+    worker.start()
+    worker.join(15)
+    assert not worker.is_alive(), "the call is still reading the trickle"
+    assert len(outcome) == 1 and isinstance(outcome[0], sdk.RequestTimeout), outcome
+    client.close()
+
+
+def test_a_kept_alive_connection_is_reused_after_the_deadline_checks():
+    """Each read's shortened socket timeout is put back: the next request on the connection is sent
+    and read as usual."""
+    accepted = []
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    body = b'{"data": {"id": "met_1"}}'
+
+    def serve():
+        connection, _ = listener.accept()
+        accepted.append(connection)
+        with connection:
+            for _ in range(3):
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                   b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    worker = threading.Thread(target=serve, daemon=True)
+    worker.start()
+    with sdk.Client("aw_live_" + "k" * 32, base_url=f"http://127.0.0.1:{listener.getsockname()[1]}",
+                    timeout=5, max_retries=0) as client:
+        for _ in range(3):
+            assert client.metrics.get("met_1") == {"id": "met_1"}
+    worker.join(10)
+    listener.close()
+    assert len(accepted) == 1

@@ -1,5 +1,5 @@
 """Python SDK of the AnomalyWatch REST API v1."""
-from .client import Client, Page, RateLimit
+from .client import Client, DeadlineAdapter, Page, RateLimit
 from .errors import (
     AnomalyWatchError,
     ApiError,
@@ -22,7 +22,7 @@ from .errors import (
 
 __version__ = "0.1.0"
 __all__ = [
-    "AnomalyWatchError", "ApiError", "AuthenticationError", "Client", "ConflictError",
+    "AnomalyWatchError", "ApiError", "AuthenticationError", "Client", "ConflictError", "DeadlineAdapter",
     "InsufficientDataError", "InternalServerError", "InvalidResponseError",
     "MethodNotAllowedError", "NotFoundError", "Page", "PayloadTooLargeError",
     "PermissionDenied", "RateLimit", "RateLimitError", "RequestTimeout", "TransportError", "UnavailableError",

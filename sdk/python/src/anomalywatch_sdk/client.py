@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import builtins
 import datetime as _dt
+import http.client
+import io
 import json as _json
 import math
 import random
+import socket
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,11 +24,14 @@ from typing import Any, Callable, Union
 from urllib.parse import quote
 
 import requests
+import requests.adapters
+import urllib3
+import urllib3.connection
 
 from . import errors
 from .errors import ApiError, InvalidResponseError, RequestTimeout, TransportError
 
-__all__ = ["Client", "Page", "RateLimit"]
+__all__ = ["Client", "DeadlineAdapter", "Page", "RateLimit"]
 
 Timestamp = Union[str, int, float, _dt.datetime, _dt.date]
 # 429: the gateway refused the request before doing anything, so any request may be sent again.
@@ -169,10 +176,99 @@ def _segment(value: str) -> str:
     return quote(str(value), safe="")
 
 
+# The deadline of the attempt this thread is making (time.monotonic()), read by every socket read
+# of the answer. requests' timeout bounds each read alone: a server that sends a byte now and then
+# (a trickle of headers or body) held a call for ever.
+_ATTEMPT = threading.local()
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket reads of one HTTP answer, each given what is left of the attempt's deadline."""
+
+    def __init__(self, raw: Any, sock: Any):
+        self._raw = raw    # the SocketIO of sock.makefile: it keeps the socket open until closed
+        self._sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self._raw.fileno()
+
+    def readinto(self, buffer: Any) -> int:
+        deadline = getattr(_ATTEMPT, "deadline", None)
+        if deadline is None:
+            return self._raw.readinto(buffer)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise socket.timeout("the request's timeout passed while the answer was read")
+        before = self._sock.gettimeout()
+        self._sock.settimeout(remaining if before is None else min(before, remaining))
+        try:
+            return self._raw.readinto(buffer)
+        finally:
+            try:
+                self._sock.settimeout(before)  # a kept-alive connection's next request sends with it
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _DeadlineResponse(http.client.HTTPResponse):
+    def __init__(self, sock: Any, *args: Any, **kwargs: Any):
+        super().__init__(sock, *args, **kwargs)
+        if isinstance(self.fp, io.BufferedReader):
+            self.fp = io.BufferedReader(_DeadlineReader(self.fp.detach(), sock))
+
+
+class _DeadlineHTTPConnection(urllib3.connection.HTTPConnection):
+    response_class = _DeadlineResponse
+
+
+class _DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
+    response_class = _DeadlineResponse
+
+
+class _DeadlineHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+class DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """A requests adapter whose answers are read within the Client's `timeout` as a whole (status
+    line, headers and body), not per socket read. The Client mounts it on the session it makes."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):  # SOCKS pools have their own connection classes
+            manager.pool_classes_by_scheme = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+        return manager
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, DeadlineAdapter())
+    return session
+
+
 class Client:
     """A client of one AnomalyWatch gateway with one API key.
 
-    `timeout` (seconds) bounds each HTTP attempt. A 429 is retried up to `max_retries` times with
+    `timeout` (seconds) bounds each HTTP attempt as a whole: connecting, sending and reading the
+    whole answer (with a `session` of your own, whose adapters are yours, it bounds each socket
+    read unless you mount `DeadlineAdapter` on it). A 429 is retried up to `max_retries` times with
     exponential backoff and full jitter, never sooner than the answer's `Retry-After`; a
     `Retry-After` longer than `max_backoff` is not waited for (the error is raised). A 503,
     connection failures, timeouts and a proxy's 502 and 504 are retried the same way for idempotent
@@ -192,7 +288,7 @@ class Client:
         self.backoff_factor = backoff_factor
         self.max_backoff = max_backoff
         self._sleep = sleep
-        self._session = session or requests.Session()
+        self._session = session or _new_session()
         self._session.headers.update({"Authorization": f"Bearer {api_key}", "Accept": "application/json",
                                       "User-Agent": user_agent or "anomalywatch-sdk-python/0.1"})
         self.last_rate_limit: RateLimit | None = None
@@ -236,21 +332,25 @@ class Client:
             headers = {**(headers or {}), "Content-Type": "application/json"}
         attempt = 0
         while True:
+            deadline = (time.monotonic() + self.timeout if isinstance(self.timeout, (int, float))
+                        else None)
+            outer, _ATTEMPT.deadline = getattr(_ATTEMPT, "deadline", None), deadline
             try:
                 response = self._session.request(method, url, params=params, data=data, headers=headers,
                                                  timeout=self.timeout)
-            except requests.Timeout as error:
-                if retry_transport and attempt < self.max_retries:
-                    self._sleep(self._backoff(attempt, None))
-                    attempt += 1
-                    continue
-                raise RequestTimeout(f"{method} {path}: no answer within {self.timeout} s") from error
             except requests.RequestException as error:
+                # a body read past the deadline comes as a ConnectionError from requests
+                timed_out = isinstance(error, requests.Timeout) or (
+                    deadline is not None and time.monotonic() >= deadline)
                 if retry_transport and attempt < self.max_retries:
                     self._sleep(self._backoff(attempt, None))
                     attempt += 1
                     continue
+                if timed_out:
+                    raise RequestTimeout(f"{method} {path}: no answer within {self.timeout} s") from error
                 raise TransportError(f"{method} {path}: {type(error).__name__}: {error}") from error
+            finally:
+                _ATTEMPT.deadline = outer
             self.last_rate_limit = RateLimit.from_headers(response.headers) or self.last_rate_limit
             if response.status_code < 400:
                 return response
