@@ -6,7 +6,7 @@ import sys
 import grpc
 
 from anomalywatch.catalog.v1 import storage_pb2_grpc
-from anomalywatch.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from anomalywatch.ingest.v1 import ingest_pb2
 from services.common.auth import PrincipalCache
 from services.common.channels import open_channel
 from services.common.config import Settings, load_settings
@@ -14,7 +14,7 @@ from services.common.grpc_server import ServiceSpec, run
 from services.common.remote_auth import remote_lookup
 from services.ingest.detect_router import DetectRouter
 from services.ingest.pipeline import IngestPipeline
-from services.ingest.servicer import IngestServicer
+from services.ingest.servicer import IngestServicer, add_to_server
 
 SERVICE_NAMES = (ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name,)
 MAX_WORKERS = 32  # threads serving calls (bench.load builds its gRPC ceiling with the same)
@@ -32,8 +32,7 @@ def build_spec(settings: Settings, catalog: grpc.Channel | None = None,
                               write_lanes=settings.ingest_write_lanes)
 
     def register(server) -> None:
-        ingest_pb2_grpc.add_IngestServiceServicer_to_server(
-            IngestServicer(pipeline, principals, storage, settings.rpc_timeout_seconds), server)
+        add_to_server(IngestServicer(pipeline, principals, storage, settings.rpc_timeout_seconds), server)
 
     return ServiceSpec(name="ingest", register=register, service_names=SERVICE_NAMES, max_workers=MAX_WORKERS)
 

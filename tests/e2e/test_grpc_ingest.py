@@ -81,3 +81,37 @@ def test_reflection_and_health_are_served(system):
         iter([reflection_pb2.ServerReflectionRequest(list_services="")]), timeout=5)
     names = {s.name for r in responses for s in r.list_services_response.service}
     assert "anomalywatch.ingest.v1.IngestService" in names
+
+
+def raw_ingest(system, method: str = "Ingest"):
+    """A call of IngestService that sends the caller's bytes as they are."""
+    channel = grpc.insecure_channel(system.env["AW_INGEST_ADDR"])
+    return channel.unary_unary(f"/anomalywatch.ingest.v1.IngestService/{method}",
+                               request_serializer=lambda data: data, response_deserializer=lambda data: data)
+
+
+def test_a_request_that_is_no_message_is_invalid_argument_after_the_key(system, admin):
+    """Bytes no IngestRequest decodes to (corrupt, or a name that is not UTF-8) failed the call with
+    INTERNAL `Exception deserializing request!` and a logged traceback; now INVALID_ARGUMENT
+    naming the problem, and only for a caller with a valid key (as REST checks the key first)."""
+    now = Timestamp(seconds=int(time.time()) - 1)
+    good = ingest_pb2.IngestRequest(points=[ingest_pb2.Point(metric="grpc.raw_ab", value=1.0, time=now)])
+    not_utf8 = good.SerializeToString().replace(b"raw_ab", b"raw\xff\xfe\xfd")
+    reasons = []
+    for method, data in (("Ingest", b"\xff\xff\xff\xff"), ("Ingest", not_utf8),
+                         ("ListTestPosts", b"\xff\xff")):
+        with pytest.raises(grpc.RpcError) as bad:
+            raw_ingest(system, method)(data, metadata=[("authorization", f"Bearer {admin[1]}")], timeout=10)
+        assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT, (method, bad.value)
+        error = from_rpc_error(bad.value)
+        assert error.code == "VALIDATION_ERROR" and error.details == {"field": "request"}
+        assert error.message.startswith(f"the request is not a valid anomalywatch.ingest.v1.{method}Request")
+        reasons.append(error.message)
+        with pytest.raises(grpc.RpcError) as anonymous:
+            raw_ingest(system, method)(data, timeout=10)
+        assert anonymous.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert reasons[0].endswith(": Wire format was corrupt"), reasons
+    assert reasons[1].endswith(": String field had bad UTF-8"), reasons
+    answer = raw_ingest(system)(good.SerializeToString(), metadata=[("authorization", f"Bearer {admin[1]}")],
+                                timeout=30)
+    assert ingest_pb2.IngestResponse.FromString(answer).results[0].status == ingest_pb2.POINT_STATUS_INGESTED
