@@ -32,7 +32,35 @@ def body_bytes() -> bytes:
     return g.aw_body
 
 
+def _codings(header: str) -> list[str]:
+    return [coding.strip(" \t").lower() for coding in header.split(",") if coding.strip(" \t")]
+
+
+def _undecoded() -> ServiceError | None:
+    """The refusal of a body the gateway would otherwise read as it came over the wire: one with a
+    content coding (Content-Encoding: gzip, deflate, br, ...), or a transfer coding other than
+    chunked (gunicorn takes `Transfer-Encoding: gzip, chunked` and undoes only the chunking).
+    Nothing here decompresses, so a compressed body was parsed as JSON: a 400 "not valid JSON" for
+    a gzip body, and whatever a mislabelled one held for the rest."""
+    content = request.headers.get("Content-Encoding", "")
+    if any(coding != "identity" for coding in _codings(content)):
+        return ServiceError("UNSUPPORTED_MEDIA_TYPE", "compressed bodies are not accepted: send the body "
+                            "uncompressed, without Content-Encoding",
+                            {"field": "Content-Encoding", "content_encoding": content[:100],
+                             "supported": ["identity"]})
+    transfer = request.environ.get("HTTP_TRANSFER_ENCODING", "")
+    if any(coding not in ("chunked", "identity") for coding in _codings(transfer)):
+        return ServiceError("VALIDATION_ERROR", "transfer codings other than chunked are not accepted: "
+                            "send the body uncompressed", {"field": "Transfer-Encoding",
+                                                           "transfer_encoding": transfer[:100]})
+    return None
+
+
 def _read() -> bytes | Exception:
+    refused = _undecoded()
+    if refused is not None:
+        discard_body(MAX_BODY_BYTES)  # the connection stays usable; a larger body is left unread
+        return refused
     try:
         raw = request.get_data(cache=True)
         limit = request.max_content_length

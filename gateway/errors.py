@@ -31,7 +31,10 @@ def envelope(code: str, message: str, details: dict | None = None, status: int =
 
 
 def render_service_error(error: ServiceError):
-    return envelope(error.code, error.message, error.details, error.http_status)
+    response = envelope(error.code, error.message, error.details, error.http_status)
+    if error.code == "UNSUPPORTED_MEDIA_TYPE" and error.details.get("field") == "Content-Encoding":
+        response.headers["Accept-Encoding"] = "identity"  # RFC 7694: the codings that are accepted
+    return response
 
 
 def _render_http(error: HTTPException):

@@ -18,7 +18,8 @@ ERROR_STATUSES: dict[int, tuple[str, str]] = {
     404: ("NotFound", "No such resource in the key's account and environment."),
     409: ("Conflict", "The resource's state or a unique name forbids the change."),
     413: ("PayloadTooLarge", "The body is larger than 1 MiB; do not resend it."),
-    415: ("UnsupportedMediaType", "The body is not `application/json`."),
+    415: ("UnsupportedMediaType", "The body is not `application/json`, or is compressed (a "
+          "`Content-Encoding` other than identity: bodies are sent uncompressed)."),
     422: ("InsufficientData", "The series has too little history."),
     429: (
         "RateLimited",

@@ -51,8 +51,10 @@ def unexpected(_error: Exception):
 def metric_data_post():
     try:
         raw = body_bytes()
-    except ServiceError:  # its framing is broken
-        return flux_error(400, "invalid POST data - the body could not be read")
+    except ServiceError as error:
+        if error.details.get("field") != "body":  # compressed: 415 (gateway.body)
+            return flux_error(error.http_status, error.message)
+        return flux_error(400, "invalid POST data - the body could not be read")  # its framing is broken
     if not raw:
         return flux_error(400, "no POST data received")
     try:
