@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.catalog.configs import Scope
+from services.catalog.db import is_postgresql
 from services.catalog.models import TestPost
 
 KEEP_SECONDS = 86400.0
@@ -21,19 +23,22 @@ def delete_expired(session: Session, now: float) -> int:
 
 
 def record(session: Session, scope: Scope, metrics: Sequence[str], now: float) -> None:
+    """Adds the post's names to the scope's list. One upsert, in name order: a concurrent post of
+    the same names (another replica's) adds its counts to the same rows, or waits for the first
+    to commit and then adds (reading the rows and writing them back lost one post's counts, and
+    two first posts of a name failed on the duplicate key)."""
     delete_expired(session, now)
     counts = Counter(metrics)
-    existing = {p.metric: p for p in session.scalars(select(TestPost).where(
-        *_scoped(scope), TestPost.metric.in_(list(counts))))}
-    for metric, count in counts.items():
-        row = existing.get(metric)
-        if row is None:
-            session.add(TestPost(account_id=scope.account_id, environment=scope.environment, metric=metric,
-                                 count=count, last_post_at=now))
-        else:
-            row.count += count
-            row.last_post_at = now
-    session.flush()
+    if counts:
+        table = TestPost.__table__
+        insert = (postgresql.insert if is_postgresql(session) else sqlite.insert)(table).values([
+            {"account_id": scope.account_id, "environment": scope.environment, "metric": metric,
+             "count": count, "last_post_at": now} for metric, count in sorted(counts.items())])
+        later = insert.excluded.last_post_at > table.c.last_post_at
+        session.execute(insert.on_conflict_do_update(
+            index_elements=[table.c.account_id, table.c.environment, table.c.metric],
+            set_={"count": table.c["count"] + insert.excluded["count"],
+                  "last_post_at": case((later, insert.excluded.last_post_at), else_=table.c.last_post_at)}))
     _keep_newest(session, scope)
 
 
