@@ -5,10 +5,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.catalog import configs
 from services.catalog.configs import Scope
+from services.catalog.db import is_postgresql
 from services.catalog.episodes import MISSING
 from services.catalog.models import SERIES_BEHIND, Anomaly, Checkpoint, PointRow, Series
 from services.catalog.series import number_of
@@ -22,14 +24,21 @@ def save_checkpoints(session: Session, checkpoints: Sequence[tuple[str, bytes, f
     for series_id, state, state_ts in checkpoints:
         if series_id in known and (series_id not in newest or state_ts >= newest[series_id][1]):
             newest[series_id] = (state, state_ts)
-    existing = {c.series_id: c for c in session.scalars(
-        select(Checkpoint).where(Checkpoint.series_id.in_(list(newest))))}
-    for series_id, (state, state_ts) in newest.items():
-        row = existing.get(series_id)
-        if row is None:
-            session.add(Checkpoint(series_id=series_id, state=state, state_ts=state_ts, saved_at=now))
-        elif state_ts >= row.state_ts:  # never replace a newer state with an older one
-            row.state, row.state_ts, row.saved_at = state, state_ts, now
+    if not newest:
+        return
+    # One upsert, in series order, that never replaces a newer state with an older one: compared
+    # with the stored row as it is when written (a concurrent saver's committed state included),
+    # where reading the rows first let an older state overwrite a newer one saved meanwhile, and
+    # two first savers of a series failed on the duplicate key.
+    table = Checkpoint.__table__
+    insert = (postgresql.insert if is_postgresql(session) else sqlite.insert)(table).values([
+        {"series_id": series_id, "state": state, "state_ts": state_ts, "saved_at": now}
+        for series_id, (state, state_ts) in sorted(newest.items())])
+    session.execute(insert.on_conflict_do_update(
+        index_elements=[table.c.series_id],
+        set_={"state": insert.excluded.state, "state_ts": insert.excluded.state_ts,
+              "saved_at": insert.excluded.saved_at},
+        where=table.c.state_ts <= insert.excluded.state_ts))
 
 
 @dataclass

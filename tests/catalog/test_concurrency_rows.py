@@ -7,10 +7,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from services.catalog import accounts, configs, trial_posts
+from services.catalog import accounts, configs, detector_state, trial_posts
 from services.catalog.configs import Scope
 from services.catalog.db import Database
-from services.catalog.models import TestPost
+from services.catalog.models import Checkpoint, Series, TestPost
+from services.catalog.series import next_numbers
+from services.common.ids import new_id
 
 from .conftest import T0, in_transaction, start_until_done_or_blocked
 
@@ -60,6 +62,44 @@ def test_two_test_posts_of_a_listed_name_at_once_count_both(pg, scope):
     with pg.read() as session:
         assert session.scalar(select(TestPost.last_post_at).where(TestPost.account_id == scope.account_id)) \
             == T0 + 2
+
+
+@pytest.fixture
+def series_id(pg, scope) -> str:
+    series_id = new_id("met")
+    with pg.transaction() as session:
+        session.add(Series(id=series_id, number=next_numbers(session, 1)[0], account_id=scope.account_id,
+                           environment="live", name="cpu", series_key=series_id, created_at=T0))
+    return series_id
+
+
+def save(series_id, state: bytes, state_ts: float):
+    return lambda session: detector_state.save_checkpoints(session, [(series_id, state, state_ts)], T0 + 99)
+
+
+def stored_checkpoint(db, series_id) -> tuple[bytes, float]:
+    with db.read() as session:
+        row = session.get(Checkpoint, series_id)
+        return bytes(row.state), row.state_ts
+
+
+def test_two_first_checkpoints_of_a_series_at_once_keep_the_newer(pg, series_id):
+    race(pg, save(series_id, b"older", T0 + 10), save(series_id, b"newer", T0 + 20))
+    assert stored_checkpoint(pg, series_id) == (b"newer", T0 + 20)
+
+
+def test_an_older_checkpoint_saved_during_a_newer_one_does_not_replace_it(pg, series_id):
+    with pg.transaction() as session:
+        save(series_id, b"first", T0)(session)
+    race(pg, save(series_id, b"newer", T0 + 20), save(series_id, b"older", T0 + 10))
+    assert stored_checkpoint(pg, series_id) == (b"newer", T0 + 20)
+
+
+def test_a_newer_checkpoint_saved_during_an_older_one_replaces_it(pg, series_id):
+    with pg.transaction() as session:
+        save(series_id, b"first", T0)(session)
+    race(pg, save(series_id, b"older", T0 + 10), save(series_id, b"newer", T0 + 20))
+    assert stored_checkpoint(pg, series_id) == (b"newer", T0 + 20)
 
 
 def test_two_first_configurations_of_a_name_at_once_keep_both_fields(pg, scope):
