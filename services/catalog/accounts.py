@@ -94,8 +94,9 @@ def list_keys(session: Session, account_id: str, manageable: Sequence[str], offs
 def revoke_key(session: Session, key_id: str, account_id: str | None, manageable: Sequence[str],
                now: float) -> ApiKey:
     """Revokes a key of `account_id` (any account when None: an operator) in a `manageable`
-    environment; any other key is not found, like an unknown id. Idempotent."""
-    key = session.get(ApiKey, key_id)
+    environment; any other key is not found, like an unknown id. Idempotent: the row is locked,
+    so a revocation made meanwhile (another replica's) is kept, not moved to this call's time."""
+    key = session.get(ApiKey, key_id, with_for_update=True)
     if (key is None or (account_id is not None and key.account_id != account_id)
             or key.environment not in manageable):
         raise ServiceError("KEY_NOT_FOUND", f"key {key_id} does not exist", {"key_id": key_id})

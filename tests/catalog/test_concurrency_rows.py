@@ -10,7 +10,7 @@ from sqlalchemy import select
 from services.catalog import accounts, configs, detector_state, trial_posts
 from services.catalog.configs import Scope
 from services.catalog.db import Database
-from services.catalog.models import Checkpoint, Series, TestPost
+from services.catalog.models import ApiKey, Checkpoint, Series, TestPost
 from services.catalog.series import next_numbers
 from services.common.ids import new_id
 
@@ -100,6 +100,21 @@ def test_a_newer_checkpoint_saved_during_an_older_one_replaces_it(pg, series_id)
         save(series_id, b"first", T0)(session)
     race(pg, save(series_id, b"older", T0 + 10), save(series_id, b"newer", T0 + 20))
     assert stored_checkpoint(pg, series_id) == (b"newer", T0 + 20)
+
+
+def test_a_key_revoked_twice_at_once_keeps_the_first_revocation(pg, scope):
+    with pg.transaction() as session:
+        key, _secret = accounts.create_key(session, scope.account_id, "ci", ["read"], "live", None, T0,
+                                           ("live", "test"))
+
+    def revoke(at):
+        return lambda session: accounts.revoke_key(session, key.id, scope.account_id, ("live",),
+                                                   at).revoked_at
+
+    one, other = race(pg, revoke(T0 + 10), revoke(T0 + 20))
+    assert one == other == T0 + 10
+    with pg.read() as session:
+        assert session.get(ApiKey, key.id).revoked_at == T0 + 10
 
 
 def test_two_first_configurations_of_a_name_at_once_keep_both_fields(pg, scope):
