@@ -39,6 +39,7 @@ def race(db: Database, first, second):
     try:
         with db.transaction() as session:
             one = first(session)
+            session.flush()  # its changes made, not yet committed
             other = start_until_done_or_blocked(db, in_transaction(replica, second))
         return one, other.join()
     finally:
