@@ -147,3 +147,21 @@ def test_a_kept_alive_connection_is_reused_after_the_deadline_checks():
     worker.join(10)
     listener.close()
     assert len(accepted) == 1
+
+
+@pytest.mark.parametrize(("name", "path"), [
+    ("..", "/v1/metrics/%2E%2E/anomaly_config"), (".", "/v1/metrics/%2E/anomaly_config"),
+    ("...", "/v1/metrics/.../anomaly_config"), ("a/../b", "/v1/metrics/a%2F..%2Fb/anomaly_config"),
+    ("100% a", "/v1/metrics/100%25%20a/anomaly_config"),
+    ("métrique", "/v1/metrics/m%C3%A9trique/anomaly_config"),
+])
+def test_a_name_is_one_path_segment_even_when_it_is_all_dots(server, name, path):  # noqa: F811
+    url, script = server
+    script.answers = [(200, {}, {"data": {}}, 0)]
+    client, _ = make_client(url, max_retries=0)
+    client.metrics.put_anomaly_config(name, sensitivity="high")
+    client.metrics.get_anomaly_config(name)
+    assert [(r[0], r[1]) for r in script.requests] == [("PUT", path), ("GET", path)]
+    script.answers = [(200, {}, {"data": [], "pagination": {"has_more": False}}, 0)]
+    client.metrics.page(name="..", tags={"a b": "c/d"})
+    assert script.requests[-1][1] == "/v1/metrics?name=..&tag.a+b=c%2Fd"

@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Union
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 import requests.adapters
@@ -173,7 +173,24 @@ def _encode_body(body: Any, method: str, path: str) -> bytes:
 
 
 def _segment(value: str) -> str:
-    return quote(str(value), safe="")
+    """One path segment: every reserved character percent-encoded (`/` too), and a name that is all
+    dots (`.`, `..` are valid metric names) as %2E: sent as they are, URL parsing removes them as
+    dot-segments and the request reaches another resource (`/v1/metrics/../anomaly_config` is
+    `/v1/anomaly_config`)."""
+    text = quote(str(value), safe="")
+    return "%2E" * len(text) if text in (".", "..") else text
+
+
+def _keep_dot_segments(url: str) -> str:
+    """The prepared URL with the %2E segments _segment made put back: requests decodes %2E (an
+    unreserved character) to `.` as it prepares a URL, after it has removed literal dot-segments,
+    so a `.` or `..` segment left in its URL is one of ours."""
+    parts = urlsplit(url)
+    segments = parts.path.split("/")
+    if not any(segment in (".", "..") for segment in segments):
+        return url
+    path = "/".join("%2E" * len(segment) if segment in (".", "..") else segment for segment in segments)
+    return urlunsplit(parts._replace(path=path))
 
 
 # The deadline of the attempt this thread is making (time.monotonic()), read by every socket read
@@ -336,8 +353,7 @@ class Client:
                         else None)
             outer, _ATTEMPT.deadline = getattr(_ATTEMPT, "deadline", None), deadline
             try:
-                response = self._session.request(method, url, params=params, data=data, headers=headers,
-                                                 timeout=self.timeout)
+                response = self._send(method, url, params, data, headers)
             except requests.RequestException as error:
                 # a body read past the deadline comes as a ConnectionError from requests
                 timed_out = isinstance(error, requests.Timeout) or (
@@ -364,6 +380,16 @@ class Client:
                     attempt += 1
                     continue
             raise error
+
+    def _send(self, method: str, url: str, params: Mapping[str, Any] | None, data: bytes | None,
+              headers: Mapping[str, str] | None) -> requests.Response:
+        """What Session.request does, with the path's %2E segments kept (see _keep_dot_segments)."""
+        session = self._session
+        prepared = session.prepare_request(requests.Request(method, url, params=params, data=data,
+                                                            headers=headers))
+        prepared.url = _keep_dot_segments(prepared.url)
+        settings = session.merge_environment_settings(prepared.url, {}, None, None, None)
+        return session.send(prepared, timeout=self.timeout, allow_redirects=True, **settings)
 
     @staticmethod
     def _error(response: requests.Response) -> ApiError:
