@@ -44,6 +44,8 @@ def read_series(lines: Any) -> tuple[list[float], list[float]]:
     ts: list[float] = []
     vs: list[float] = []
     for lineno, row in enumerate(csv.reader(lines), start=1):
+        if lineno == 1 and row:  # a spreadsheet's byte-order mark: a headerless first row lost its data
+            row[0] = row[0].removeprefix("\ufeff")
         if not row or all(not c.strip() for c in row):
             continue
         if len(row) < 2:
